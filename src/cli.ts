@@ -1,0 +1,1 @@
+console.log('vpnwatch: not yet');
