@@ -1,0 +1,376 @@
+// A real OpenSSH sshd for tests: its own config, keys and authorized_keys in a temp folder, bound
+// to 127.0.0.1 on a free port, stopped by pid. SSH is the part of vpnwatch that breaks in the
+// field (host keys, auth, dropped sessions), so it is tested against the real thing, not a fake.
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ServerConfig } from '../../src/domain.ts';
+import type { Prerequisite } from './prereq.ts';
+
+const run = promisify(execFile);
+const SSHD = '/usr/sbin/sshd';
+
+export interface Sshd {
+  host: '127.0.0.1';
+  port: number;
+  /** `SHA256:...` of the host key, as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+  userKeyPath: string;
+  username: string;
+  dir: string;
+  /** The listening sshd; it changes on restart(). */
+  readonly pid: number;
+  logPath: string;
+  /** A ServerConfig for this sshd: host key pinned, the test user's key, statusPath in `dir`. */
+  serverConfig(overrides?: Partial<ServerConfig>): ServerConfig;
+  /** Pids of the per-connection sshd processes (sshd forks one or two per connection, each in its own session). */
+  sessionPids(): number[];
+  /** Sends `signal` to the listener and every per-connection process; for a fatal signal, waits until they are gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Kills everything and removes the temp folder. Safe to call twice. */
+  stop(): Promise<void>;
+  /**
+   * Like the host rebooting: every process dies (existing sessions included) and sshd starts again on
+   * the same port with the same host key. A real `systemctl restart ssh` keeps existing sessions.
+   */
+  restart(): Promise<void>;
+}
+
+export function sshdAvailable(): Prerequisite {
+  try {
+    fs.accessSync(SSHD, fs.constants.X_OK);
+  } catch {
+    return { ok: false, why: `${SSHD} not found (apt-get install openssh-server)` };
+  }
+  const keygen = spawnSync('ssh-keygen', ['-V'], { stdio: 'ignore' });
+  if (keygen.error) return { ok: false, why: `ssh-keygen not runnable: ${keygen.error.message}` };
+  if (process.getuid?.() === 0) {
+    // sshd refuses to start as root without its privilege-separation directory.
+    try {
+      fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    } catch (err) {
+      return { ok: false, why: `cannot create /run/sshd: ${(err as Error).message}` };
+    }
+  }
+  return { ok: true };
+}
+
+/**
+ * `username`: the account the tests log in as (default: the current user; another account only
+ * works when running as root). `extraConfig`: more sshd_config lines.
+ */
+export async function startSshd(opts: { username?: string; extraConfig?: string[] } = {}): Promise<Sshd> {
+  const check = sshdAvailable();
+  if (!check.ok) throw new Error(`cannot start sshd: ${check.why}`);
+  const username = opts.username ?? os.userInfo().username;
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'vpnwatch-sshd-'));
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  const userKeyPath = path.join(dir, 'id_ed25519');
+  await Promise.all([generateKey(hostKey), generateKey(userKeyPath)]);
+  await fsp.copyFile(`${userKeyPath}.pub`, path.join(dir, 'authorized_keys'));
+  const hostKeyFingerprint = await fingerprintWithSshKeygen(`${hostKey}.pub`);
+  const configPath = path.join(dir, 'sshd_config');
+  const logPath = path.join(dir, 'sshd.log');
+  const writeConfig = (port: number) =>
+    fsp.writeFile(
+      configPath,
+      [
+        'ListenAddress 127.0.0.1',
+        `Port ${port}`,
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        // Tests run as root here; sshd ignores this for other users.
+        'PermitRootLogin prohibit-password',
+        // The temp folder's owner and modes are not what StrictModes wants for a home directory.
+        'StrictModes no',
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        'Subsystem sftp internal-sftp',
+        'AllowTcpForwarding yes',
+        'AllowStreamLocalForwarding yes',
+        'LogLevel ERROR',
+        // OpenSSH 9.8+ would otherwise lock 127.0.0.1 out after the tests' deliberate auth failures and kills.
+        ...(sshdVersion() >= 9.8 ? ['PerSourcePenalties no'] : []),
+        ...(opts.extraConfig ?? []),
+        '',
+      ].join('\n'),
+    );
+
+  // A free port can be taken by someone else before sshd binds it (test files run in parallel): retry.
+  let port = 0;
+  let child: ChildProcess | undefined;
+  for (let attempt = 1; !child; attempt++) {
+    port = await freePort();
+    await writeConfig(port);
+    try {
+      child = await spawnSshd(configPath, logPath, port);
+    } catch (err) {
+      if (attempt === 3) {
+        await fsp.rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+  let stopped: Promise<void> | undefined;
+  const killTree = async (signal: NodeJS.Signals) => {
+    // Sessions first, while the listener is still there to reap them.
+    const listener = child!;
+    const pids = [...descendantsOf(listener.pid!), listener.pid!];
+    for (const pid of pids) signalQuietly(pid, signal);
+    if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await waitGone(pids, listener);
+  };
+  // A crashed test run must not leave sshd behind: kill it synchronously on exit.
+  const onExit = () => {
+    for (const pid of [...descendantsOf(child!.pid!), child!.pid!]) signalQuietly(pid, 'SIGKILL');
+  };
+  process.on('exit', onExit);
+
+  const sshd: Sshd = {
+    host: '127.0.0.1',
+    port,
+    hostKeyFingerprint,
+    userKeyPath,
+    username,
+    dir,
+    logPath,
+    get pid() {
+      return child!.pid!;
+    },
+    serverConfig: (overrides = {}) => ({
+      name: 'test',
+      host: '127.0.0.1',
+      port,
+      username,
+      privateKeyPath: userKeyPath,
+      hostKey: hostKeyFingerprint,
+      insecureSkipHostKeyCheck: false,
+      statusPath: path.join(dir, 'status.log'),
+      statusRefreshSeconds: 60, // OpenVPN's default
+      timezone: 'UTC',
+      ...overrides,
+    }),
+    sessionPids: () => descendantsOf(child!.pid!),
+    kill: (signal = 'SIGKILL') => killTree(signal),
+    stop: () =>
+      (stopped ??= (async () => {
+        await killTree('SIGKILL');
+        process.off('exit', onExit);
+        await fsp.rm(dir, { recursive: true, force: true });
+      })()),
+    restart: async () => {
+      if (stopped) throw new Error('sshd was stopped');
+      await killTree('SIGKILL');
+      child = await spawnSshd(configPath, logPath, port);
+    },
+  };
+  return sshd;
+}
+
+async function generateKey(file: string): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vpnwatch-test', '-f', file]);
+}
+
+/** `ssh-keygen -lf` prints `256 SHA256:... comment (ED25519)`. */
+export async function fingerprintWithSshKeygen(pubKeyFile: string): Promise<string> {
+  const { stdout } = await run('ssh-keygen', ['-lf', pubKeyFile]);
+  const fp = stdout.split(/\s+/)[1];
+  if (!fp?.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
+  return fp;
+}
+
+/** A fresh ed25519 key pair in `dir` that no authorized_keys lists. */
+export async function generateUserKey(dir: string, name = 'other_ed25519'): Promise<string> {
+  const file = path.join(dir, name);
+  await generateKey(file);
+  return file;
+}
+
+function sshdVersion(): number {
+  const out = spawnSync(SSHD, ['-V'], { encoding: 'utf8' });
+  const m = /OpenSSH_(\d+\.\d+)/.exec(`${out.stderr}${out.stdout}`);
+  return m ? Number(m[1]) : 0;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function spawnSshd(configPath: string, logPath: string, port: number): Promise<ChildProcess> {
+  // stdout/stderr go to a log file: a daemon holding the test runner's pipes makes the runner hang.
+  const log = fs.openSync(logPath, 'a');
+  const child = spawn(SSHD, ['-D', '-e', '-f', configPath], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  let exited: string | undefined;
+  child.on('exit', (code, signal) => (exited = `exited with ${signal ?? code}`));
+  child.on('error', (err) => (exited = err.message));
+  const deadline = Date.now() + 10_000;
+  // Ready means the port answers with an SSH banner, not merely that something accepts.
+  while (!(await speaksSsh(port))) {
+    if (exited || Date.now() > deadline) {
+      const why = exited ?? 'did not answer within 10 s';
+      child.kill('SIGKILL');
+      throw new Error(`sshd ${why}; log:\n${fs.readFileSync(logPath, 'utf8')}`);
+    }
+    await sleep(20);
+  }
+  return child;
+}
+
+function speaksSsh(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let seen = '';
+    const finish = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => finish(false));
+    sock.on('data', (d) => {
+      seen += d.toString('latin1');
+      if (seen.includes('SSH-2.0-')) finish(true);
+    });
+    sock.on('error', () => finish(false));
+    sock.on('close', () => finish(seen.includes('SSH-2.0-')));
+  });
+}
+
+/** Every process below `root`, from /proc. sshd's per-connection children call setsid(), so a process-group kill misses them. */
+function descendantsOf(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat && stat.state !== 'Z') parentOf.set(Number(entry), stat.ppid);
+  }
+  const found: number[] = [];
+  let frontier = [root];
+  while (frontier.length) {
+    const next = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([pid]) => pid);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+function procStat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ..." and comm may contain spaces or parentheses.
+    const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: state!, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitGone(pids: number[], listener: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 5000;
+  // Reparented children may linger as zombies (PID 1 in a container may not reap): they count as gone.
+  const alive = () => pids.filter((pid) => (pid === listener.pid ? listener.exitCode === null && listener.signalCode === null : procStat(pid)?.state !== undefined && procStat(pid)?.state !== 'Z'));
+  while (alive().length) {
+    if (Date.now() > deadline) {
+      for (const pid of alive()) signalQuietly(pid, 'SIGKILL');
+      if (Date.now() > deadline + 2000) throw new Error(`sshd processes ${alive().join(', ')} did not exit`);
+    }
+    await sleep(10);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Writes a status file the way its writer would. `atomic`: a temp file renamed over (a reader
+ * sees old or new). `in-place`: what OpenVPN does (lseek 0, a write() per line, ftruncate), so a
+ * concurrent reader can see a mix.
+ */
+export async function writeStatusFile(file: string, text: string, mode: 'atomic' | 'in-place' = 'atomic'): Promise<void> {
+  if (mode === 'atomic') {
+    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await fsp.writeFile(tmp, text);
+    await fsp.rename(tmp, file);
+    return;
+  }
+  const fh = await fsp.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    let pos = 0;
+    for (const line of text.split(/(?<=\n)/)) {
+      const buf = Buffer.from(line);
+      await fh.write(buf, 0, buf.length, pos);
+      pos += buf.length;
+    }
+    await fh.truncate(pos);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Rewrites `file` over and over, cycling through `texts`, from a separate process (so the
+ * rewrites really run concurrently with the test's reads), pausing `pauseMs` between rewrites.
+ * `in-place` writes like OpenVPN (lseek 0, one write() per line, ftruncate); `atomic` renames a
+ * temp file over it. stop() resolves to the number of rewrites done.
+ */
+export function startRewriteLoop(file: string, texts: string[], opts: { pauseMs: number; mode: 'atomic' | 'in-place' }): { stop(): Promise<number> } {
+  const script = `
+    const fs = require('node:fs');
+    const [file, pause, mode, ...sources] = process.argv.slice(1);
+    const texts = sources.map((f) => fs.readFileSync(f, 'utf8'));
+    let n = 0, stop = false;
+    process.on('SIGTERM', () => { stop = true; });
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    (async function loop() {
+      while (!stop) {
+        const text = texts[n % texts.length];
+        if (mode === 'atomic') {
+          fs.writeFileSync(file + '.tmp', text);
+          fs.renameSync(file + '.tmp', file);
+        } else {
+          let pos = 0;
+          for (const line of text.split(/(?<=\\n)/)) pos += fs.writeSync(fd, line, pos);
+          fs.ftruncateSync(fd, pos);
+        }
+        n++;
+        await new Promise((r) => setTimeout(r, Number(pause)));
+      }
+      fs.closeSync(fd);
+      process.stdout.write(String(n));
+    })();`;
+  // The texts travel as files: a status file can be larger than one argv string may be.
+  const sources = texts.map((text, i) => {
+    const source = `${file}.source-${i}`;
+    fs.writeFileSync(source, text);
+    return source;
+  });
+  const child = spawn(process.execPath, ['-e', script, file, String(opts.pauseMs), opts.mode, ...sources], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  // A loop that died (say, a syntax error) must fail the test, not look like zero rewrites.
+  const exited = new Promise<number>((resolve, reject) =>
+    child.on('exit', (code, signal) => (code === 0 ? resolve(Number(out)) : reject(new Error(`rewrite loop exited with ${signal ?? code}`)))),
+  );
+  exited.catch(() => {});
+  return {
+    stop: () => {
+      signalQuietly(child.pid!, 'SIGTERM');
+      return exited;
+    },
+  };
+}
