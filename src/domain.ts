@@ -59,6 +59,8 @@ export interface ServerConfig {
   hostKey?: string;
   insecureSkipHostKeyCheck: boolean;
   statusPath: string;
+  /** How often OpenVPN rewrites the status file (`status FILE n`, default 60 s): bounds staleness. */
+  statusRefreshSeconds: number;
   /** IANA zone for status timestamps that carry no time_t (v1, and the text columns). */
   timezone: string;
   management?: ManagementConfig;

@@ -1,0 +1,280 @@
+// The one place that reads process.env and the servers file. Everything is validated with zod and
+// every problem is reported at once, naming the file and key; the result is a frozen Config that
+// the composition root hands down. No other module reads the environment.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import type { ServerConfig } from './domain.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface SlackConfig {
+  botToken: string;
+  signingSecret?: string;
+  appToken?: string;
+  noticeChannel?: string;
+  adminUsers: string[];
+  apiUrl?: string;
+}
+
+export interface DiscordConfig {
+  token: string;
+  appId?: string;
+  guildId?: string;
+  noticeChannel?: string;
+  adminUsers: string[];
+  adminRoles: string[];
+  apiUrl?: string;
+}
+
+export interface Config {
+  /** Where the embedded database keeps its files and its address (for CLI commands beside `start`). */
+  dataDir: string;
+  mongodbUri?: string;
+  serversFile: string;
+  /** No servers file: `start` runs the built-in demo fleet instead. */
+  demo: boolean;
+  servers: ServerConfig[];
+  poll: {
+    intervalSeconds: number;
+    concurrency: number;
+    timeoutSeconds: number;
+    /** Consecutive failed, incomplete or stale reads before a server-down event. */
+    downAfter: number;
+  };
+  management: { statusIntervalSeconds: number };
+  /** host undefined: every interface (IPv4 and IPv6), as most servers do; HOST=127.0.0.1 keeps it local. */
+  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean };
+  notices: { flapWindowSeconds: number };
+  slack?: SlackConfig;
+  discord?: DiscordConfig;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const list = z.preprocess(emptyToUndefined, z.string().optional()).transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+const int = (fallback: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).max(max).default(fallback));
+const bool = (fallback: boolean) =>
+  z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).optional())
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v)));
+const url = z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional());
+
+const envSchema = z.object({
+  VPNWATCH_DATA_DIR: optionalString,
+  VPNWATCH_SERVERS_FILE: optionalString,
+  MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
+  POLL_INTERVAL: int(30, 5, 86_400),
+  POLL_CONCURRENCY: int(16, 1, 1000),
+  POLL_TIMEOUT: int(15, 1, 600),
+  SERVER_DOWN_AFTER: int(3, 1, 100),
+  MANAGEMENT_STATUS_INTERVAL: int(2, 1, 3600),
+  HOST: optionalString,
+  PORT: int(8080, 0, 65_535),
+  PAGE_REFRESH: int(5, 1, 3600),
+  VPNWATCH_ADMIN_TOKEN: optionalString,
+  SHOW_REAL_IPS: bool(false),
+  FLAP_WINDOW: int(60, 0, 3600),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_NOTICE_CHANNEL: optionalString,
+  SLACK_ADMIN_USERS: list,
+  SLACK_API_URL: url,
+  DISCORD_TOKEN: optionalString,
+  DISCORD_APP_ID: optionalString,
+  DISCORD_GUILD_ID: optionalString,
+  DISCORD_NOTICE_CHANNEL: optionalString,
+  DISCORD_ADMIN_USERS: list,
+  DISCORD_ADMIN_ROLES: list,
+  DISCORD_API_URL: url,
+});
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+const serverSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, dots, dashes or underscores'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65_535).default(22),
+  username: z.string().min(1),
+  privateKeyPath: z.string().min(1).optional(),
+  passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
+  hostKey: z.string().regex(FINGERPRINT, "must be a fingerprint like 'SHA256:' + 43 base64 characters, as `ssh-keygen -lf` prints it").optional(),
+  insecureSkipHostKeyCheck: z.boolean().default(false),
+  statusPath: z.string().min(1).default('/etc/openvpn/openvpn-status.log'),
+  statusRefresh: z.number().int().min(1).max(3600).default(60),
+  timezone: z.string().default('UTC'),
+  management: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(1).max(65_535).optional(),
+    socket: z.string().min(1).optional(),
+    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
+    mode: z.enum(['stream', 'short']).default('stream'),
+  }).strict().refine((m) => (m.port === undefined) !== (m.socket === undefined), 'needs either port (TCP on the server\'s loopback) or socket (a unix socket path), not both').optional(),
+  notify: z.object({ slackChannel: z.string().optional(), discordChannel: z.string().optional() }).strict().optional(),
+}).strict();
+
+const serversFileSchema = z.object({ servers: z.array(serverSchema).min(1, 'lists no servers') }).strict();
+
+function issuePath(p: readonly PropertyKey[]): string {
+  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
+/** Reads the servers file into ServerConfigs, adding every problem found to `problems`. */
+function readServersFile(file: string, env: Env, problems: string[]): ServerConfig[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(fs.readFileSync(file, 'utf8'), { prettyErrors: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) problems.push(`${file}: not valid YAML: ${err.message.split('\n')[0]}`);
+    else problems.push(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return [];
+  }
+  // A bare list of servers is accepted too.
+  const parsed = serversFileSchema.safeParse(Array.isArray(raw) ? { servers: raw } : raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${file}: ${issuePath(issue.path) || '(top level)'}: ${issue.message}`);
+    return [];
+  }
+  const baseDir = path.dirname(file);
+  const seen = new Set<string>();
+  return parsed.data.servers.map((s, i) => {
+    const at = `${file}: servers[${i}] (${s.name})`;
+    if (seen.has(s.name)) problems.push(`${at}.name: '${s.name}' is used by another server`);
+    seen.add(s.name);
+    if (!s.hostKey && !s.insecureSkipHostKeyCheck) {
+      problems.push(`${at}.hostKey: required (pin the server's SHA256 fingerprint, from \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server), or set insecureSkipHostKeyCheck: true`);
+    }
+    if (!s.privateKeyPath && !s.passwordEnv) problems.push(`${at}: needs privateKeyPath or passwordEnv`);
+    if (!validTimeZone(s.timezone)) problems.push(`${at}.timezone: unknown time zone '${s.timezone}' (use an IANA name such as Europe/Berlin)`);
+    let privateKeyPath: string | undefined;
+    if (s.privateKeyPath) {
+      privateKeyPath = path.resolve(baseDir, expandHome(s.privateKeyPath));
+      if (!fs.existsSync(privateKeyPath)) problems.push(`${at}.privateKeyPath: no file at ${privateKeyPath}`);
+    }
+    let password: string | undefined;
+    if (s.passwordEnv) {
+      password = env[s.passwordEnv];
+      if (!password) problems.push(`${at}.passwordEnv: environment variable ${s.passwordEnv} is not set`);
+    }
+    let managementPassword: string | undefined;
+    if (s.management?.passwordEnv) {
+      managementPassword = env[s.management.passwordEnv];
+      if (!managementPassword) problems.push(`${at}.management.passwordEnv: environment variable ${s.management.passwordEnv} is not set`);
+    }
+    const server: ServerConfig = {
+      name: s.name,
+      host: s.host,
+      port: s.port,
+      username: s.username,
+      insecureSkipHostKeyCheck: s.insecureSkipHostKeyCheck,
+      statusPath: s.statusPath,
+      statusRefreshSeconds: s.statusRefresh,
+      timezone: s.timezone,
+    };
+    if (privateKeyPath) server.privateKeyPath = privateKeyPath;
+    if (password) server.password = password;
+    if (s.hostKey) server.hostKey = s.hostKey;
+    if (s.management) {
+      server.management = { mode: s.management.mode };
+      if (s.management.socket) server.management.socket = s.management.socket;
+      else { server.management.host = s.management.host; server.management.port = s.management.port!; }
+      if (managementPassword) server.management.password = managementPassword;
+    }
+    if (s.notify) server.notify = { ...s.notify };
+    return server;
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Reads and validates the whole configuration. Throws ConfigError listing every problem.
+ * `cwd` resolves relative paths (the servers file, the data folder).
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const parsedEnv = envSchema.safeParse(env);
+  if (!parsedEnv.success) {
+    for (const issue of parsedEnv.error.issues) problems.push(`environment: ${issuePath(issue.path)}: ${issue.message}`);
+  }
+  const e = parsedEnv.success ? parsedEnv.data : envSchema.parse({});
+
+  const serversFile = path.resolve(cwd, e.VPNWATCH_SERVERS_FILE ?? 'servers.yml');
+  const explicitServersFile = e.VPNWATCH_SERVERS_FILE !== undefined;
+  const haveServersFile = fs.existsSync(serversFile);
+  if (explicitServersFile && !haveServersFile) problems.push(`environment: VPNWATCH_SERVERS_FILE: no file at ${serversFile}`);
+  const servers = haveServersFile ? readServersFile(serversFile, env, problems) : [];
+
+  let slack: SlackConfig | undefined;
+  if (e.SLACK_BOT_TOKEN) {
+    if (!e.SLACK_SIGNING_SECRET && !e.SLACK_APP_TOKEN) {
+      problems.push('environment: SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)');
+    }
+    slack = { botToken: e.SLACK_BOT_TOKEN, adminUsers: e.SLACK_ADMIN_USERS };
+    if (e.SLACK_SIGNING_SECRET) slack.signingSecret = e.SLACK_SIGNING_SECRET;
+    if (e.SLACK_APP_TOKEN) slack.appToken = e.SLACK_APP_TOKEN;
+    if (e.SLACK_NOTICE_CHANNEL) slack.noticeChannel = e.SLACK_NOTICE_CHANNEL;
+    if (e.SLACK_API_URL) slack.apiUrl = e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`;
+  } else if (e.SLACK_SIGNING_SECRET || e.SLACK_APP_TOKEN) {
+    problems.push('environment: SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  }
+
+  let discord: DiscordConfig | undefined;
+  if (e.DISCORD_TOKEN) {
+    discord = { token: e.DISCORD_TOKEN, adminUsers: e.DISCORD_ADMIN_USERS, adminRoles: e.DISCORD_ADMIN_ROLES };
+    if (e.DISCORD_APP_ID) discord.appId = e.DISCORD_APP_ID;
+    if (e.DISCORD_GUILD_ID) discord.guildId = e.DISCORD_GUILD_ID;
+    if (e.DISCORD_NOTICE_CHANNEL) discord.noticeChannel = e.DISCORD_NOTICE_CHANNEL;
+    if (e.DISCORD_API_URL) discord.apiUrl = e.DISCORD_API_URL.replace(/\/$/, '');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config: Config = {
+    dataDir: path.resolve(cwd, e.VPNWATCH_DATA_DIR ?? 'data'),
+    serversFile,
+    demo: !haveServersFile,
+    servers,
+    poll: { intervalSeconds: e.POLL_INTERVAL, concurrency: e.POLL_CONCURRENCY, timeoutSeconds: e.POLL_TIMEOUT, downAfter: e.SERVER_DOWN_AFTER },
+    management: { statusIntervalSeconds: e.MANAGEMENT_STATUS_INTERVAL },
+    web: { port: e.PORT, refreshSeconds: e.PAGE_REFRESH, showRealIps: e.SHOW_REAL_IPS },
+    notices: { flapWindowSeconds: e.FLAP_WINDOW },
+    logLevel: e.LOG_LEVEL,
+  };
+  if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
+  if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
+  if (e.HOST) config.web.host = e.HOST;
+  if (slack) config.slack = slack;
+  if (discord) config.discord = discord;
+  return deepFreeze(config);
+}

@@ -1,0 +1,423 @@
+// Every read and write vpnwatch makes to MongoDB. Writes per poll cycle grow with the number of
+// servers and changes, not with the number of online users: the online sessions and their byte
+// counters live in one document per server, and history documents are written only when a session
+// starts or ends. Only operations that mongod and the offline mongo-java-server both support.
+import mongoose from 'mongoose';
+import type { ServerRead, SessionEnd, VpnEvent, VpnSession } from '../domain.ts';
+import { sessionKey, userName, type DiffResult, type ServerBaseline } from '../diff.ts';
+import { createModels, type Models } from './models.ts';
+
+export interface OnlineSession extends VpnSession {
+  server: string;
+}
+
+export interface ServerState {
+  name: string;
+  host: string | null;
+  lastPollAt: Date | null;
+  lastGoodAt: Date | null;
+  lastResult: 'ok' | 'error' | 'incomplete' | 'stale' | 'never';
+  lastError: string | null;
+  statusUpdatedAt: Date | null;
+  pollDurationMs: number | null;
+  consecutiveFailures: number;
+  down: boolean;
+  source: string | null;
+  onlineCount: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  server: string;
+  user: string;
+  commonName: string;
+  username: string | null;
+  realAddress: string;
+  realPort: number | null;
+  virtualAddress: string | null;
+  virtualIpv6: string | null;
+  connectedAt: Date;
+  disconnectedAt: Date | null;
+  bytesReceived: number;
+  bytesSent: number;
+  endedBy: SessionEnd | null;
+}
+
+export interface UserRecord {
+  name: string;
+  online: boolean;
+  firstSeen: Date;
+  lastSeen: Date;
+  lastIp: string | null;
+  lastServer: string | null;
+  totalBytesReceived: number;
+  totalBytesSent: number;
+  sessionCount: number;
+}
+
+export interface UserReport {
+  user: UserRecord;
+  online: OnlineSession[];
+  recent: SessionRecord[];
+  /** Ended sessions plus the online sessions' counters so far. */
+  totalBytesReceived: number;
+  totalBytesSent: number;
+}
+
+export interface Stats {
+  usersOnline: number;
+  activeConnections: number;
+  activeServers: number;
+  unhealthyServers: number;
+  totalServers: number;
+  /** Mean age of the online sessions, in seconds; null with nobody online. */
+  averageConnectionSeconds: number | null;
+}
+
+export type DeliveryState = 'pending' | 'sent' | 'failed' | 'skipped';
+
+export interface Delivery {
+  target: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  sentAt: Date | null;
+}
+
+export interface StoredEvent extends VpnEvent {
+  id: string;
+  user: string | null;
+  cycle: string;
+  deliveries: Delivery[];
+}
+
+export interface KickRecord {
+  at: Date;
+  by: { platform: string; userId: string; userName: string };
+  where: string | null;
+  target: string;
+  server: string | null;
+  clientIds: number[];
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused';
+  verified: boolean;
+  message: string | null;
+}
+
+/** One server's part of a poll cycle, as the poller hands it over. */
+export interface ServerCycle {
+  server: string;
+  host?: string;
+  read: ServerRead;
+  diff: DiffResult;
+  cycle: string;
+  /** false for reads whose changes are recorded but not announced (the first read after a start). */
+  announce: boolean;
+  /** Where each event is to be delivered ('slack', 'discord' or 'log'). */
+  targets: string[];
+  /** How ended sessions ended, where known better than 'disconnected' (a kick), by session key. */
+  endedBy?: Map<string, SessionEnd>;
+}
+
+export interface CycleWriteStats {
+  /** MongoDB write operations sent for this cycle (inside its bulk writes). */
+  operations: number;
+  bulkWrites: number;
+}
+
+/** A VpnSession with exactly the contract's fields (no mongoose extras; missing values as null). */
+const plainSession = (s: VpnSession): VpnSession => ({
+  commonName: s.commonName, username: s.username ?? null, realAddress: s.realAddress, realPort: s.realPort ?? null, protocol: s.protocol ?? null,
+  virtualAddress: s.virtualAddress ?? null, virtualIpv6: s.virtualIpv6 ?? null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent,
+  connectedAt: s.connectedAt, clientId: s.clientId ?? null, peerId: s.peerId ?? null, cipher: s.cipher ?? null,
+});
+
+export class Store {
+  readonly models: Models;
+
+  private constructor(readonly connection: mongoose.Connection) {
+    this.models = createModels(connection);
+  }
+
+  /** Connects and makes sure every collection and index exists. */
+  static async open(uri: string, dbName?: string): Promise<Store> {
+    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000 });
+    await connection.asPromise();
+    const store = new Store(connection);
+    await Promise.all(Object.values(store.models).map((m) => m.init()));
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.connection.db!.admin().command({ ping: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- the poller's side ----------------------------------------------------------------------
+
+  /** The diff baselines of every known server, so a restart compares against the last good read. */
+  async loadBaselines(): Promise<Map<string, ServerBaseline>> {
+    const docs = await this.models.Server.find({}, { name: 1, online: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1 }).lean();
+    return new Map(docs.map((d) => [d.name, {
+      sessions: d.baselineSet ? Object.fromEntries(d.online.map((s) => {
+        const session = plainSession(s as VpnSession);
+        return [sessionKey(session), session];
+      })) : null,
+      consecutiveFailures: d.consecutiveFailures,
+      down: d.down,
+      lastGoodAt: d.lastGoodAt ? d.lastGoodAt.toISOString() : null,
+    }]));
+  }
+
+  /**
+   * Stores one poll cycle: server states, sessions started and ended, users touched, events.
+   * `usersOnline` says, for each user touched, whether any server still lists them.
+   */
+  async applyCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): Promise<CycleWriteStats> {
+    const serverOps: mongoose.AnyBulkWriteOperation[] = [];
+    const sessionCloses: mongoose.AnyBulkWriteOperation[] = [];
+    const sessionOpens: mongoose.AnyBulkWriteOperation[] = [];
+    const userChanges = new Map<string, { set: Record<string, unknown>; inc: Record<string, number>; firstSeen?: Date }>();
+    const events: Record<string, unknown>[] = [];
+
+    const touchUser = (name: string) => {
+      let change = userChanges.get(name);
+      if (!change) userChanges.set(name, (change = { set: {}, inc: {} }));
+      return change;
+    };
+
+    for (const c of cycles) {
+      const at = new Date(c.read.readAt);
+      const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
+      if (c.diff.rejected) {
+        serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message } }, upsert: true } });
+      } else {
+        const online = Object.values(c.diff.baseline.sessions ?? {}).map(plainSession);
+        const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
+        serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: { $set: {
+          ...common, lastResult: 'ok', lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
+          source: c.read.source, baselineSet: true, online, onlineCount: online.length,
+        } } } });
+      }
+      for (const s of c.diff.ended) {
+        const endedBy = c.endedBy?.get(sessionKey(s)) ?? 'disconnected';
+        sessionCloses.push({ updateOne: {
+          filter: { server: c.server, key: sessionKey(s), disconnectedAt: null },
+          update: { $set: { disconnectedAt: at, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy } },
+        } });
+        const u = touchUser(userName(s));
+        u.set.lastSeen = at;
+        u.inc.totalBytesReceived = (u.inc.totalBytesReceived ?? 0) + s.bytesReceived;
+        u.inc.totalBytesSent = (u.inc.totalBytesSent ?? 0) + s.bytesSent;
+      }
+      for (const s of c.diff.started) {
+        const connectedAt = new Date(s.connectedAt);
+        sessionOpens.push({ insertOne: { document: {
+          server: c.server, key: sessionKey(s), user: userName(s), commonName: s.commonName, username: s.username,
+          realAddress: s.realAddress, realPort: s.realPort, protocol: s.protocol, virtualAddress: s.virtualAddress, virtualIpv6: s.virtualIpv6,
+          clientId: s.clientId, cipher: s.cipher, connectedAt, disconnectedAt: null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy: null,
+        } } });
+        const u = touchUser(userName(s));
+        u.set.lastSeen = at;
+        u.set.lastIp = s.realAddress;
+        u.set.lastServer = c.server;
+        u.inc.sessionCount = (u.inc.sessionCount ?? 0) + 1;
+        if (!u.firstSeen || connectedAt < u.firstSeen) u.firstSeen = connectedAt;
+      }
+      for (const e of c.diff.events) {
+        events.push({
+          type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
+          session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
+          endedBy: e.type === 'disconnected' && e.session ? c.endedBy?.get(sessionKey(e.session)) ?? e.endedBy ?? null : null,
+          error: e.error ?? null, cycle: c.cycle, pending: c.announce && c.targets.length > 0,
+          deliveries: c.targets.map((target) => ({ target, state: c.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null })),
+        });
+      }
+    }
+
+    const userOps: mongoose.AnyBulkWriteOperation[] = [...userChanges].map(([name, change]) => ({ updateOne: {
+      filter: { name },
+      upsert: true,
+      update: {
+        $set: { ...change.set, online: usersOnline.get(name) ?? false },
+        ...(Object.keys(change.inc).length ? { $inc: change.inc } : {}),
+        $setOnInsert: { firstSeen: change.firstSeen ?? change.set.lastSeen },
+      },
+    } }));
+
+    const stats: CycleWriteStats = { operations: 0, bulkWrites: 0 };
+    const run = async (model: mongoose.Model<any>, ops: mongoose.AnyBulkWriteOperation[]) => {
+      if (ops.length === 0) return;
+      await model.bulkWrite(ops, { ordered: true });
+      stats.operations += ops.length;
+      stats.bulkWrites += 1;
+    };
+    // Events first: they are the record of what happened, and the notifier's outbox.
+    if (events.length) {
+      await this.models.Event.insertMany(events, { ordered: true });
+      stats.operations += events.length;
+      stats.bulkWrites += 1;
+    }
+    // Closing before opening: an address can end one instance and start the next in one cycle.
+    await run(this.models.Session, [...sessionCloses, ...sessionOpens]);
+    await run(this.models.User, userOps);
+    await run(this.models.Server, serverOps);
+    return stats;
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  async servers(): Promise<ServerState[]> {
+    const docs = await this.models.Server.find({}, { online: 0 }).sort({ name: 1 }).lean();
+    return docs.map((d) => ({
+      name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
+      lastResult: d.lastResult as ServerState['lastResult'], lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
+      pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
+      onlineCount: d.onlineCount,
+    }));
+  }
+
+  /** Online sessions, from the servers' last good reads, oldest connection first. */
+  async online(server?: string): Promise<OnlineSession[]> {
+    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, online: 1 }).sort({ name: 1 }).lean();
+    const sessions = docs.flatMap((d) => d.online.map((s) => ({ ...plainSession(s as VpnSession), server: d.name })));
+    return sessions.sort((a, b) => a.connectedAt.localeCompare(b.connectedAt) || a.server.localeCompare(b.server));
+  }
+
+  async userReport(name: string, recentLimit = 10): Promise<UserReport | null> {
+    const user = await this.models.User.findOne({ name }).lean();
+    if (!user) return null;
+    const online = (await this.online()).filter((s) => userName(s) === name);
+    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean();
+    return {
+      user: toUserRecord(user),
+      online,
+      recent: recent.map(toSessionRecord),
+      totalBytesReceived: user.totalBytesReceived + online.reduce((n, s) => n + s.bytesReceived, 0),
+      totalBytesSent: user.totalBytesSent + online.reduce((n, s) => n + s.bytesSent, 0),
+    };
+  }
+
+  /** Users whose name starts like `prefix` (case-insensitive), for suggestions. */
+  async userNames(prefix: string, limit = 10): Promise<string[]> {
+    const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const docs = await this.models.User.find({ name: { $regex: `^${escaped}`, $options: 'i' } }, { name: 1 }).sort({ name: 1 }).limit(limit).lean();
+    return docs.map((d) => d.name);
+  }
+
+  /** Recently ended sessions, newest first. */
+  async recent(limit = 10, server?: string): Promise<SessionRecord[]> {
+    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1 }).limit(limit).lean();
+    return docs.map(toSessionRecord);
+  }
+
+  /** Users not online now, most recently seen first. */
+  async offlineUsers(limit = 50): Promise<UserRecord[]> {
+    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1 }).limit(limit).lean();
+    return docs.map(toUserRecord);
+  }
+
+  async stats(now = new Date()): Promise<Stats> {
+    const servers = await this.servers();
+    const online = await this.online();
+    const users = new Set(online.map((s) => userName(s)));
+    const ages = online.map((s) => (now.getTime() - Date.parse(s.connectedAt)) / 1000);
+    return {
+      usersOnline: users.size,
+      activeConnections: online.length,
+      activeServers: servers.filter((s) => s.lastResult === 'ok' && !s.down).length,
+      unhealthyServers: servers.filter((s) => s.lastResult !== 'ok' || s.down).length,
+      totalServers: servers.length,
+      averageConnectionSeconds: ages.length ? Math.round(ages.reduce((a, b) => a + b, 0) / ages.length) : null,
+    };
+  }
+
+  async eventsSince(since: Date, limit = 500): Promise<StoredEvent[]> {
+    const docs = await this.models.Event.find({ at: { $gt: since } }).sort({ at: 1, _id: 1 }).limit(limit).lean();
+    return docs.map(toStoredEvent);
+  }
+
+  /** Sessions that overlap [from, to), for the connection report. */
+  async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
+    const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })
+      .sort({ connectedAt: 1 }).limit(limit).lean();
+    return docs.map(toSessionRecord);
+  }
+
+  // ---- the notifier's outbox ------------------------------------------------------------------
+
+  /** Events with a delivery still pending, oldest first. */
+  async pendingEvents(limit = 200): Promise<StoredEvent[]> {
+    const docs = await this.models.Event.find({ pending: true }).sort({ at: 1, _id: 1 }).limit(limit).lean();
+    return docs.map(toStoredEvent);
+  }
+
+  /** Replaces an event's delivery list (the notifier owns it) and recomputes its pending flag. */
+  async saveDeliveries(eventId: string, deliveries: Delivery[]): Promise<void> {
+    await this.models.Event.updateOne({ _id: eventId }, { $set: { deliveries, pending: deliveries.some((d) => d.state === 'pending') } });
+  }
+
+  /** The latest delivery failure per target that did not recover: shown by /vpn servers and /healthz. */
+  async deliveryProblems(): Promise<{ target: string; error: string; at: Date }[]> {
+    const failed = await this.models.Event.find({ 'deliveries.state': 'failed' }).sort({ at: -1 }).limit(50).lean();
+    const latestSent = await this.models.Event.find({ 'deliveries.state': 'sent' }).sort({ at: -1 }).limit(50).lean();
+    const problems = new Map<string, { target: string; error: string; at: Date }>();
+    for (const e of failed) {
+      for (const d of e.deliveries) {
+        if (d.state !== 'failed' || problems.has(d.target)) continue;
+        const recovered = latestSent.some((s) => s.at > e.at && s.deliveries.some((x) => x.target === d.target && x.state === 'sent'));
+        if (!recovered) problems.set(d.target, { target: d.target, error: d.lastError ?? 'failed', at: e.at });
+      }
+    }
+    return [...problems.values()];
+  }
+
+  // ---- kicks ----------------------------------------------------------------------------------
+
+  async recordKick(kick: KickRecord): Promise<void> {
+    await this.models.Kick.create(kick);
+  }
+
+  async kicks(target?: string, limit = 20): Promise<KickRecord[]> {
+    const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1 }).limit(limit).lean();
+    return docs.map((d) => ({
+      at: d.at, by: { platform: d.by?.platform ?? '', userId: d.by?.userId ?? '', userName: d.by?.userName ?? '' }, where: d.where ?? null,
+      target: d.target, server: d.server ?? null, clientIds: d.clientIds, result: d.result, verified: d.verified, message: d.message ?? null,
+    }));
+  }
+}
+
+function toSessionRecord(d: any): SessionRecord {
+  return {
+    id: String(d._id), server: d.server, user: d.user, commonName: d.commonName, username: d.username ?? null,
+    realAddress: d.realAddress, realPort: d.realPort ?? null, virtualAddress: d.virtualAddress ?? null, virtualIpv6: d.virtualIpv6 ?? null,
+    connectedAt: d.connectedAt, disconnectedAt: d.disconnectedAt ?? null, bytesReceived: d.bytesReceived, bytesSent: d.bytesSent, endedBy: d.endedBy ?? null,
+  };
+}
+
+function toUserRecord(d: any): UserRecord {
+  return {
+    name: d.name, online: d.online, firstSeen: d.firstSeen, lastSeen: d.lastSeen, lastIp: d.lastIp ?? null, lastServer: d.lastServer ?? null,
+    totalBytesReceived: d.totalBytesReceived, totalBytesSent: d.totalBytesSent, sessionCount: d.sessionCount,
+  };
+}
+
+function toStoredEvent(d: any): StoredEvent {
+  const e: StoredEvent = {
+    id: String(d._id), type: d.type, server: d.server, at: d.at.toISOString(), user: d.user ?? null, cycle: d.cycle,
+    deliveries: (d.deliveries ?? []).map((x: any) => ({ target: x.target, state: x.state, attempts: x.attempts, nextAttemptAt: x.nextAttemptAt ?? null, lastError: x.lastError ?? null, sentAt: x.sentAt ?? null })),
+  };
+  if (d.session) e.session = plainSession(d.session);
+  if (d.previous) e.previous = plainSession(d.previous);
+  if (d.endedBy) e.endedBy = d.endedBy;
+  if (d.error) e.error = d.error;
+  return e;
+}

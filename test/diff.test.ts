@@ -1,0 +1,101 @@
+// The diff rules (src/diff.ts), one test per row of its rule table.
+import { describe, expect, it } from 'vitest';
+import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, type ServerBaseline } from '../src/diff.ts';
+import type { ServerRead, VpnSession } from '../src/domain.ts';
+
+const T0 = '2026-11-28T10:00:00.000Z';
+const opts = { downAfter: 3, staleAfterMs: staleAfterMs(10, 30) };
+
+function session(commonName: string, port: number, extra: Partial<VpnSession> = {}): VpnSession {
+  return {
+    commonName, username: null, realAddress: '203.0.113.5', realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 200}`,
+    virtualIpv6: null, bytesReceived: 100, bytesSent: 200, connectedAt: '2026-11-28T09:00:00.000Z', clientId: port, peerId: 0, cipher: 'AES-256-GCM', ...extra,
+  };
+}
+
+function good(sessions: VpnSession[], readAt = T0, updatedAt: string | null = readAt, complete = true): ServerRead {
+  return { server: 'fra-1', ok: true, readAt, durationMs: 5, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt, complete, sessions, warnings: [] } };
+}
+const failed = (error = 'connect ECONNREFUSED'): ServerRead => ({ server: 'fra-1', ok: false, error, readAt: T0, durationMs: 5, source: 'status-file' });
+
+function baselineOf(sessions: VpnSession[]): ServerBaseline {
+  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0 };
+}
+
+describe('diffSnapshots', () => {
+  it('first good read ever: records everyone, announces nobody', () => {
+    const r = diffSnapshots(emptyBaseline(), good([session('alice', 1001), session('bob', 1002)]), opts);
+    expect(r.events).toEqual([]);
+    expect(r.started.map((s) => s.commonName)).toEqual(['alice', 'bob']);
+    expect(Object.keys(r.baseline.sessions!)).toHaveLength(2);
+  });
+
+  it('a new key is a connect, a missing key a disconnect', () => {
+    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('bob', 1002)]), opts);
+    expect(r.events.map((e) => [e.type, e.session?.commonName])).toEqual([['disconnected', 'alice'], ['connected', 'bob']]);
+    expect([r.ended.length, r.started.length]).toEqual([1, 1]);
+  });
+
+  it('the same user gone and back in one read is one reconnected event', () => {
+    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('alice', 1005)]), opts);
+    expect(r.events.map((e) => [e.type, e.session?.realPort, e.previous?.realPort])).toEqual([['reconnected', 1005, 1001]]);
+  });
+
+  it('a new Client ID, or counters going backwards, at the same address is a new instance', () => {
+    const before = session('alice', 1001, { clientId: 4, bytesReceived: 5000 });
+    const newCid = diffSnapshots(baselineOf([before]), good([{ ...before, clientId: 9 }]), opts);
+    expect(newCid.events.map((e) => e.type)).toEqual(['reconnected']);
+    const reset = diffSnapshots(baselineOf([before]), good([{ ...before, bytesReceived: 10 }]), opts);
+    expect(reset.events.map((e) => e.type)).toEqual(['reconnected']);
+    const same = diffSnapshots(baselineOf([before]), good([{ ...before, bytesReceived: 9000 }]), opts);
+    expect(same.events).toEqual([]);
+    expect(same.baseline.sessions![sessionKey(before)]!.bytesReceived).toBe(9000);
+  });
+
+  it('a client listed without a virtual address is not online yet: no connect', () => {
+    const ghost = session('mallory', 1003, { virtualAddress: null });
+    const r = diffSnapshots(baselineOf([]), good([ghost]), opts);
+    expect(r.events).toEqual([]);
+    expect(r.baseline.sessions).toEqual({});
+  });
+
+  it('UNDEF clients with a username are known by it', () => {
+    const r = diffSnapshots(baselineOf([session('UNDEF', 1001, { username: 'carol' })]), good([session('UNDEF', 1009, { username: 'carol' })]), opts);
+    expect(r.events.map((e) => e.type)).toEqual(['reconnected']);
+  });
+
+  it('a failed read never disconnects anyone; the third in a row is server-down, once', () => {
+    let b = baselineOf([session('alice', 1001)]);
+    const types: string[][] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = diffSnapshots(b, failed(), opts);
+      types.push(r.events.map((e) => e.type));
+      expect(r.rejected).toEqual({ reason: 'error', message: 'connect ECONNREFUSED' });
+      b = r.baseline;
+    }
+    expect(types).toEqual([[], [], ['server-down'], [], []]);
+    expect(Object.keys(b.sessions!)).toHaveLength(1);
+  });
+
+  it('an incomplete read (no END) is rejected and changes nothing', () => {
+    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, T0, false), opts);
+    expect(r.rejected?.reason).toBe('incomplete');
+    expect(r.events).toEqual([]);
+    expect(Object.keys(r.baseline.sessions!)).toEqual([sessionKey(session('alice', 1001))]);
+  });
+
+  it('a stale read (TIME older than the bound) is rejected and changes nothing', () => {
+    // refresh 10 s, poll 30 s: the bound is 50 s
+    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, '2026-11-28T09:59:09.000Z'), opts);
+    expect(r.rejected?.reason).toBe('stale');
+    expect(r.rejected?.message).toMatch(/^status file is stale: written 2026-11-28T09:59:09.000Z, 51 s before it was read \(limit 50 s\)/);
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T09:59:11.000Z'), opts).rejected).toBeNull();
+  });
+
+  it('recovery after server-down is server-up, then the changes', () => {
+    const down: ServerBaseline = { ...baselineOf([session('alice', 1001)]), consecutiveFailures: 4, down: true };
+    const r = diffSnapshots(down, good([session('alice', 1001), session('bob', 1002)]), opts);
+    expect(r.events.map((e) => e.type)).toEqual(['server-up', 'connected']);
+    expect([r.baseline.down, r.baseline.consecutiveFailures]).toEqual([false, 0]);
+  });
+});
