@@ -1,14 +1,21 @@
 // bin/vpnwatch: one entry point, one small module per subcommand. Exit codes: 0 ok, 1 runtime or
 // config error, 2 usage error or input that is not what the command reads.
 import { UsageError, type CliIo, type Subcommand } from './cli/args.ts';
+import { ExitError } from './cli/config.ts';
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
   parse: async () => (await import('./cli/parse.ts')).parseCommand,
+  start: async () => (await import('./cli/start.ts')).startCommand,
+  poll: async () => (await import('./cli/poll.ts')).pollCommand,
+  online: async () => (await import('./cli/online.ts')).onlineCommand,
 };
 
 const usage = `usage: vpnwatch <command> [options]
 
 commands:
+  start                             run the service: polling, chat bots, status page
+  poll [--server NAME] [--json]     poll now, store the result, print what changed
+  online [--server NAME] [--json]   who is online (from the database the service writes)
   parse FILE [--tz ZONE] [--json]   read an OpenVPN status file and print what it says
 `;
 
@@ -30,9 +37,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.err(`vpnwatch ${name}: ${err.message}\n`);
       return 2;
     }
-    throw err;
+    if (err instanceof ExitError) return err.code;
+    io.err(`vpnwatch ${name}: ${(err as Error).message}\n`);
+    return 1;
   }
 }
 
+// `vpnwatch online | head` closes our stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
 const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 process.exitCode = await runCli(process.argv.slice(2), io);

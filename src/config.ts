@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import type { ServerConfig } from './domain.ts';
@@ -56,6 +57,8 @@ export interface Config {
   slack?: SlackConfig;
   discord?: DiscordConfig;
   logLevel: string;
+  /** PATH, searched for a mongod binary by the embedded default. */
+  searchPath?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,6 +74,7 @@ const bool = (fallback: boolean) =>
 const url = z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional());
 
 const envSchema = z.object({
+  VPNWATCH_ENV_FILE: optionalString,
   VPNWATCH_DATA_DIR: optionalString,
   VPNWATCH_SERVERS_FILE: optionalString,
   MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
@@ -219,11 +223,30 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Reads and validates the whole configuration. Throws ConfigError listing every problem.
- * `cwd` resolves relative paths (the servers file, the data folder).
+ * The environment with a `.env` file (in cwd, or at VPNWATCH_ENV_FILE) filled in underneath:
+ * variables already set in the real environment win, as with dotenv.
  */
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+function withDotEnv(env: Env, cwd: string, problems: string[]): Env {
+  const file = path.resolve(cwd, env.VPNWATCH_ENV_FILE ?? '.env');
+  if (!fs.existsSync(file)) {
+    if (env.VPNWATCH_ENV_FILE) problems.push(`environment: VPNWATCH_ENV_FILE: no file at ${file}`);
+    return env;
+  }
+  try {
+    return { ...parseEnv(fs.readFileSync(file, 'utf8')), ...env };
+  } catch (err) {
+    problems.push(`${file}: cannot read: ${(err as Error).message}`);
+    return env;
+  }
+}
+
+/**
+ * Reads and validates the whole configuration. Throws ConfigError listing every problem.
+ * `cwd` resolves relative paths (the servers file, the data folder, .env).
+ */
+export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): Config {
   const problems: string[] = [];
+  const env = withDotEnv(processEnv, cwd, problems);
   const parsedEnv = envSchema.safeParse(env);
   if (!parsedEnv.success) {
     for (const issue of parsedEnv.error.issues) problems.push(`environment: ${issuePath(issue.path)}: ${issue.message}`);
@@ -274,6 +297,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
   if (e.HOST) config.web.host = e.HOST;
+  if (env.PATH) config.searchPath = env.PATH;
   if (slack) config.slack = slack;
   if (discord) config.discord = discord;
   return deepFreeze(config);

@@ -92,3 +92,47 @@ export interface VpnEvent {
   /** server-down: the last error. */
   error?: string;
 }
+
+/** Who asked for something in chat or the terminal (for the audit log and admin checks). */
+export interface Actor {
+  platform: 'slack' | 'discord' | 'cli';
+  userId: string;
+  userName: string;
+  /** Discord role IDs of the member, where known. */
+  roles?: string[];
+}
+
+export interface KickRequest {
+  /** The user (common name, or username for UNDEF clients) whose sessions to end. */
+  target: string;
+  server?: string;
+  /** Several sessions: 'all', or one Client ID to pick; absent means "ask if more than one". */
+  which?: 'all' | number;
+  by: Actor;
+  /** Channel or terminal the request came from. */
+  where?: string;
+}
+
+export interface KickedSession {
+  server: string;
+  session: VpnSession;
+  /** The management interface accepted client-kill for it. */
+  killed: boolean;
+  /** A fresh read after the kill no longer lists it. */
+  gone: boolean;
+  error?: string;
+}
+
+export interface KickOutcome {
+  /** 'choose': several sessions and no `which`; nothing was done, `sessions` lists the choices. */
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'choose';
+  sessions: KickedSession[];
+  /** Every kicked session was confirmed gone on a fresh read. */
+  verified: boolean;
+  message: string;
+}
+
+/** Ends VPN sessions through the OpenVPN management interface (src/kick.ts). */
+export interface Kicker {
+  kick(request: KickRequest): Promise<KickOutcome>;
+}

@@ -6,6 +6,7 @@
 // Maven artifact run by MongoServerLauncher.java next to this file; its jars are fetched on first
 // use. vpnwatch uses only what both engines support (no transactions, no change streams).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -86,6 +87,18 @@ export async function startMongoMemoryServer(dataDir: string, systemBinary?: str
     persistent: true,
     stop: async () => { await server.stop({ doCleanup: false }); },
   };
+}
+
+/**
+ * Whether mongodb-memory-server can get a mongod: one on PATH, or a reachable download host.
+ * Checked first because a blocked download costs ~7 s of retries and a screenful of errors.
+ */
+export async function mongodObtainable(pathVar: string | undefined): Promise<{ ok: boolean; systemBinary?: string; why?: string }> {
+  const systemBinary = findMongodOnPath(pathVar);
+  if (systemBinary) return { ok: true, systemBinary };
+  const lookup = dns.lookup('fastdl.mongodb.org').then(() => true, () => false);
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref());
+  return (await Promise.race([lookup, timeout])) ? { ok: true } : { ok: false, why: 'no mongod on PATH and fastdl.mongodb.org (its download) is unreachable' };
 }
 
 /** Finds a mongod on PATH, for tests that prefer a real engine when the machine has one. */

@@ -40,6 +40,8 @@ const serverSchema = new Schema({
   /** Online sessions at the last good read: the diff baseline and the `online` answer, in one write. */
   online: { type: [vpnSessionSchema], default: [] },
   onlineCount: { type: Number, default: 0 },
+  /** Bumped by every write: a poller that finds another value reloads the baseline first. */
+  revision: { type: Number, default: 0 },
 }, { timestamps: true });
 
 const sessionSchema = new Schema({

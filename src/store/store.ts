@@ -163,10 +163,14 @@ export class Store {
 
   // ---- the poller's side ----------------------------------------------------------------------
 
-  /** The diff baselines of every known server, so a restart compares against the last good read. */
-  async loadBaselines(): Promise<Map<string, ServerBaseline>> {
-    const docs = await this.models.Server.find({}, { name: 1, online: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1 }).lean();
+  /**
+   * The diff baselines of the given servers (all when omitted), with the revision each was read
+   * at, so a restart compares against the last good read and not against nothing.
+   */
+  async loadBaselines(names?: string[]): Promise<Map<string, ServerBaseline & { revision: number }>> {
+    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, online: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, revision: 1 }).lean();
     return new Map(docs.map((d) => [d.name, {
+      revision: d.revision,
       sessions: d.baselineSet ? Object.fromEntries(d.online.map((s) => {
         const session = plainSession(s as VpnSession);
         return [sessionKey(session), session];
@@ -175,6 +179,12 @@ export class Store {
       down: d.down,
       lastGoodAt: d.lastGoodAt ? d.lastGoodAt.toISOString() : null,
     }]));
+  }
+
+  /** Each server's write counter: another process (`vpnwatch poll` beside `start`) may have moved it. */
+  async revisions(names: string[]): Promise<Map<string, number>> {
+    const docs = await this.models.Server.find({ name: { $in: names } }, { name: 1, revision: 1 }).lean();
+    return new Map(docs.map((d) => [d.name, d.revision]));
   }
 
   /**
@@ -198,14 +208,14 @@ export class Store {
       const at = new Date(c.read.readAt);
       const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
       if (c.diff.rejected) {
-        serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message } }, upsert: true } });
+        serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message }, $inc: { revision: 1 } }, upsert: true } });
       } else {
         const online = Object.values(c.diff.baseline.sessions ?? {}).map(plainSession);
         const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
         serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: { $set: {
           ...common, lastResult: 'ok', lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
           source: c.read.source, baselineSet: true, online, onlineCount: online.length,
-        } } } });
+        }, $inc: { revision: 1 } } } });
       }
       for (const s of c.diff.ended) {
         const endedBy = c.endedBy?.get(sessionKey(s)) ?? 'disconnected';

@@ -1,0 +1,29 @@
+// `vpnwatch start`: the long-running service. Stops cleanly on SIGINT/SIGTERM.
+import { logger } from '../log.ts';
+import { startService } from '../main.ts';
+import { readArgs, type CliIo } from './args.ts';
+import { configOrExit } from './config.ts';
+
+export async function startCommand(args: string[], io: CliIo): Promise<number> {
+  readArgs(args, {}, false);
+  const config = configOrExit(io);
+  logger.level = config.logLevel;
+  let service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    logger.fatal({ err }, `vpnwatch could not start: ${(err as Error).message}`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info(`${signal}: stopping`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await service.stop();
+  logger.info('stopped');
+  return 0;
+}

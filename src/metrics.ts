@@ -1,0 +1,33 @@
+// Prometheus metrics (prom-client), one registry per process. The poller and the notifier record
+// what happens; gauges about current state are read from the store at scrape time (web/server.ts).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vpnwatch_process_' });
+  return {
+    registry,
+    pollDuration: new Histogram({
+      name: 'vpnwatch_poll_duration_seconds', help: 'Time to read and parse one server\'s status, by server and source',
+      labelNames: ['server', 'source'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
+    }),
+    pollFailures: new Counter({
+      name: 'vpnwatch_poll_failures_total', help: 'Reads not used: error, incomplete (no END) or stale, by server',
+      labelNames: ['server', 'reason'] as const, registers: [registry],
+    }),
+    cycleDuration: new Histogram({
+      name: 'vpnwatch_poll_cycle_duration_seconds', help: 'One poll cycle over all servers, read to stored',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+    }),
+    noticeDeliveries: new Counter({
+      name: 'vpnwatch_notice_deliveries_total', help: 'Notice messages posted to chat, by target and result (sent, retry, failed)',
+      labelNames: ['target', 'result'] as const, registers: [registry],
+    }),
+    sessionsOnline: new Gauge({ name: 'vpnwatch_sessions_online', help: 'Online sessions at the last good read, by server', labelNames: ['server'] as const, registers: [registry] }),
+    bytesReceived: new Gauge({ name: 'vpnwatch_bytes_received', help: 'Bytes received from the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
+    bytesSent: new Gauge({ name: 'vpnwatch_bytes_sent', help: 'Bytes sent to the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
+    serverUp: new Gauge({ name: 'vpnwatch_server_up', help: '1 when the last read of the server was good, else 0', labelNames: ['server'] as const, registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

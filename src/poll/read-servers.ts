@@ -1,0 +1,53 @@
+// One poll of many servers: per server, read the status file over SFTP and parse it, with bounded
+// concurrency and a per-server time limit. Runs inside the Bree worker (jobs/poll-servers.ts) and,
+// for `vpnwatch poll`, in the main thread. Returns plain data only (it crosses a thread boundary).
+import type { ServerConfig, ServerRead } from '../domain.ts';
+import { parseStatus } from '../openvpn/parse-status.ts';
+import { SshPool } from '../ssh.ts';
+
+export interface ReadOptions {
+  concurrency: number;
+  /** Per server: connect + read + parse must finish within this. */
+  timeoutMs: number;
+  now?: () => Date;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms); });
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Reads one server's status file; never throws (a failure is a ServerRead with ok: false). */
+export async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions): Promise<ServerRead> {
+  const now = opts.now ?? (() => new Date());
+  const started = performance.now();
+  const base = { server: server.name, source: 'status-file' as const };
+  try {
+    const { text } = await withTimeout((async () => {
+      const conn = await pool.get(server);
+      return conn.readFile(server.statusPath, { timeoutMs: opts.timeoutMs });
+    })(), opts.timeoutMs, `${server.name} (${server.host}:${server.port})`);
+    const snapshot = parseStatus(text, { timezone: server.timezone });
+    return { ...base, ok: true, snapshot, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    const message = (err as Error).message;
+    // Parse errors name a line but not the file: say which.
+    const error = (err as Error).name === 'StatusParseError' ? `${server.name}: ${server.statusPath}: ${message}` : message;
+    return { ...base, ok: false, error, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };
+  }
+}
+
+/** Reads every server, at most `concurrency` at a time; results in the servers' order. */
+export async function readServers(servers: ServerConfig[], pool: SshPool, opts: ReadOptions): Promise<ServerRead[]> {
+  const results: ServerRead[] = new Array(servers.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < servers.length) {
+      const i = next++;
+      results[i] = await readServer(servers[i]!, pool, opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, servers.length) }, worker));
+  return results;
+}

@@ -1,0 +1,152 @@
+// The main thread's half of polling: takes the reads a worker (or the management stream) produced,
+// diffs each against its server's baseline, stores the cycle, and tells the notifier and the page.
+// Baselines live in memory and in MongoDB; memory is only advanced once the store has the cycle,
+// so a failed write is retried by the next read instead of losing its events.
+import { randomUUID } from 'node:crypto';
+import type { ServerConfig, ServerRead, SessionEnd, VpnEvent, VpnSession } from './domain.ts';
+import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, userName, type ServerBaseline } from './diff.ts';
+import type { LiveFeed } from './live.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { CycleWriteStats, ServerCycle, Store } from './store/store.ts';
+
+export interface ServerCycleReport {
+  server: string;
+  ok: boolean;
+  /** Why the read was not used, when it was not. */
+  error: string | null;
+  online: number;
+  events: VpnEvent[];
+}
+
+export interface CycleReport {
+  servers: ServerCycleReport[];
+  writes: CycleWriteStats;
+}
+
+export interface PollerDeps {
+  store: Store;
+  servers: ServerConfig[];
+  pollIntervalSeconds: number;
+  downAfter: number;
+  /** Where a server's events are to be delivered (notifier.noticeTargets). */
+  targets: (server: string) => string[];
+  log: Logger;
+  metrics?: Metrics;
+  live?: LiveFeed;
+  /** Called after a cycle with events was stored (the notifier's wake()). */
+  onStored?: () => void;
+}
+
+export class Poller {
+  private baselines = new Map<string, ServerBaseline>();
+  /** The store revision each baseline corresponds to (see Store.revisions). */
+  private revisions = new Map<string, number>();
+  /** Servers whose first good read since this process started is still to come: it is not announced. */
+  private readonly quiet = new Set<string>();
+  /** Sessions ended by a kick, by server and session key, so their history says 'kicked'. */
+  private readonly kicked = new Map<string, Map<string, SessionEnd>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly byName: Map<string, ServerConfig>;
+
+  constructor(private readonly deps: PollerDeps) {
+    this.byName = new Map(deps.servers.map((s) => [s.name, s]));
+    for (const s of deps.servers) this.quiet.add(s.name);
+  }
+
+  /** Loads the stored baselines: a restart compares against the last good read, not against nothing. */
+  async start(): Promise<void> {
+    await this.reload();
+  }
+
+  private async reload(names?: string[]): Promise<void> {
+    const loaded = await this.deps.store.loadBaselines(names);
+    for (const [name, { revision, ...baseline }] of loaded) {
+      this.baselines.set(name, baseline);
+      this.revisions.set(name, revision);
+    }
+  }
+
+  /** The current online sessions of a server as the poller knows them. */
+  online(server: string): VpnSession[] {
+    return Object.values(this.baselines.get(server)?.sessions ?? {});
+  }
+
+  noteKicked(server: string, sessions: VpnSession[]): void {
+    const map = this.kicked.get(server) ?? new Map<string, SessionEnd>();
+    for (const s of sessions) map.set(sessionKey(s), 'kicked');
+    this.kicked.set(server, map);
+  }
+
+  /** Diffs and stores one batch of reads. Calls are serialised: reads apply in arrival order. */
+  apply(reads: ServerRead[]): Promise<CycleReport> {
+    const run = this.queue.then(() => this.applyNow(reads));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(reads: ServerRead[]): Promise<CycleReport> {
+    const { store, log, metrics } = this.deps;
+    // Another process (`vpnwatch poll` run beside `start`) may have stored newer reads: catch up.
+    const names = reads.map((r) => r.server);
+    const stored = await store.revisions(names);
+    const behind = names.filter((n) => (stored.get(n) ?? 0) !== (this.revisions.get(n) ?? 0));
+    if (behind.length) await this.reload(behind);
+    const cycles: ServerCycle[] = [];
+    const next = new Map<string, ServerBaseline>();
+    for (const read of reads) {
+      const server = this.byName.get(read.server);
+      if (!server) continue; // removed from the config since the read started
+      const prev = this.baselines.get(read.server) ?? emptyBaseline();
+      const diff = diffSnapshots(prev, read, {
+        downAfter: this.deps.downAfter,
+        staleAfterMs: staleAfterMs(server.statusRefreshSeconds, this.deps.pollIntervalSeconds),
+      });
+      next.set(read.server, diff.baseline);
+      metrics?.pollDuration.observe({ server: read.server, source: read.source }, read.durationMs / 1000);
+      if (diff.rejected) {
+        metrics?.pollFailures.inc({ server: read.server, reason: diff.rejected.reason });
+        log.warn({ server: read.server, reason: diff.rejected.reason }, diff.rejected.message);
+      }
+      const announce = !(this.quiet.has(read.server) && !diff.rejected);
+      const cycle: ServerCycle = {
+        server: read.server, host: server.host, read, diff, announce,
+        cycle: `${read.server}:${read.readAt}:${randomUUID().slice(0, 8)}`,
+        targets: this.deps.targets(read.server),
+      };
+      const kicked = this.kicked.get(read.server);
+      if (kicked && diff.ended.length) cycle.endedBy = kicked;
+      cycles.push(cycle);
+    }
+    if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
+
+    // Who is online anywhere after this cycle, for the users these changes touch.
+    const merged = new Map([...this.baselines, ...next]);
+    const touched = new Set(cycles.flatMap((c) => [...c.diff.started, ...c.diff.ended].map(userName)));
+    const onlineNames = new Set<string>();
+    if (touched.size) for (const b of merged.values()) for (const s of Object.values(b.sessions ?? {})) onlineNames.add(userName(s));
+    const usersOnline = new Map([...touched].map((name) => [name, onlineNames.has(name)]));
+
+    const writes = await store.applyCycle(cycles, usersOnline);
+    this.baselines = merged;
+    for (const c of cycles) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
+    for (const c of cycles) {
+      if (!c.diff.rejected) this.quiet.delete(c.server);
+      for (const s of c.diff.ended) this.kicked.get(c.server)?.delete(sessionKey(s));
+    }
+    const events = cycles.flatMap((c) => c.diff.events);
+    for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
+    if (events.length) this.deps.onStored?.();
+    this.deps.live?.publish({ events, servers: cycles.map((c) => c.server), at: new Date().toISOString() });
+    return {
+      writes,
+      servers: cycles.map((c) => ({
+        server: c.server,
+        ok: !c.diff.rejected,
+        error: c.diff.rejected?.message ?? null,
+        online: Object.keys(c.diff.baseline.sessions ?? {}).length,
+        events: c.diff.events,
+      })),
+    };
+  }
+}

@@ -1,0 +1,58 @@
+// Bree, set up for TypeScript jobs run by tsx (no build step). On Node 20 a worker thread cannot
+// load a .ts entry even when the parent runs under tsx, so each .ts job starts from a tiny data: URL
+// module that registers tsx inside the worker and then imports the job file.
+import Bree from 'bree';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { Logger } from './log.ts';
+
+export const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'jobs');
+
+function tsWorker(filename: string, options: Partial<WorkerOptions>): Worker {
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const code = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(pathToFileURL(filename).href)});\n`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), options);
+}
+
+export interface PollScheduleOptions {
+  intervalSeconds: number;
+  /** Data for the job's worker (structured-cloned: plain data only). */
+  workerData: object;
+  /** A run that outlives this is terminated (a hung read must not block the next cycles). */
+  closeWorkerAfterMs: number;
+  onMessage: (message: unknown) => void;
+  onError: (error: unknown) => void;
+  log: Logger;
+}
+
+/** A Bree instance that runs jobs/poll-servers.ts now and then every interval. */
+export function createPollScheduler(opts: PollScheduleOptions): Bree {
+  const log = opts.log.child({ component: 'bree' });
+  const bree = new Bree({
+    root: jobsDir,
+    defaultExtension: 'ts',
+    acceptedExtensions: ['.ts', '.js'],
+    // Bree logs every worker start and exit at info; ours keeps them at debug.
+    logger: { info: (...a: unknown[]) => log.debug(a.map(String).join(' ')), warn: (...a: unknown[]) => log.warn(a.map(String).join(' ')), error: (...a: unknown[]) => log.error(a.map(String).join(' ')) } as never,
+    jobs: [{
+      name: 'poll-servers',
+      interval: opts.intervalSeconds * 1000,
+      timeout: 0,
+      closeWorkerAfterMs: opts.closeWorkerAfterMs,
+      worker: { workerData: opts.workerData },
+    }],
+    workerMessageHandler: ({ message }: { message: unknown }) => { if (message !== 'done') opts.onMessage(message); },
+    errorHandler: (error: unknown) => opts.onError(error),
+  });
+  const original = bree.createWorker.bind(bree);
+  bree.createWorker = (filename, options) => (filename.endsWith('.ts') ? tsWorker(filename, options) : original(filename, options));
+  return bree;
+}
+
+/** bree.stop() waits forever for a worker that ignores 'cancel'; bound it. */
+export async function stopScheduler(bree: Bree, graceMs = 5_000): Promise<void> {
+  const stopping = bree.stop();
+  const timer = setTimeout(() => { for (const w of bree.workers.values()) void w.terminate(); }, graceMs);
+  try { await stopping; } finally { clearTimeout(timer); }
+}
