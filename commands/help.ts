@@ -1,0 +1,21 @@
+// /vpn help: every command with its arguments, written for where it was asked (chat or terminal).
+import { invocation, usage, type Command } from '../src/reply.ts';
+
+export const help: Command = {
+  name: 'help',
+  description: 'This list',
+  options: [],
+  adminOnly: false,
+  private: true,
+  async run(_input, ctx) {
+    // Loaded when run: commands/index.ts imports this file, so a static import would be a cycle.
+    const { commands } = await import('./index.ts');
+    return {
+      title: 'VPN commands',
+      lines: commands.map((c) => `${invocation(ctx.actor, usage(c))}: ${c.description}${c.adminOnly ? ' (admins)' : ''}`),
+      footer: 'Quote names that contain spaces: "John Smith".',
+      tone: 'info',
+      private: true,
+    };
+  },
+};

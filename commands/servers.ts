@@ -1,0 +1,48 @@
+// /vpn servers: each server's health, last good read, online count and source, plus notice
+// deliveries that keep failing (a bad token, a missing channel).
+import { formatAgo, formatTime } from '../src/format.ts';
+import type { Command } from '../src/reply.ts';
+import type { ServerState } from '../src/store/store.ts';
+
+function health(state: ServerState | undefined): string {
+  if (!state || state.lastResult === 'never') return 'never read';
+  if (state.down) return 'down';
+  if (state.lastResult === 'ok') return 'ok';
+  return `${state.lastResult} (${state.consecutiveFailures} in a row)`;
+}
+
+const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
+
+export const servers: Command = {
+  name: 'servers',
+  description: 'Server health, last good read, online count; failing notice deliveries',
+  options: [],
+  adminOnly: false,
+  private: false,
+  async run(_input, ctx) {
+    const [states, problems] = await Promise.all([ctx.store.servers(), ctx.store.deliveryProblems()]);
+    const now = ctx.now();
+    const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
+    const byName = new Map(states.map((s) => [s.name, s]));
+    const rows = names.map((name) => {
+      const s = byName.get(name);
+      return [name, health(s), s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), s?.source ?? '—'];
+    });
+    const healthy = names.filter((n) => health(byName.get(n)) === 'ok').length;
+    const lines = [
+      ...names.flatMap((n) => {
+        const s = byName.get(n);
+        return s?.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
+      }),
+      ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)}): ${p.error}`),
+    ];
+    return {
+      title: names.length === 0 ? 'No servers configured' : `${names.length} server${names.length === 1 ? '' : 's'}: ${healthy} healthy`,
+      ...(lines.length ? { lines } : {}),
+      ...(rows.length ? { table: { columns: ['Server', 'Health', 'Last good read', 'Online', 'Source'], rows } } : {}),
+      tone: healthy < names.length || problems.length ? 'warn' : 'ok',
+      private: false,
+      data: { servers: states, deliveryProblems: problems },
+    };
+  },
+};

@@ -1,0 +1,60 @@
+// /vpn user <name>: one user's state: online or not, current sessions, last seen, recent sessions, traffic.
+import { formatAgo, formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
+import { UserError, type Command, type CommandContext } from '../src/reply.ts';
+import type { UserReport } from '../src/store/store.ts';
+
+const RECENT_SESSIONS = 10;
+
+/** The report for `name`, forgiving letter case; a UserError with suggestions when nobody by that name was seen. */
+async function findUser(name: string, ctx: CommandContext): Promise<UserReport> {
+  const exact = await ctx.store.userReport(name, RECENT_SESSIONS);
+  if (exact) return exact;
+  const similar = await ctx.store.userNames(name, 5);
+  const sameLetters = similar.find((n) => n.toLowerCase() === name.toLowerCase());
+  if (sameLetters) {
+    const report = await ctx.store.userReport(sameLetters, RECENT_SESSIONS);
+    if (report) return report;
+  }
+  const suggestions = similar.length || name.length <= 2 ? similar : await ctx.store.userNames(name.slice(0, 2), 5);
+  throw new UserError(`No VPN user '${name}' has been seen.${suggestions.length ? ` Did you mean: ${suggestions.join(', ')}?` : ''}`);
+}
+
+export const user: Command = {
+  name: 'user',
+  description: 'One user: online now, last seen, recent sessions, traffic',
+  options: [{ name: 'name', description: 'Common name (or username)', type: 'string', required: true, rest: true }],
+  adminOnly: false,
+  private: true,
+  async run(input, ctx) {
+    const report = await findUser(String(input.name), ctx);
+    const now = ctx.now();
+    const { user: u, online } = report;
+    const servers = [...new Set(online.map((s) => s.server))];
+    const title = online.length === 0 ? `${u.name}: offline`
+      : `${u.name}: online on ${servers.join(', ')}${online.length > 1 ? ` (${online.length} sessions)` : ''}`;
+
+    const currentRows = online.map((s) => [
+      s.server, s.realAddress, s.virtualAddress ?? s.virtualIpv6 ?? '—', formatTime(s.connectedAt),
+      formatDuration(secondsBetween(s.connectedAt, now)), formatTraffic(s.bytesReceived, s.bytesSent), 'online',
+    ]);
+    const endedRows = report.recent.filter((r) => r.disconnectedAt !== null).map((r) => [
+      r.server, r.realAddress, r.virtualAddress ?? r.virtualIpv6 ?? '—', formatTime(r.connectedAt),
+      formatDuration(secondsBetween(r.connectedAt, r.disconnectedAt!)), formatTraffic(r.bytesReceived, r.bytesSent),
+      `${r.endedBy ?? 'disconnected'} ${formatAgo(r.disconnectedAt!, now)}`,
+    ]);
+    const rows = [...currentRows, ...endedRows];
+    return {
+      title,
+      fields: [
+        { name: 'Last seen', value: online.length ? 'now' : `${formatTime(u.lastSeen)} (${formatAgo(u.lastSeen, now)})` },
+        { name: 'Last IP', value: u.lastIp ? `${u.lastIp}${u.lastServer ? ` on ${u.lastServer}` : ''}` : '—' },
+        { name: 'Sessions', value: `${u.sessionCount} since ${formatTime(u.firstSeen)}` },
+        { name: 'Total received / sent', value: formatTraffic(report.totalBytesReceived, report.totalBytesSent) },
+      ],
+      ...(rows.length ? { table: { columns: ['Server', 'Real IP', 'Virtual IP', 'Connected', 'Duration', 'Received / Sent', 'Status'], rows } } : {}),
+      tone: online.length ? 'ok' : 'info',
+      private: true,
+      data: report,
+    };
+  },
+};

@@ -1,0 +1,166 @@
+// The Discord adapter (discord.js): one `/vpn` slash command with a subcommand per command in
+// commands/, answered over the gateway connection, and notices posted to channels over REST.
+//
+// An interaction is deferred first (Discord gives 3 s; SSH and MongoDB may take longer), then
+// answered by editing the deferred reply with an embed. Whether the answer is private must be
+// chosen when deferring, so it comes from the command (answersPrivately); when a public command
+// ends in a private answer (a typo), the public placeholder is deleted and the answer is sent
+// as an ephemeral follow-up.
+import { once } from 'node:events';
+import {
+  Client, DiscordAPIError, Events, GatewayIntentBits, HTTPError, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
+  type ChatInputCommandInteraction, type Interaction, type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import { commands } from '../../commands/index.ts';
+import type { DiscordConfig } from '../config.ts';
+import type { Actor } from '../domain.ts';
+import { answersPrivately, dispatch, type DispatchDeps } from '../dispatch.ts';
+import { logger, type Logger } from '../log.ts';
+import { DeliveryError, type NoticeSink } from '../notifier.ts';
+import type { CommandInput, Notice } from '../reply.ts';
+import { NO_MENTIONS, renderDiscordNotice, renderDiscordReply } from './render-discord.ts';
+
+export interface DiscordAdapterDeps {
+  config: DiscordConfig;
+  dispatch: DispatchDeps;
+  log?: Logger;
+}
+
+export interface DiscordAdapter {
+  client: Client;
+  /** Logs in and waits until the gateway says READY. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  postNotice(channel: string, notice: Notice): Promise<void>;
+  sink: NoticeSink;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+/** The `/vpn` command with one subcommand per command in commands/, as Discord's API takes it. */
+export function vpnCommandDefinition(): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  const vpn = new SlashCommandBuilder().setName('vpn').setDescription('OpenVPN: who is online, users, servers, kick');
+  for (const command of commands) {
+    vpn.addSubcommand((sub) => {
+      sub.setName(command.name).setDescription(command.description.slice(0, 100));
+      for (const o of command.options) {
+        if (o.type === 'integer') {
+          sub.addIntegerOption((opt) => {
+            opt.setName(o.name).setDescription(o.description).setRequired(o.required ?? false);
+            if (o.min !== undefined) opt.setMinValue(o.min);
+            if (o.max !== undefined) opt.setMaxValue(o.max);
+            return opt;
+          });
+        } else {
+          sub.addStringOption((opt) => opt.setName(o.name).setDescription(o.description).setRequired(o.required ?? false));
+        }
+      }
+      return sub;
+    });
+  }
+  return vpn.toJSON();
+}
+
+function restFor(config: DiscordConfig, extra: ConstructorParameters<typeof REST>[0] = {}): REST {
+  return new REST({ version: '10', ...(config.apiUrl ? { api: config.apiUrl } : {}), ...extra }).setToken(config.token);
+}
+
+/**
+ * Registers `/vpn` (for `vpnwatch discord-register`): in one guild when DISCORD_GUILD_ID is set
+ * (available at once), else globally (Discord may take a while to show it everywhere).
+ */
+export async function registerDiscordCommands(config: DiscordConfig): Promise<{ scope: 'guild' | 'global'; applicationId: string; names: string[] }> {
+  const rest = restFor(config);
+  const applicationId = config.appId ?? ((await rest.get(Routes.currentApplication())) as { id: string }).id;
+  const route = config.guildId ? Routes.applicationGuildCommands(applicationId, config.guildId) : Routes.applicationCommands(applicationId);
+  const registered = (await rest.put(route, { body: [vpnCommandDefinition()] })) as { name: string }[];
+  return { scope: config.guildId ? 'guild' : 'global', applicationId, names: registered.map((c) => c.name) };
+}
+
+/** A REST failure as the notifier needs it: transient (retry) or permanent (record and stop). */
+export function discordDeliveryError(err: unknown): DeliveryError {
+  if (err instanceof RateLimitError) {
+    return new DeliveryError(`Discord rate limit on ${err.route} (retry after ${Math.ceil(err.retryAfter / 1000)} s)`, false, Math.max(err.retryAfter, err.timeToReset, 1000));
+  }
+  if (err instanceof DiscordAPIError) {
+    const transient = err.status >= 500 || err.status === 408 || err.status === 429;
+    return new DeliveryError(`Discord API ${err.status}: ${err.message}`, !transient);
+  }
+  if (err instanceof HTTPError) return new DeliveryError(`Discord API HTTP ${err.status}`, false);
+  return new DeliveryError(`Discord API unreachable: ${(err as Error).message ?? String(err)}`, false);
+}
+
+/** Role IDs of the member who asked: a cached GuildMember has a role manager, a raw API member a list. */
+function memberRoles(interaction: ChatInputCommandInteraction): string[] {
+  const roles = interaction.member?.roles;
+  if (!roles) return [];
+  return Array.isArray(roles) ? roles : [...roles.cache.keys()];
+}
+
+export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
+  const { config } = deps;
+  const log = (deps.log ?? logger).child({ module: 'discord' });
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    allowedMentions: NO_MENTIONS,
+    ...(config.apiUrl ? { rest: { api: config.apiUrl } } : {}),
+  });
+
+  async function answer(interaction: ChatInputCommandInteraction): Promise<void> {
+    const name = interaction.options.getSubcommand();
+    const input: CommandInput = {};
+    for (const option of interaction.options.data[0]?.options ?? []) {
+      if (typeof option.value === 'string' || typeof option.value === 'number') input[option.name] = option.value;
+    }
+    const actor: Actor = { platform: 'discord', userId: interaction.user.id, userName: interaction.user.username, roles: memberRoles(interaction) };
+    const ephemeral = answersPrivately(name, actor, deps.dispatch.config);
+    await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    const reply = await dispatch({ name, input }, actor, deps.dispatch, interaction.channelId);
+    if (reply.private && !ephemeral) {
+      await interaction.deleteReply();
+      await interaction.followUp({ ...renderDiscordReply(reply), flags: MessageFlags.Ephemeral });
+    } else {
+      await interaction.editReply(renderDiscordReply(reply));
+    }
+  }
+
+  client.on(Events.InteractionCreate, (interaction: Interaction) => {
+    if (!interaction.isChatInputCommand() || interaction.commandName !== 'vpn') return;
+    answer(interaction).catch((err: unknown) => log.error({ err, userId: interaction.user.id }, 'could not answer a /vpn interaction'));
+  });
+  client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
+
+  // Notices use a REST client of their own: no hidden retries or rate-limit waits, so the notifier
+  // decides when to try again (honouring retry-after) and nothing blocks its run.
+  const noticeRest = restFor(config, { retries: 0, timeout: 10_000, rejectOnRateLimit: () => true });
+  const postNotice = async (channel: string, notice: Notice): Promise<void> => {
+    try {
+      await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice) });
+    } catch (err) {
+      throw discordDeliveryError(err);
+    }
+  };
+
+  return {
+    client,
+    async start() {
+      const giveUp = new AbortController();
+      const timer = setTimeout(() => giveUp.abort(new Error(`no READY from the Discord gateway within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+      const ready = once(client, Events.ClientReady, { signal: giveUp.signal });
+      ready.catch(() => {}); // awaited below; when login fails, it is abandoned (and aborted) instead
+      try {
+        await client.login(config.token);
+        await ready;
+      } finally {
+        clearTimeout(timer);
+        giveUp.abort();
+      }
+      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'connected to Discord');
+    },
+    async stop() {
+      await client.destroy();
+    },
+    postNotice,
+    sink: { target: 'discord', post: postNotice },
+  };
+}

@@ -1,0 +1,46 @@
+// Numbers and times as people read them in chat and the terminal. Everything is UTC: a team spread
+// over time zones reads one clock, and the status page shows the same values.
+
+/** 0 B, 512 B, 1.5 KB, 3.4 MB, 2 GB (powers of 1000, as disk and network tools count). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 1000) return `${Math.max(0, Math.round(bytes || 0))} B`;
+  const units = ['KB', 'MB', 'GB', 'TB', 'PB'];
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const rounded = value >= 100 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, '');
+  return `${rounded} ${units[unit]}`;
+}
+
+/** The two largest units: 45s, 12m 5s, 2h 3m, 3d 4h. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const parts: [number, string][] = [[Math.floor(s / 86_400), 'd'], [Math.floor((s % 86_400) / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm'], [s % 60, 's']];
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first === -1) return '0s';
+  return parts.slice(first, first + 2).filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join(' ');
+}
+
+export function secondsBetween(from: Date | string, to: Date | string): number {
+  return (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+}
+
+/** 2026-11-28 09:00 UTC */
+export function formatTime(at: Date | string): string {
+  const iso = new Date(at).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** "5m ago", "just now" */
+export function formatAgo(at: Date | string, now: Date): string {
+  const seconds = secondsBetween(at, now);
+  return seconds < 1 ? 'just now' : `${formatDuration(seconds)} ago`;
+}
+
+/** "1.2 MB / 3.4 MB": received by the server (the client's upload), then sent to the client. */
+export function formatTraffic(received: number, sent: number): string {
+  return `${formatBytes(received)} / ${formatBytes(sent)}`;
+}

@@ -1,0 +1,196 @@
+// The Discord adapter: the real discord.js client logging in to a local fake of Discord's REST API
+// and gateway (test/fakes/fake-discord.ts), receiving INTERACTION_CREATE, and answering through the
+// interaction callback and webhook routes. The store is a real MongoDB-wire server. The Kicker is
+// a recording stand-in: the real one talks to OpenVPN's management interface and is tested
+// against the OpenVPN lab.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDiscordBot, registerDiscordCommands, type DiscordAdapter } from '../src/chat/discord.ts';
+import type { DiscordConfig } from '../src/config.ts';
+import { diffSnapshots, emptyBaseline } from '../src/diff.ts';
+import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
+import { DeliveryError } from '../src/notifier.ts';
+import type { Store } from '../src/store/store.ts';
+import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes/fake-discord.ts';
+import { dropTestStore, openTestStore } from './support/store.ts';
+
+const TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.fake.token';
+/** A common name that tries every trick: mentions, markdown, code, a masked link. */
+const EVIL = '@everyone <@123> `tick` **bold** [click](https://example.com)';
+const quiet = pino({ level: 'silent' });
+
+const session = (commonName: string, port: number): VpnSession => ({
+  commonName, username: null, realAddress: `203.0.113.${port % 250}`, realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 250}`,
+  virtualIpv6: null, bytesReceived: 1_000, bytesSent: 2_000, connectedAt: '2026-11-28T09:00:00.000Z', clientId: port, peerId: 0, cipher: null,
+});
+const serverConfig = (name: string): ServerConfig => ({
+  name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 10, timezone: 'UTC',
+});
+
+const kickRequests: KickRequest[] = [];
+const kicker = {
+  async kick(request: KickRequest): Promise<KickOutcome> {
+    kickRequests.push(request);
+    return { result: 'kicked', verified: true, message: `${request.target} was disconnected`, sessions: [] };
+  },
+};
+
+let store: Store;
+let fake: FakeDiscord;
+let bot: DiscordAdapter;
+let config: DiscordConfig;
+
+beforeAll(async () => {
+  store = await openTestStore();
+  const readAt = '2026-11-28T10:00:00.000Z';
+  const read: ServerRead = {
+    server: 'fra-1', ok: true, readAt, durationMs: 5, source: 'status-file',
+    snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions: [session('alice', 101), session(EVIL, 102)], warnings: [] },
+  };
+  const diff = diffSnapshots(emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
+  await store.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', announce: false, targets: ['discord'], sessionIds: { ended: new Map(), current: new Map() } }],
+    new Map([['alice', true], [EVIL, true]]));
+
+  fake = await startFakeDiscord({ token: TOKEN });
+  config = { token: TOKEN, appId: IDS.app, guildId: IDS.guild, adminUsers: [IDS.admin], adminRoles: [IDS.adminRole], apiUrl: fake.apiBase, noticeChannel: IDS.channel };
+  bot = createDiscordBot({
+    config, log: quiet,
+    dispatch: { store, kicker, config: { servers: [serverConfig('fra-1')], discord: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet },
+  });
+  await bot.start();
+});
+
+afterAll(async () => {
+  await bot?.stop();
+  await fake?.close();
+  await dropTestStore(store);
+});
+
+/** The interaction's callback and its later webhook calls, once `count` of them arrived. */
+async function answerTo(interaction: { id: string; token: string }, count: number) {
+  const mine = () => fake.rest.filter((c) => c.path.includes(`/${interaction.id}/`) || c.path.includes(`/${interaction.token}`));
+  await expect.poll(() => mine().length, { timeout: 10_000 }).toBeGreaterThanOrEqual(count);
+  return mine();
+}
+
+describe('the gateway session', () => {
+  it('identifies with the Guilds intent only and comes up ready', () => {
+    const identify = fake.frames.find((f) => f.op === 2);
+    expect(identify.d.token).toBe(TOKEN);
+    expect(identify.d.intents).toBe(1); // GatewayIntentBits.Guilds
+    expect(bot.client.isReady()).toBe(true);
+  });
+});
+
+describe('/vpn interactions', () => {
+  it('defers (type 5), then edits the reply with an embed; common names render literally and mention nobody', async () => {
+    const interaction = vpnInteraction('online', [], { userId: IDS.member });
+    fake.dispatch('INTERACTION_CREATE', interaction);
+    const [callback, edit] = await answerTo(interaction, 2);
+    expect(callback).toMatchObject({ method: 'POST', path: `/interactions/${interaction.id}/${interaction.token}/callback`, body: { type: 5 } });
+    expect(callback!.body.data?.flags ?? 0).toBe(0); // public: online is for the channel
+    expect(edit).toMatchObject({ method: 'PATCH', path: `/webhooks/${IDS.app}/${interaction.token}/messages/@original` });
+    expect(edit!.body.allowed_mentions).toEqual({ parse: [] });
+    const [embed] = edit!.body.embeds;
+    expect(embed.description.split('\n')).toEqual([
+      '**2 online**',
+      'fra-1: 2',
+      '*User · Server · Real IP · Virtual IP · Connected since · Received / Sent*',
+      '• **\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)** fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+      '• **alice** fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+    ]);
+  });
+
+  it('defers privately (flags 64) for a private command, and answers with fields', async () => {
+    const interaction = vpnInteraction('user', [{ name: 'name', type: 3, value: 'alice' }], { userId: IDS.member });
+    fake.dispatch('INTERACTION_CREATE', interaction);
+    const [callback, edit] = await answerTo(interaction, 2);
+    expect(callback!.body).toEqual({ type: 5, data: { flags: 64 } });
+    expect(edit!.body.embeds[0].description.split('\n')[0]).toBe('**alice: online on fra-1**');
+    expect(edit!.body.embeds[0].fields[0]).toEqual({ name: 'Last seen', value: 'now', inline: true });
+  });
+
+  it('refuses kick to a member without the admin user or role, privately', async () => {
+    const interaction = vpnInteraction('kick', [{ name: 'name', type: 3, value: 'alice' }], { userId: IDS.member });
+    fake.dispatch('INTERACTION_CREATE', interaction);
+    const [callback, edit] = await answerTo(interaction, 2);
+    expect(callback!.body).toEqual({ type: 5, data: { flags: 64 } });
+    expect(edit!.body.embeds[0].description).toBe([
+      '**Only VPN admins can use kick**',
+      `Ask an admin to do it, or to add your user ID (${IDS.member}) to DISCORD\\_ADMIN\\_USERS (or your role in DISCORD\\_ADMIN\\_ROLES).`,
+    ].join('\n'));
+    expect(kickRequests).toEqual([]);
+  });
+
+  it('lets a member with an admin role kick, passing the choice and who asked', async () => {
+    const interaction = vpnInteraction('kick', [{ name: 'name', type: 3, value: 'alice' }, { name: 'which', type: 3, value: 'all' }], { userId: IDS.member, roles: [IDS.adminRole] });
+    fake.dispatch('INTERACTION_CREATE', interaction);
+    const [, edit] = await answerTo(interaction, 2);
+    expect(edit!.body.embeds[0].description.split('\n')[0]).toBe('**Kicked alice**');
+    expect(kickRequests).toHaveLength(1);
+    expect(kickRequests[0]).toMatchObject({ target: 'alice', which: 'all', where: IDS.channel, by: { platform: 'discord', userId: IDS.member, userName: 'mel' } });
+    expect(kickRequests[0]!.by.roles).toContain(IDS.adminRole);
+  });
+
+  it('moves a private answer to a public command out of the channel: deletes the placeholder, follows up ephemerally', async () => {
+    const interaction = vpnInteraction('online', [{ name: 'server', type: 3, value: 'fra-9' }], { userId: IDS.member });
+    fake.dispatch('INTERACTION_CREATE', interaction);
+    const calls = await answerTo(interaction, 3);
+    expect(calls.map((c) => `${c.method} ${c.path.replace(interaction.token, 'TOKEN')}`)).toEqual([
+      `POST /interactions/${interaction.id}/TOKEN/callback`,
+      `DELETE /webhooks/${IDS.app}/TOKEN/messages/@original`,
+      `POST /webhooks/${IDS.app}/TOKEN`,
+    ]);
+    expect(calls[2]!.body).toMatchObject({ flags: 64, allowed_mentions: { parse: [] } });
+    expect(calls[2]!.body.embeds[0].description).toBe("**No server 'fra-9'. Known: fra-1**");
+  });
+});
+
+describe('command registration', () => {
+  it('puts /vpn with one subcommand per command into the guild', async () => {
+    const result = await registerDiscordCommands(config);
+    expect(result).toEqual({ scope: 'guild', applicationId: IDS.app, names: ['vpn'] });
+    const [put] = fake.callsTo('PUT', /\/commands$/);
+    expect(put!.path).toBe(`/applications/${IDS.app}/guilds/${IDS.guild}/commands`);
+    const [vpn] = put!.body;
+    expect(vpn.name).toBe('vpn');
+    expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'help']);
+    const kick = vpn.options.find((o: any) => o.name === 'kick');
+    expect(kick.options.map((o: any) => [o.name, o.type, o.required])).toEqual([['name', 3, true], ['server', 3, false], ['which', 3, false]]);
+    const recent = vpn.options.find((o: any) => o.name === 'recent');
+    expect(recent.options[0]).toMatchObject({ name: 'n', type: 4, min_value: 1, max_value: 50 });
+  });
+
+  it('registers globally without a guild, looking up the application id when none is configured', async () => {
+    const { appId: _appId, guildId: _guildId, ...global } = config;
+    expect(await registerDiscordCommands(global)).toEqual({ scope: 'global', applicationId: IDS.app, names: ['vpn'] });
+    expect(fake.callsTo('GET', /^\/applications\/@me$/)).toHaveLength(1);
+    expect(fake.callsTo('PUT', /\/commands$/).at(-1)!.path).toBe(`/applications/${IDS.app}/commands`);
+  });
+});
+
+describe('notices', () => {
+  it('posts to the channel with no mentions parsed and the name escaped', async () => {
+    await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+    const [post] = fake.callsTo('POST', /^\/channels\/\d+\/messages$/);
+    expect(post!.headers.authorization).toBe(`Bot ${TOKEN}`);
+    expect(post!.body).toEqual({
+      content: 'fra-1: 🟢 \\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com) connected from 203.0.113.102 (198.18.0.102)',
+      allowed_mentions: { parse: [] },
+    });
+  });
+
+  it('classifies failures: unknown channel and bad token are permanent, 429 and 5xx transient', async () => {
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    await expect(bot.postNotice('399999999999999999', notice)).rejects.toEqual(new DeliveryError('Discord API 404: Unknown Channel', true));
+    const route = `POST /channels/${IDS.channel}/messages`;
+    fake.answerNext(route, { status: 429, headers: { 'retry-after': '3' }, body: { message: 'You are being rate limited.', retry_after: 3, global: false } });
+    const limited = await bot.postNotice(IDS.channel, notice).catch((e: DeliveryError) => e);
+    // discord.js adds its 50 ms safety offset to retry-after.
+    expect(limited).toMatchObject({ permanent: false, retryAfterMs: 3050 });
+    fake.answerNext(route, { status: 502, body: { message: 'Bad Gateway' } });
+    await expect(bot.postNotice(IDS.channel, notice)).rejects.toMatchObject({ message: 'Discord API HTTP 502', permanent: false });
+    const revoked = createDiscordBot({ config: { ...config, token: 'revoked.token.x' }, dispatch: {} as never, log: quiet });
+    await expect(revoked.postNotice(IDS.channel, notice)).rejects.toEqual(new DeliveryError('Discord API 401: 401: Unauthorized', true));
+  });
+});

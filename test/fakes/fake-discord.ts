@@ -1,0 +1,168 @@
+// A local stand-in for Discord's servers, on 127.0.0.1, as the real ones behave on the wire:
+// - REST under /api/v10 with `Authorization: Bot <token>` (401 for another token), the gateway
+//   URL, interaction callbacks, the webhook routes that edit, delete and follow up an
+//   interaction's reply, command registration (PUT), and channel messages (404 Unknown Channel
+//   for a channel the bot cannot see);
+// - the gateway: HELLO → IDENTIFY → READY + GUILD_CREATE, heartbeat ACKs, and dispatches such as
+//   INTERACTION_CREATE on demand.
+// Tests can queue other answers per route (a 429 with retry-after, a 500) and read every call.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface RestCall {
+  method: string;
+  /** Without the /api/v10 prefix and without the query string. */
+  path: string;
+  query: string;
+  body: any;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface FakeAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export const IDS = {
+  app: '100000000000000001',
+  guild: '200000000000000001',
+  channel: '300000000000000001',
+  adminRole: '310000000000000001',
+  admin: '400000000000000001',
+  member: '400000000000000002',
+};
+
+const user = (id: string, username: string) => ({ id, username, discriminator: '0', global_name: username, avatar: null });
+
+export async function startFakeDiscord(opts: { token: string }) {
+  const rest: RestCall[] = [];
+  const frames: any[] = [];
+  const queued = new Map<string, FakeAnswer[]>();
+  let sock: WebSocket | undefined;
+  let seq = 0;
+  let nextId = 500000000000000000n;
+  const snowflake = () => String(++nextId);
+
+  // ---- gateway ----
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const gatewayUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const send = (payload: unknown) => sock?.send(JSON.stringify(payload));
+  const dispatch = (t: string, d: unknown) => send({ op: 0, t, s: ++seq, d });
+  wss.on('connection', (ws) => {
+    sock = ws;
+    send({ op: 10, d: { heartbeat_interval: 41_250 } });
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(String(raw));
+      frames.push(frame);
+      if (frame.op === 1) send({ op: 11 });
+      if (frame.op !== 2) return;
+      dispatch('READY', {
+        v: 10, user: { ...user(IDS.app, 'vpnbot'), bot: true, flags: 0 }, guilds: [{ id: IDS.guild, unavailable: true }],
+        session_id: 'fake-session', resume_gateway_url: gatewayUrl, shard: [0, 1], application: { id: IDS.app, flags: 0 },
+      });
+      const role = (id: string, name: string, position: number) => ({ id, name, color: 0, hoist: false, position, permissions: '0', managed: false, mentionable: false, flags: 0 });
+      dispatch('GUILD_CREATE', {
+        id: IDS.guild, name: 'Ops', icon: null, owner_id: IDS.admin, afk_timeout: 300, verification_level: 0, default_message_notifications: 0,
+        explicit_content_filter: 0, mfa_level: 0, nsfw_level: 0, premium_tier: 0, system_channel_flags: 0, features: [],
+        roles: [role(IDS.guild, '@everyone', 0), role(IDS.adminRole, 'vpn-admins', 1)],
+        emojis: [], stickers: [], member_count: 2, large: false, unavailable: false, joined_at: new Date().toISOString(),
+        channels: [{ id: IDS.channel, type: 0, guild_id: IDS.guild, name: 'vpn-notices', position: 0, permission_overwrites: [], nsfw: false, topic: null, last_message_id: null, parent_id: null, rate_limit_per_user: 0 }],
+        threads: [], members: [], presences: [], voice_states: [], stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+        preferred_locale: 'en-US', premium_progress_bar_enabled: false,
+      });
+    });
+  });
+
+  const message = (channelId: string, body: any) => ({
+    id: snowflake(), channel_id: channelId, type: 0, content: body?.content ?? '', embeds: body?.embeds ?? [], attachments: [], mentions: [],
+    mention_roles: [], pinned: false, tts: false, mention_everyone: false, timestamp: new Date().toISOString(), edited_timestamp: null,
+    flags: body?.flags ?? 0, components: [], author: { ...user(IDS.app, 'vpnbot'), bot: true }, webhook_id: IDS.app,
+  });
+
+  // ---- REST ----
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      // Paths arrive percent-encoded (discord.js sends `%40original` for `@original`).
+      const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
+      const method = req.method ?? 'GET';
+      const body = raw && String(req.headers['content-type']).includes('json') ? JSON.parse(raw) : raw;
+      rest.push({ method, path, query: url.search, body, headers: req.headers });
+      const send = (a: FakeAnswer) => {
+        // 204 No Content carries no body and no content type (discord.js parses JSON by content type).
+        res.writeHead(a.status, { ...(a.body === undefined ? {} : { 'content-type': 'application/json' }), ...a.headers });
+        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+      };
+      const next = queued.get(`${method} ${path}`)?.shift();
+      if (next) return send(next);
+      // Interaction callbacks and webhooks are authorised by the interaction token in the path.
+      const byToken = path.startsWith('/interactions/') || path.startsWith('/webhooks/');
+      if (!byToken && req.headers.authorization !== `Bot ${opts.token}`) return send({ status: 401, body: { message: '401: Unauthorized', code: 0 } });
+      let m: RegExpMatchArray | null;
+      if (method === 'GET' && path === '/gateway/bot') {
+        return send({ status: 200, body: { url: gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } } });
+      }
+      if (method === 'GET' && path === '/applications/@me') return send({ status: 200, body: { id: IDS.app, name: 'vpnwatch', flags: 0 } });
+      if (method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) return send({ status: 204 });
+      if ((m = path.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/))) {
+        if (method === 'DELETE') return send({ status: 204 });
+        return send({ status: 200, body: message(IDS.channel, body) });
+      }
+      if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path)) return send({ status: 200, body: message(IDS.channel, body) });
+      if (method === 'PUT' && (m = path.match(/^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/))) {
+        return send({ status: 200, body: (body as any[]).map((c) => ({ id: snowflake(), application_id: m![1], guild_id: m![2], version: '1', type: 1, default_member_permissions: null, ...c })) });
+      }
+      if (method === 'POST' && (m = path.match(/^\/channels\/(\d+)\/messages$/))) {
+        if (m[1] !== IDS.channel) return send({ status: 404, body: { message: 'Unknown Channel', code: 10003 } });
+        return send({ status: 200, body: message(m[1]!, body) });
+      }
+      return send({ status: 404, body: { message: '404: Not Found', code: 0 } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const apiBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+
+  return {
+    apiBase,
+    rest,
+    frames,
+    dispatch,
+    /** The calls whose method and path match. */
+    callsTo: (method: string, pattern: RegExp) => rest.filter((c) => c.method === method && pattern.test(c.path)),
+    /** The next calls to `METHOD /path` get these answers, in order. */
+    answerNext(route: string, ...answers: FakeAnswer[]) {
+      queued.set(route, [...(queued.get(route) ?? []), ...answers]);
+    },
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export type FakeDiscord = Awaited<ReturnType<typeof startFakeDiscord>>;
+
+let interactions = 700000000000000000n;
+
+/** An INTERACTION_CREATE payload for `/vpn <sub> [options]` from a guild member. */
+export function vpnInteraction(sub: string, options: { name: string; type: 3 | 4; value: string | number }[], from: { userId: string; roles?: string[] }) {
+  const id = String(++interactions);
+  return {
+    id, application_id: IDS.app, type: 2, token: `itoken-${id}`, version: 1, guild_id: IDS.guild, channel_id: IDS.channel,
+    channel: { id: IDS.channel, type: 0, guild_id: IDS.guild, name: 'vpn-notices', position: 0, permission_overwrites: [], nsfw: false, parent_id: null },
+    member: {
+      user: user(from.userId, from.userId === IDS.admin ? 'ada' : 'mel'), roles: from.roles ?? [], permissions: '0', joined_at: new Date().toISOString(),
+      deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, premium_since: null,
+    },
+    data: { id: '600000000000000000', name: 'vpn', type: 1, guild_id: IDS.guild, options: [{ name: sub, type: 1, options }] },
+    app_permissions: '0', locale: 'en-US', guild_locale: 'en-US', entitlements: [],
+    authorizing_integration_owners: { '0': IDS.guild }, context: 0, attachment_size_limit: 8_388_608,
+  };
+}

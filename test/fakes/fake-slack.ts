@@ -1,0 +1,131 @@
+// A local stand-in for Slack's servers, on 127.0.0.1, as the real ones behave on the wire:
+// - the Web API (POST /api/<method>, form or JSON bodies, `Authorization: Bearer <token>`),
+//   answering `{ ok: false, error: 'invalid_auth' }` for an unknown token and
+//   `channel_not_found` for an unknown channel, with HTTP 200 as Slack does;
+// - response_url hooks (POST /response/<id>, JSON);
+// - Socket Mode: apps.connections.open (app token) returns a ws:// URL whose server sends
+//   `hello`, delivers envelopes and records the acks.
+// Tests can queue other answers per method (a 429 with retry-after, a 500) and read every call.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface SlackCall {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** Form fields, or the JSON object; JSON-encoded form fields (blocks) are decoded. */
+  body: Record<string, any>;
+}
+
+export interface FakeAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface FakeSlackOptions {
+  botToken: string;
+  appToken?: string;
+  channels?: string[];
+}
+
+function decodeForm(raw: string): Record<string, any> {
+  const out: Record<string, any> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    out[k] = /^[[{]/.test(v) ? JSON.parse(v) : v;
+  }
+  return out;
+}
+
+export async function startFakeSlack(opts: FakeSlackOptions) {
+  const calls: SlackCall[] = [];
+  const queued = new Map<string, FakeAnswer[]>();
+  const channels = new Set(opts.channels ?? []);
+  let messageTs = 1_700_000_000;
+
+  // ---- Socket Mode ----
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const socketUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/link`;
+  const acks: any[] = [];
+  let socket: WebSocket | undefined;
+  let connected!: () => void;
+  const socketConnected = new Promise<void>((r) => (connected = r));
+  wss.on('connection', (ws) => {
+    socket = ws;
+    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0VPN' }, debug_info: { host: 'fake', approximate_connection_time: 3600 } }));
+    ws.on('message', (data) => acks.push(JSON.parse(String(data))));
+    connected();
+  });
+
+  // ---- Web API + response_url ----
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      const type = String(req.headers['content-type'] ?? '');
+      const body = type.includes('json') ? JSON.parse(raw || '{}') : decodeForm(raw);
+      calls.push({ path, headers: req.headers, body });
+      const send = (a: FakeAnswer) => {
+        res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+      };
+      if (path.startsWith('/response/')) return send({ status: 200, body: { ok: true } });
+      const method = path.startsWith('/api/') ? path.slice(5).split('?')[0]! : '';
+      const next = queued.get(method)?.shift();
+      if (next) return send(next);
+      const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || body.token;
+      if (method === 'apps.connections.open') {
+        return send({ status: 200, body: token === opts.appToken ? { ok: true, url: socketUrl } : { ok: false, error: 'invalid_auth' } });
+      }
+      if (token !== opts.botToken) return send({ status: 200, body: { ok: false, error: 'invalid_auth' } });
+      if (method === 'auth.test') {
+        return send({ status: 200, body: { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'vpnbot', team_id: 'T0FAKE', user_id: 'U0BOT', bot_id: 'B0BOT' } });
+      }
+      if (method === 'chat.postMessage') {
+        if (!channels.has(body.channel)) return send({ status: 200, body: { ok: false, error: 'channel_not_found' } });
+        messageTs += 1;
+        return send({ status: 200, body: { ok: true, channel: body.channel, ts: `${messageTs}.000100`, message: { text: body.text } } });
+      }
+      return send({ status: 200, body: { ok: false, error: 'unknown_method' } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let envelopes = 0;
+
+  return {
+    base,
+    apiUrl: `${base}/api/`,
+    calls,
+    acks,
+    socketConnected,
+    /** The calls to one Web API method, or to response_urls with 'response'. */
+    callsTo: (method: string) => calls.filter((c) => (method === 'response' ? c.path.startsWith('/response/') : c.path === `/api/${method}`)),
+    /** The next calls to `method` get these answers, in order; then the normal behaviour resumes. */
+    answerNext(method: string, ...answers: FakeAnswer[]) {
+      queued.set(method, [...(queued.get(method) ?? []), ...answers]);
+    },
+    /** Delivers a slash command over the Socket Mode connection; resolves with the bot's ack frame. */
+    async sendSlashCommand(payload: Record<string, string>): Promise<any> {
+      if (!socket) throw new Error('no Socket Mode connection');
+      const envelopeId = `env-${++envelopes}`;
+      socket.send(JSON.stringify({ envelope_id: envelopeId, type: 'slash_commands', accepts_response_payload: true, payload }));
+      for (let i = 0; i < 250; i++) {
+        const ack = acks.find((a) => a.envelope_id === envelopeId);
+        if (ack) return ack;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`no ack for ${envelopeId}`);
+    },
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export type FakeSlack = Awaited<ReturnType<typeof startFakeSlack>>;

@@ -1,0 +1,258 @@
+// Notice delivery from the stored events (the outbox) to Slack, through the real Bolt adapter and
+// its Web API client, against a local fake of Slack's Web API (test/fakes/fake-slack.ts). Each test
+// has a database of its own on the MongoDB-wire server. The clock is the test's: the notifier is
+// run pass by pass at chosen times, so retries and the flap window are checked without waiting.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
+import type { Config } from '../src/config.ts';
+import { diffSnapshots, emptyBaseline, userName } from '../src/diff.ts';
+import type { ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { noticeTargets, Notifier, type NotifierOptions } from '../src/notifier.ts';
+import type { Store } from '../src/store/store.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { dropTestStore, openTestStore } from './support/store.ts';
+
+const BOT_TOKEN = 'xoxb-notifier';
+const T = (hhmmss: string) => new Date(`2026-11-28T${hhmmss}.000Z`);
+
+const session = (commonName: string, port: number, connectedAt = '2026-11-28T08:00:00.000Z'): VpnSession => ({
+  commonName, username: null, realAddress: `203.0.113.${port % 250}`, realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 250}`,
+  virtualIpv6: null, bytesReceived: 1_000, bytesSent: 2_000, connectedAt, clientId: port, peerId: 0, cipher: null,
+});
+const serverConfig = (name: string, notify?: ServerConfig['notify']): ServerConfig => ({
+  name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log',
+  statusRefreshSeconds: 10, timezone: 'UTC', ...(notify ? { notify } : {}),
+});
+
+type NoticeConfig = NotifierOptions['config'];
+const config = (flapWindowSeconds: number, servers = [serverConfig('fra-1'), serverConfig('ams-1')]): NoticeConfig => ({
+  servers, notices: { flapWindowSeconds }, slack: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], noticeChannel: 'C0NOTICE' },
+});
+
+let fake: FakeSlack;
+let slack: SlackAdapter;
+let store: Store;
+const quiet = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  fake = await startFakeSlack({ botToken: BOT_TOKEN, channels: ['C0NOTICE', 'C0FRA'] });
+  // The adapter's notice client only; its slash-command side is not used here.
+  slack = createSlackApp({ config: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
+});
+afterAll(async () => { await fake.close(); });
+beforeEach(async () => {
+  store = await openTestStore();
+  fake.calls.length = 0;
+});
+afterEach(async () => { await dropTestStore(store); });
+
+/** Stores one read of `server` the way the poller does (diff against the stored baseline, then applyCycle). */
+async function storeRead(server: string, at: string, sessions: VpnSession[], cfg: Pick<Config, 'servers' | 'slack' | 'discord'>, announce = true) {
+  const readAt = `2026-11-28T${at}.000Z`;
+  const read: ServerRead = { server, ok: true, readAt, durationMs: 5, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions, warnings: [] } };
+  const diff = diffSnapshots((await store.loadBaselines()).get(server) ?? emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
+  const listed = new Set(sessions.map(userName));
+  const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
+  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, announce, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
+}
+
+const posted = () => fake.callsTo('chat.postMessage').map((c) => ({ channel: c.body.channel, text: c.body.text }));
+
+function notifierAt(cfg: NoticeConfig, clock: { now: Date }, extra: Partial<NotifierOptions> = {}) {
+  return new Notifier({ store, config: cfg, sinks: [slack.sink], log: quiet, now: () => clock.now, ...extra });
+}
+
+describe('where notices go', () => {
+  it('per-server channel first, then the global one; the log when no chat is configured', () => {
+    const servers = [serverConfig('fra-1', { slackChannel: 'C0FRA' }), serverConfig('ams-1')];
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C0NOTICE' } }, 'ams-1')).toEqual(['slack']);
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [] } }, 'fra-1')).toEqual(['slack']);
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [] } }, 'ams-1')).toEqual(['log']);
+    expect(noticeTargets({ servers, discord: { token: 't', adminUsers: [], adminRoles: [], noticeChannel: '3' }, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C' } }, 'ams-1')).toEqual(['slack', 'discord']);
+    expect(noticeTargets({ servers }, 'fra-1')).toEqual(['log']);
+  });
+});
+
+describe('grouping', () => {
+  it('sends one message per server per cycle, nothing for the first read or unchanged reads, and never re-sends', async () => {
+    const cfg = config(0, [serverConfig('fra-1', { slackChannel: 'C0FRA' }), serverConfig('ams-1')]);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('ams-1', '10:00:00', [], cfg);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await notifier.runOnce();
+    expect(posted()).toEqual([]);
+
+    await storeRead('fra-1', '10:05:00', [session('alice', 101), session('carol', 104, '2026-11-28T10:04:00.000Z'), session('dave', 105, '2026-11-28T10:04:30.000Z')], cfg);
+    await storeRead('ams-1', '10:05:00', [session('erin', 106, '2026-11-28T10:04:50.000Z')], cfg);
+    await storeRead('fra-1', '10:05:30', [session('alice', 101), session('carol', 104, '2026-11-28T10:04:00.000Z'), session('dave', 105, '2026-11-28T10:04:30.000Z')], cfg);
+    clock.now = T('10:05:31');
+    await notifier.runOnce();
+    expect(posted()).toEqual([
+      { channel: 'C0FRA', text: 'fra-1: 🔴 bob disconnected after 2h 5m · 🟢 carol connected from 203.0.113.104 (198.18.0.104) · 🟢 dave connected from 203.0.113.105 (198.18.0.105)' },
+      { channel: 'C0NOTICE', text: 'ams-1: 🟢 erin connected from 203.0.113.106 (198.18.0.106)' },
+    ]);
+    expect(await store.pendingEvents()).toEqual([]);
+    const events = await store.eventsSince(new Date(0));
+    expect(events.map((e) => e.deliveries.map((d) => [d.target, d.state, d.attempts]))).toEqual(Array(4).fill([['slack', 'sent', 1]]));
+
+    clock.now = T('10:10:00');
+    await notifier.runOnce();
+    expect(posted()).toHaveLength(2);
+  });
+
+  it('never posts events stored as skipped (read before a restart settled)', async () => {
+    const cfg = config(0);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, false);
+    expect((await store.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped']]);
+    await notifierAt(cfg, { now: T('10:05:00') }).runOnce();
+    expect(posted()).toEqual([]);
+  });
+});
+
+describe('flap window', () => {
+  it('holds a disconnect for the window; a reconnect in a later cycle turns both into one line', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    clock.now = T('10:01:10');
+    await notifier.runOnce();
+    expect(posted()).toEqual([]); // bob's disconnect is held: he may be back within 60 s
+
+    await storeRead('fra-1', '10:01:40', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:35.000Z')], cfg);
+    clock.now = T('10:01:41');
+    await notifier.runOnce();
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 40s away' }]);
+    expect(await store.pendingEvents()).toEqual([]);
+  });
+
+  it('sends a held disconnect once the window has passed without a reconnect; a kick is never held', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:02:00', [session('alice', 101)], cfg);
+    clock.now = T('10:02:59');
+    await notifier.runOnce();
+    expect(posted()).toEqual([]);
+    clock.now = T('10:03:00');
+    await notifier.runOnce();
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🔴 bob disconnected after 2h 2m' }]);
+    // bob comes back after the window: that is a plain connect.
+    await storeRead('fra-1', '10:03:30', [session('alice', 101), session('bob', 103, '2026-11-28T10:03:20.000Z')], cfg);
+    clock.now = T('10:03:31');
+    await notifier.runOnce();
+    expect(posted().at(-1)).toEqual({ channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' });
+  });
+});
+
+describe('delivery failures', () => {
+  it('429: waits for retry-after, then delivers once; no loss, no duplicate', async () => {
+    const cfg = config(0);
+    const metrics = createMetrics();
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock, { metrics });
+    await storeRead('fra-1', '10:00:00', [], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101, '2026-11-28T10:00:50.000Z')], cfg);
+    fake.answerNext('chat.postMessage', { status: 429, headers: { 'retry-after': '7' } });
+    clock.now = T('10:01:01');
+    await notifier.runOnce();
+    const [waiting] = await store.pendingEvents();
+    expect(waiting!.deliveries[0]).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAt: T('10:01:08'), lastError: 'Slack rate limit (retry after 7 s)' });
+
+    clock.now = T('10:01:05');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1); // still waiting
+    clock.now = T('10:01:08');
+    await notifier.runOnce();
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(2);
+    expect(posted()[1]).toEqual({ channel: 'C0NOTICE', text: 'fra-1: 🟢 alice connected from 203.0.113.101 (198.18.0.101)' });
+    const [event] = await store.eventsSince(new Date(0));
+    expect(event!.deliveries[0]).toMatchObject({ state: 'sent', attempts: 2, sentAt: T('10:01:08'), lastError: null });
+    const counts = (await metrics.noticeDeliveries.get()).values.map((v) => [v.labels.result, v.value]);
+    expect(counts).toEqual([['retry', 1], ['sent', 1]]);
+  });
+
+  it('5xx: retries with growing backoff (5 s, 10 s), then delivers', async () => {
+    const cfg = config(0);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    fake.answerNext('chat.postMessage', { status: 500, body: 'oops' }, { status: 503, body: 'oops' });
+    clock.now = T('10:01:01');
+    await notifier.runOnce();
+    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 1, nextAttemptAt: T('10:01:06'), lastError: 'Slack API HTTP 500' });
+    clock.now = T('10:01:06');
+    await notifier.runOnce();
+    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 2, nextAttemptAt: T('10:01:16'), lastError: 'Slack API HTTP 503' });
+    clock.now = T('10:01:16');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(3);
+    expect(await store.pendingEvents()).toEqual([]);
+  });
+
+  it('a missing channel or a bad token fails once: recorded, logged once, shown by deliveryProblems, not retried', async () => {
+    const cfg = config(0, [serverConfig('fra-1', { slackChannel: 'C0GONE' })]);
+    const logLines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock, { log });
+    await storeRead('fra-1', '10:00:00', [], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    await storeRead('fra-1', '10:02:00', [session('alice', 101), session('bob', 102)], cfg);
+    clock.now = T('10:02:01');
+    await notifier.runOnce();
+    clock.now = T('10:30:00');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(2); // one per cycle, never again
+    const events = await store.eventsSince(new Date(0));
+    expect(events.map((e) => e.deliveries[0])).toMatchObject([
+      { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
+      { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
+    ]);
+    expect(await store.deliveryProblems()).toEqual([{ target: 'slack', error: 'Slack API error: channel_not_found', at: T('10:02:00') }]);
+    expect(logLines.filter((l) => l.includes('channel_not_found'))).toHaveLength(1);
+
+    const revoked = createSlackApp({ config: { botToken: 'xoxb-revoked', signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
+    await storeRead('fra-1', '10:31:00', [session('bob', 102)], cfg);
+    clock.now = T('10:31:01');
+    await notifierAt(config(0), clock, { sinks: [revoked.sink] }).runOnce();
+    expect((await store.pendingEvents())).toEqual([]);
+    expect((await store.eventsSince(T('10:30:00')))[0]!.deliveries[0]).toMatchObject({ state: 'failed', lastError: 'Slack API error: invalid_auth' });
+  });
+});
+
+describe('without chat', () => {
+  it('writes notices to the log and marks them sent', async () => {
+    const cfg: NoticeConfig = { servers: [serverConfig('fra-1')], notices: { flapWindowSeconds: 0 } };
+    const logLines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
+    await storeRead('fra-1', '10:00:00', [], cfg);
+    await storeRead('fra-1', '10:01:00', [session('<!channel> `x`', 101)], cfg);
+    await new Notifier({ store, config: cfg, sinks: [], log, now: () => T('10:01:01') }).runOnce();
+    expect(logLines.map((l) => JSON.parse(l).msg)).toEqual(['fra-1: 🟢 <!channel> `x` connected from 203.0.113.101 (198.18.0.101)']);
+    expect((await store.eventsSince(new Date(0)))[0]!.deliveries).toMatchObject([{ target: 'log', state: 'sent', attempts: 1 }]);
+  });
+});
+
+describe('wake()', () => {
+  it('delivers soon after the poller stores a cycle, and stop() waits for the run', async () => {
+    const cfg = config(0);
+    await storeRead('fra-1', '10:00:00', [], cfg);
+    const notifier = new Notifier({ store, config: cfg, sinks: [slack.sink], log: quiet, tickMs: 60_000 });
+    notifier.start();
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    notifier.wake();
+    await expect.poll(() => posted().length, { timeout: 10_000 }).toBe(1);
+    await notifier.stop();
+    expect(posted()[0]!.text).toBe('fra-1: 🟢 alice connected from 203.0.113.101 (198.18.0.101)');
+  });
+});

@@ -1,0 +1,212 @@
+// The Slack adapter: real Bolt, over HTTP (signed slash-command POSTs to its router mounted on an
+// express app, as the web server mounts it) and over Socket Mode, against a local fake of Slack's
+// Web API, response_url hooks and Socket Mode websocket (test/fakes/fake-slack.ts). The store is a
+// real MongoDB-wire server. The Kicker is a recording stand-in: the real one talks to OpenVPN's
+// management interface and is tested against the OpenVPN lab.
+import crypto from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
+import type { SlackConfig } from '../src/config.ts';
+import { diffSnapshots, emptyBaseline } from '../src/diff.ts';
+import type { DispatchDeps } from '../src/dispatch.ts';
+import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
+import { DeliveryError } from '../src/notifier.ts';
+import type { Store } from '../src/store/store.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { dropTestStore, openTestStore } from './support/store.ts';
+
+const SIGNING_SECRET = 'test-signing-secret';
+const BOT_TOKEN = 'xoxb-test-token';
+const APP_TOKEN = 'xapp-test-token';
+/** A common name that tries every trick: mentions, markdown, code, an HTML tag. */
+const EVIL = '<!channel> <@U0ALL> @everyone `tick` *bold* <script>';
+/** Refused signatures and commands are logged as warnings; the tests assert on what Slack receives instead. */
+const quiet = pino({ level: 'silent' });
+
+const session = (commonName: string, port: number): VpnSession => ({
+  commonName, username: null, realAddress: `203.0.113.${port % 250}`, realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 250}`,
+  virtualIpv6: null, bytesReceived: 1_000, bytesSent: 2_000, connectedAt: '2026-11-28T09:00:00.000Z', clientId: port, peerId: 0, cipher: null,
+});
+const serverConfig = (name: string): ServerConfig => ({
+  name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 10, timezone: 'UTC',
+});
+
+const kickRequests: KickRequest[] = [];
+const kicker = {
+  async kick(request: KickRequest): Promise<KickOutcome> {
+    kickRequests.push(request);
+    return { result: 'kicked', verified: true, message: `${request.target} was disconnected`, sessions: [] };
+  },
+};
+
+let store: Store;
+let fake: FakeSlack;
+let slack: SlackAdapter;
+let web: Server;
+let eventsUrl: string;
+let config: SlackConfig;
+let deps: DispatchDeps;
+
+beforeAll(async () => {
+  store = await openTestStore();
+  const readAt = '2026-11-28T10:00:00.000Z';
+  const read: ServerRead = {
+    server: 'fra-1', ok: true, readAt, durationMs: 5, source: 'status-file',
+    snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions: [session('alice', 101), session(EVIL, 102)], warnings: [] },
+  };
+  const diff = diffSnapshots(emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
+  await store.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', announce: false, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } }],
+    new Map([['alice', true], [EVIL, true]]));
+
+  fake = await startFakeSlack({ botToken: BOT_TOKEN, appToken: APP_TOKEN, channels: ['C0NOTICE'] });
+  config = { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, adminUsers: ['U0ADMIN'], apiUrl: fake.apiUrl, noticeChannel: 'C0NOTICE' };
+  deps = { store, kicker, config: { servers: [serverConfig('fra-1')], slack: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet };
+  slack = createSlackApp({ config, dispatch: deps, log: quiet });
+  await slack.start();
+  // Mounted the way the web server mounts it: Bolt's router on an express app, before any body parser.
+  const app = express();
+  app.use(slack.router!);
+  web = app.listen(0, '127.0.0.1');
+  await new Promise((r) => web.once('listening', r));
+  eventsUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}/slack/events`;
+});
+
+afterAll(async () => {
+  await slack?.stop();
+  web?.closeAllConnections();
+  await new Promise((r) => web?.close(r));
+  await fake?.close();
+  await dropTestStore(store);
+});
+
+let responses = 0;
+/** A slash-command form body as Slack sends it; typed text arrives with &, <, > as entities. */
+function slashCommand(text: string, userId = 'U0ADMIN') {
+  const id = ++responses;
+  const body = new URLSearchParams({
+    token: 'deprecated-verification-token', team_id: 'T0FAKE', team_domain: 'ops', channel_id: 'C0OPS', channel_name: 'ops',
+    user_id: userId, user_name: userId === 'U0ADMIN' ? 'ada' : 'mel', command: '/vpn', text: text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+    api_app_id: 'A0VPN', is_enterprise_install: 'false', response_url: `${fake.base}/response/${id}`, trigger_id: `${id}.1.abc`,
+  }).toString();
+  return { body, responsePath: `/response/${id}` };
+}
+
+function signed(body: string, timestamp = Math.floor(Date.now() / 1000), secret = SIGNING_SECRET) {
+  const signature = `v0=${crypto.createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) };
+}
+
+async function responseTo(path: string) {
+  await expect.poll(() => fake.calls.some((c) => c.path === path), { timeout: 10_000 }).toBe(true);
+  return fake.calls.find((c) => c.path === path)!.body;
+}
+
+/** Every text Slack would show or parse, from a payload's blocks. */
+const texts = (payload: any): string[] => JSON.stringify(payload.blocks).match(/"text":"(?:[^"\\]|\\.)*"/g)!.map((t) => JSON.parse(t.slice(7)));
+
+describe('/vpn over HTTP (signed requests)', () => {
+  it('acks at once, then answers through response_url with Block Kit, in the channel for online', async () => {
+    const { body, responsePath } = slashCommand('online');
+    const res = await fetch(eventsUrl, { method: 'POST', headers: signed(body), body });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+    const payload = await responseTo(responsePath);
+    expect(payload).toMatchObject({ response_type: 'in_channel', text: '2 online', link_names: false, parse: 'none', mrkdwn: false });
+    expect(payload.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '2 online', emoji: true } });
+    expect(texts(payload)).toContain('User · Server · Real IP · Virtual IP · Connected since · Received / Sent');
+    expect(texts(payload)).toContain([
+      '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; · fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+      'alice · fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+    ].join('\n'));
+  });
+
+  it('renders a common name full of mentions and markup as text: escaped, in plain_text, never mrkdwn', async () => {
+    const { body, responsePath } = slashCommand(`user "${EVIL}"`);
+    await fetch(eventsUrl, { method: 'POST', headers: signed(body), body });
+    const payload = await responseTo(responsePath);
+    expect(payload.response_type).toBe('ephemeral');
+    const raw = JSON.stringify(payload);
+    for (const live of ['<!channel>', '<@U0ALL>', '<script>']) expect(raw).not.toContain(live);
+    expect(raw).not.toContain('"type":"mrkdwn"');
+    expect(payload.text).toBe('&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt;: online on fra-1');
+  });
+
+  it('rejects a bad signature and a stale timestamp with 401, and runs nothing', async () => {
+    const before = fake.callsTo('response').length;
+    const { body } = slashCommand('online');
+    const forged = await fetch(eventsUrl, { method: 'POST', headers: signed(body, undefined, 'not-the-secret'), body });
+    expect(forged.status).toBe(401);
+    const sixMinutesAgo = Math.floor(Date.now() / 1000) - 6 * 60;
+    const stale = await fetch(eventsUrl, { method: 'POST', headers: signed(body, sixMinutesAgo), body });
+    expect(stale.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.callsTo('response').length).toBe(before);
+  });
+
+  it('refuses kick to a non-admin privately, and lets an admin kick', async () => {
+    const refused = slashCommand('kick alice', 'U0MEMBER');
+    await fetch(eventsUrl, { method: 'POST', headers: signed(refused.body), body: refused.body });
+    const refusal = await responseTo(refused.responsePath);
+    expect(refusal.response_type).toBe('ephemeral');
+    expect(texts(refusal)).toEqual(['❌ Only VPN admins can use kick', 'Ask an admin to do it, or to add your user ID (U0MEMBER) to SLACK_ADMIN_USERS.']);
+    expect(kickRequests).toEqual([]);
+
+    const allowed = slashCommand('kick alice all');
+    await fetch(eventsUrl, { method: 'POST', headers: signed(allowed.body), body: allowed.body });
+    const done = await responseTo(allowed.responsePath);
+    expect(done.response_type).toBe('ephemeral');
+    expect(texts(done)[0]).toBe('✅ Kicked alice');
+    expect(kickRequests).toEqual([{ target: 'alice', which: 'all', where: 'C0OPS', by: { platform: 'slack', userId: 'U0ADMIN', userName: 'ada' } }]);
+  });
+});
+
+describe('notices', () => {
+  it('posts with chat.postMessage, escaped, with link_names off and no parsing', async () => {
+    await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+    const [call] = fake.callsTo('chat.postMessage');
+    expect(call!.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
+    expect(call!.body).toMatchObject({
+      channel: 'C0NOTICE', link_names: 'false', parse: 'none', mrkdwn: 'false',
+      text: 'fra-1: 🟢 &lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; connected from 203.0.113.102 (198.18.0.102)',
+    });
+  });
+
+  it('classifies failures: a missing channel is permanent, a 429 is transient with its retry-after', async () => {
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    await expect(slack.postNotice('C0GONE', notice)).rejects.toEqual(new DeliveryError('Slack API error: channel_not_found', true));
+    fake.answerNext('chat.postMessage', { status: 429, headers: { 'retry-after': '7' } }, { status: 503, body: 'upstream' });
+    const limited = await slack.postNotice('C0NOTICE', notice).catch((e: DeliveryError) => e);
+    expect(limited).toMatchObject({ permanent: false, retryAfterMs: 7000 });
+    await expect(slack.postNotice('C0NOTICE', notice)).rejects.toMatchObject({ message: 'Slack API HTTP 503', permanent: false });
+    const badToken = createSlackApp({ config: { ...config, botToken: 'xoxb-revoked' }, dispatch: deps, log: quiet });
+    await expect(badToken.postNotice('C0NOTICE', notice)).rejects.toEqual(new DeliveryError('Slack API error: invalid_auth', true));
+    await expect(badToken.start()).rejects.toThrow('Slack auth.test with SLACK_BOT_TOKEN failed: Slack API error: invalid_auth');
+  });
+});
+
+describe('/vpn over Socket Mode', () => {
+  it('connects with the app token, acks the envelope, and answers through response_url', async () => {
+    const socket = createSlackApp({ config: { botToken: BOT_TOKEN, appToken: APP_TOKEN, adminUsers: [], apiUrl: fake.apiUrl }, dispatch: deps, log: quiet });
+    expect(socket.mode).toBe('socket');
+    expect(socket.router).toBeNull();
+    await socket.start();
+    try {
+      await fake.socketConnected;
+      expect(fake.callsTo('apps.connections.open')[0]!.headers.authorization).toBe(`Bearer ${APP_TOKEN}`);
+      const ack = await fake.sendSlashCommand({
+        team_id: 'T0FAKE', channel_id: 'C0OPS', user_id: 'U0MEMBER', user_name: 'mel', command: '/vpn', text: 'stats',
+        api_app_id: 'A0VPN', response_url: `${fake.base}/response/socket-1`, trigger_id: '9.9.9',
+      });
+      expect(ack).toEqual({ envelope_id: 'env-1', payload: {} });
+      const payload = await responseTo('/response/socket-1');
+      expect(payload.response_type).toBe('in_channel');
+      expect(texts(payload)).toEqual(['VPN totals', 'Users online\n2', 'Active connections\n2', 'Active servers\n1 of 1', 'Unhealthy servers\n0', 'Average connection time\n1h 30m']);
+    } finally {
+      await socket.stop();
+    }
+  });
+});
