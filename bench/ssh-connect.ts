@@ -95,7 +95,7 @@ export async function runSshConnectBench(opts: { n?: number; fileBytes?: number 
   }
 }
 
-function printSshConnectBench(result: { fileBytes: number; rows: SshBenchRow[] }): void {
+export function printSshConnectBench(result: { fileBytes: number; rows: SshBenchRow[] }): void {
   console.log(`SSH poll cost, ${(result.fileBytes / 1000).toFixed(0)} KB status file, sshd on 127.0.0.1 (no network latency)`);
   console.log('case                              n   mean ms   p95 ms   client CPU ms/op   sshd CPU ms/op');
   for (const r of result.rows) {

@@ -1,9 +1,10 @@
-// Bree job, run in a worker thread every POLL_INTERVAL: read and parse every server's status file,
-// post the reads to the main thread (which diffs and stores them), and end. Each run opens its SSH
-// connections and closes them at the end (README "Polling": why, with the measurements).
+// Bree job, run in a worker thread every POLL_INTERVAL: read and parse every server's status file
+// and post each read to the main thread as it completes (the main thread diffs and stores them in
+// batches), then end. Each run opens its SSH connections and closes them at the end (README
+// "Polling" has the measurements behind that choice).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ServerConfig } from '../src/domain.ts';
-import { readServers } from '../src/poll/read-servers.ts';
+import type { ServerConfig, ServerRead } from '../src/domain.ts';
+import { streamReads } from '../src/poll/read-servers.ts';
 import { SshPool } from '../src/ssh.ts';
 
 export interface PollJobData {
@@ -12,13 +13,12 @@ export interface PollJobData {
   timeoutMs: number;
 }
 
-export interface PollJobMessage {
-  type: 'reads';
-  reads: import('../src/domain.ts').ServerRead[];
-}
+/** What the job posts: one message per server read, then one at the end of the cycle. */
+export type PollJobMessage = { type: 'read'; read: ServerRead } | { type: 'cycle-end'; reads: number };
 
 const data = workerData as PollJobData;
 const pool = new SshPool({ connectTimeoutMs: data.timeoutMs });
+const post = (message: PollJobMessage) => parentPort?.postMessage(message);
 
 parentPort?.on('message', (message) => {
   // bree.stop() sends 'cancel': drop the connections and end this thread (not the process).
@@ -26,8 +26,8 @@ parentPort?.on('message', (message) => {
 });
 
 try {
-  const reads = await readServers(data.servers, pool, { concurrency: data.concurrency, timeoutMs: data.timeoutMs });
-  parentPort?.postMessage({ type: 'reads', reads } satisfies PollJobMessage);
+  await streamReads(data.servers, pool, { concurrency: data.concurrency, timeoutMs: data.timeoutMs }, (read) => post({ type: 'read', read }));
+  post({ type: 'cycle-end', reads: data.servers.length });
 } finally {
   await pool.closeAll();
 }

@@ -8,15 +8,30 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   start: async () => (await import('./cli/start.ts')).startCommand,
   poll: async () => (await import('./cli/poll.ts')).pollCommand,
   online: async () => (await import('./cli/online.ts')).onlineCommand,
+  user: async () => (await import('./cli/chat-commands.ts')).chatCommand('user'),
+  kick: async () => (await import('./cli/chat-commands.ts')).chatCommand('kick'),
+  servers: async () => (await import('./cli/chat-commands.ts')).chatCommand('servers'),
+  recent: async () => (await import('./cli/chat-commands.ts')).chatCommand('recent'),
+  stats: async () => (await import('./cli/chat-commands.ts')).chatCommand('stats'),
+  demo: async () => (await import('./cli/start.ts')).demoCommand,
+  'discord-register': async () => (await import('./cli/discord-register.ts')).discordRegisterCommand,
 };
 
 const usage = `usage: vpnwatch <command> [options]
 
 commands:
   start                             run the service: polling, chat bots, status page
+  demo                              the same, against a built-in fleet of simulated servers
   poll [--server NAME] [--json]     poll now, store the result, print what changed
-  online [--server NAME] [--json]   who is online (from the database the service writes)
+  online [SERVER] [--json]          who is online (from the database the service writes)
+  user NAME [--json]                a user: online or not, sessions, last seen, traffic
+  kick NAME [SERVER] [all|CID]      disconnect a user's sessions (management interface)
+  servers | recent [N] | stats      server health, recent disconnects, totals
+  discord-register                  register the /vpn command with Discord
   parse FILE [--tz ZONE] [--json]   read an OpenVPN status file and print what it says
+
+The terminal is trusted: kick needs no admin list here. Configuration: .env and servers.yml
+(see .env.example and servers.example.yml).
 `;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {

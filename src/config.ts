@@ -67,7 +67,8 @@ const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const list = z.preprocess(emptyToUndefined, z.string().optional()).transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
 const int = (fallback: number, min: number, max: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).max(max).default(fallback));
+  z.preprocess(emptyToUndefined, z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a number' : undefined) })
+    .int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback));
 const bool = (fallback: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).optional())
     .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v)));
@@ -109,9 +110,9 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 const serverSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, dots, dashes or underscores'),
-  host: z.string().min(1),
+  host: z.string().min(1, 'must not be empty'),
   port: z.number().int().min(1).max(65_535).default(22),
-  username: z.string().min(1),
+  username: z.string().min(1, 'must not be empty'),
   privateKeyPath: z.string().min(1).optional(),
   passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
   hostKey: z.string().regex(FINGERPRINT, "must be a fingerprint like 'SHA256:' + 43 base64 characters, as `ssh-keygen -lf` prints it").optional(),

@@ -8,7 +8,14 @@ import { LiveFeed } from './live.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Poller } from './poller.ts';
+import { ReadBatcher } from './poll/read-batcher.ts';
 import { createPollScheduler, stopScheduler } from './scheduler.ts';
+import { createSlackApp } from './chat/slack.ts';
+import { createDiscordBot } from './chat/discord.ts';
+import type { DispatchDeps } from './dispatch.ts';
+import { ManagementKicker } from './kick.ts';
+import { Notifier, logSink, noticeTargets, type NoticeSink } from './notifier.ts';
+import { SshPool } from './ssh.ts';
 import type { PollJobData, PollJobMessage } from '../jobs/poll-servers.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
@@ -48,35 +55,69 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       log.warn(`DEMO MODE: no servers file at ${config.serversFile}, so vpnwatch watches ${servers.length} simulated servers (${servers.map((s) => s.name).join(', ')}). Copy servers.example.yml to servers.yml to watch your own.`);
     }
 
+    // What the commands and notices see: the configured servers, or the demo fleet.
+    const active = { ...config, servers };
+
     const db = await openServiceDatabase(config, log);
     stops.push(() => db.close());
     const metrics = createMetrics();
     const live = new LiveFeed();
 
+    // SSH connections the main thread keeps: for kicks (and the management streams).
+    const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
+    stops.push(() => sshPool.closeAll());
+
+    let notifier: Notifier | undefined;
     const poller = new Poller({
       store: db.store, servers, pollIntervalSeconds: pollSeconds, downAfter: config.poll.downAfter,
-      targets: () => ['log'], log: log.child({ component: 'poller' }), metrics, live,
+      targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
+      onStored: () => notifier?.wake(),
     });
     await poller.start();
 
+    const kicker = new ManagementKicker({
+      store: db.store, servers, sshPool, log: log.child({ component: 'kick' }),
+      onKilled: (server, sessions) => poller.noteKicked(server, sessions),
+    });
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }) };
+
+    // Chat: each platform is on when its credentials are set; without any, notices go to the log.
+    const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
+    let slackRouter = null;
+    if (config.slack) {
+      const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
+      await slack.start();
+      stops.push(() => slack.stop());
+      sinks.push(slack.sink);
+      slackRouter = slack.router;
+      log.info({ mode: slack.mode }, 'Slack is on');
+    }
+    if (config.discord) {
+      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log });
+      await discord.start();
+      stops.push(() => discord.stop());
+      sinks.push(discord.sink);
+      log.info('Discord is on');
+    }
+    notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    notifier.start();
+    const runningNotifier = notifier;
+    stops.push(() => runningNotifier.stop());
+
     const data: PollJobData = { servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
     let cycleStarted = performance.now();
-    const scheduler = createPollScheduler({
+    const batcher = new ReadBatcher(
+      (reads) => poller.apply(reads).catch((err) => log.error({ err }, 'could not store poll results; the next cycle retries')),
+      (applied) => void applied.then(() => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000)),
+    );
+    const bree = createPollScheduler({
       intervalSeconds: pollSeconds,
       workerData: data,
       closeWorkerAfterMs: (config.poll.timeoutSeconds + pollSeconds) * 1000,
       log,
-      onMessage: (message) => {
-        const m = message as PollJobMessage;
-        if (m?.type !== 'reads') return;
-        poller.apply(m.reads).then(
-          () => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000),
-          (err) => log.error({ err }, 'could not store a poll cycle; the next one retries'),
-        );
-      },
+      onMessage: (message) => batcher.take(message as PollJobMessage),
       onError: (err) => log.error({ err }, 'poll job failed'),
-      });
-    const bree = scheduler;
+    });
     bree.on('worker created', () => { cycleStarted = performance.now(); });
     await bree.start();
     stops.push(() => stopScheduler(bree));

@@ -4,11 +4,11 @@
 // so a failed write is retried by the next read instead of losing its events.
 import { randomUUID } from 'node:crypto';
 import type { ServerConfig, ServerRead, SessionEnd, VpnEvent, VpnSession } from './domain.ts';
-import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, userName, type ServerBaseline } from './diff.ts';
+import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, userName, type DiffResult, type ServerBaseline } from './diff.ts';
 import type { LiveFeed } from './live.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { CycleWriteStats, ServerCycle, Store } from './store/store.ts';
+import { Store, type CycleWriteStats, type ServerCycle } from './store/store.ts';
 
 export interface ServerCycleReport {
   server: string;
@@ -42,6 +42,8 @@ export class Poller {
   private baselines = new Map<string, ServerBaseline>();
   /** The store revision each baseline corresponds to (see Store.revisions). */
   private revisions = new Map<string, number>();
+  /** Session document ids of the online sessions, by server and session key. */
+  private sessionIds = new Map<string, Map<string, string>>();
   /** Servers whose first good read since this process started is still to come: it is not announced. */
   private readonly quiet = new Set<string>();
   /** Sessions ended by a kick, by server and session key, so their history says 'kicked'. */
@@ -61,15 +63,33 @@ export class Poller {
 
   private async reload(names?: string[]): Promise<void> {
     const loaded = await this.deps.store.loadBaselines(names);
-    for (const [name, { revision, ...baseline }] of loaded) {
+    for (const [name, { revision, ids, ...baseline }] of loaded) {
       this.baselines.set(name, baseline);
       this.revisions.set(name, revision);
+      this.sessionIds.set(name, ids);
     }
   }
 
   /** The current online sessions of a server as the poller knows them. */
   online(server: string): VpnSession[] {
     return Object.values(this.baselines.get(server)?.sessions ?? {});
+  }
+
+  /** Ids of the sessions that ended, and of every session online after this diff (new ones get new ids). */
+  private nextSessionIds(server: string, diff: DiffResult): ServerCycle['sessionIds'] {
+    const previous = this.sessionIds.get(server) ?? new Map<string, string>();
+    if (diff.rejected) return { ended: new Map(), current: previous };
+    const ended = new Map<string, string>();
+    for (const s of diff.ended) {
+      const id = previous.get(sessionKey(s));
+      if (id) ended.set(sessionKey(s), id);
+    }
+    const startedKeys = new Set(diff.started.map(sessionKey));
+    const current = new Map<string, string>();
+    for (const key of Object.keys(diff.baseline.sessions ?? {})) {
+      current.set(key, (!startedKeys.has(key) && previous.get(key)) || Store.newSessionId());
+    }
+    return { ended, current };
   }
 
   noteKicked(server: string, sessions: VpnSession[]): void {
@@ -113,6 +133,7 @@ export class Poller {
         server: read.server, host: server.host, read, diff, announce,
         cycle: `${read.server}:${read.readAt}:${randomUUID().slice(0, 8)}`,
         targets: this.deps.targets(read.server),
+        sessionIds: this.nextSessionIds(read.server, diff),
       };
       const kicked = this.kicked.get(read.server);
       if (kicked && diff.ended.length) cycle.endedBy = kicked;
@@ -129,7 +150,10 @@ export class Poller {
 
     const writes = await store.applyCycle(cycles, usersOnline);
     this.baselines = merged;
-    for (const c of cycles) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
+    for (const c of cycles) {
+      this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
+      if (!c.diff.rejected) this.sessionIds.set(c.server, c.sessionIds.current);
+    }
     for (const c of cycles) {
       if (!c.diff.rejected) this.quiet.delete(c.server);
       for (const s of c.diff.ended) this.kicked.get(c.server)?.delete(sessionKey(s));

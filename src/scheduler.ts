@@ -40,7 +40,9 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
       interval: opts.intervalSeconds * 1000,
       timeout: 0,
       closeWorkerAfterMs: opts.closeWorkerAfterMs,
-      worker: { workerData: opts.workerData },
+      // A cap on the worker's heap makes it collect garbage as it goes instead of growing with the
+      // fleet (it only ever holds the reads in flight).
+      worker: { workerData: opts.workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
     }],
     workerMessageHandler: ({ message }: { message: unknown }) => { if (message !== 'done') opts.onMessage(message); },
     errorHandler: (error: unknown) => opts.onError(error),

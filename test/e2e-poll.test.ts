@@ -41,8 +41,9 @@ describeE2e('polling a real OpenVPN server through sshd', () => {
       intervalSeconds: POLL_SECONDS, workerData: data, closeWorkerAfterMs: 20_000, log: logger,
       onMessage: (m) => {
         const msg = m as PollJobMessage;
-        reads.push(...msg.reads);
-        void poller.apply(msg.reads);
+        if (msg.type !== 'read') return;
+        reads.push(msg.read);
+        void poller.apply([msg.read]);
       },
       onError: (err) => { throw err; },
     });

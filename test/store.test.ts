@@ -23,7 +23,8 @@ const read = (server: string, readAt: string, sessions: VpnSession[]): ServerRea
 async function cycle(server: string, readAt: string, r: ServerRead, announce = true): Promise<ServerCycle> {
   const baselines = await store.loadBaselines();
   const diff = diffSnapshots(baselines.get(server) ?? emptyBaseline(), r, opts);
-  return { server, read: r, diff, cycle: `${server}@${readAt}`, announce, targets: ['slack'] };
+  // Without ids the store closes sessions by (server, key) instead of by _id: both paths work.
+  return { server, read: r, diff, cycle: `${server}@${readAt}`, announce, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } };
 }
 
 describe('Store', () => {

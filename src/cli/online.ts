@@ -1,10 +1,14 @@
-// `vpnwatch online [--server NAME] [--json]`: who is online, from MongoDB (what the running
-// service last read). The JSON is the parse contract's session fields plus "server".
+// `vpnwatch online [SERVER] [--server NAME] [--json]`: who is online, from MongoDB (what the
+// running service last read). The JSON is the parse contract's session fields plus "server": a
+// contract other tools call, so it is printed here rather than from the chat command's data.
 import { openCliDatabase } from '../db.ts';
 import { readArgs, type CliIo } from './args.ts';
+import { chatCommand } from './chat-commands.ts';
 import { configOrExit } from './config.ts';
 
 export async function onlineCommand(args: string[], io: CliIo): Promise<number> {
+  // Without --json: the same answer as /vpn online in chat.
+  if (!args.includes('--json')) return chatCommand('online')(args.flatMap((a) => (a === '--server' ? [] : [a])), io);
   const { values } = readArgs(args, { server: { type: 'string' }, json: { type: 'boolean', default: false } }, false);
   const config = configOrExit(io);
   let db;
@@ -16,13 +20,7 @@ export async function onlineCommand(args: string[], io: CliIo): Promise<number> 
   }
   try {
     const sessions = await db.store.online(values.server);
-    if (values.json) {
-      io.out(`${JSON.stringify(sessions.map(({ server, ...s }) => ({ ...s, server })), null, 2)}\n`);
-    } else if (sessions.length === 0) {
-      io.out('nobody is online\n');
-    } else {
-      for (const s of sessions) io.out(`${s.server}  ${s.commonName}  ${s.realAddress}  ${s.virtualAddress ?? '-'}  since ${s.connectedAt}\n`);
-    }
+    io.out(`${JSON.stringify(sessions.map(({ server, ...s }) => ({ ...s, server })), null, 2)}\n`);
     return 0;
   } finally {
     await db.close();

@@ -4,13 +4,22 @@ import { startService } from '../main.ts';
 import { readArgs, type CliIo } from './args.ts';
 import { configOrExit } from './config.ts';
 
-export async function startCommand(args: string[], io: CliIo): Promise<number> {
+export function startCommand(args: string[], io: CliIo): Promise<number> {
+  return run(args, io, false);
+}
+
+/** `vpnwatch demo`: start, watching the built-in simulated fleet whatever the servers file says. */
+export function demoCommand(args: string[], io: CliIo): Promise<number> {
+  return run(args, io, true);
+}
+
+async function run(args: string[], io: CliIo, demo: boolean): Promise<number> {
   readArgs(args, {}, false);
   const config = configOrExit(io);
   logger.level = config.logLevel;
   let service;
   try {
-    service = await startService(config);
+    service = await startService(demo ? { ...config, demo: true } : config);
   } catch (err) {
     logger.fatal({ err }, `vpnwatch could not start: ${(err as Error).message}`);
     return 1;

@@ -38,16 +38,22 @@ export async function readServer(server: ServerConfig, pool: SshPool, opts: Read
   }
 }
 
-/** Reads every server, at most `concurrency` at a time; results in the servers' order. */
-export async function readServers(servers: ServerConfig[], pool: SshPool, opts: ReadOptions): Promise<ServerRead[]> {
-  const results: ServerRead[] = new Array(servers.length);
+/**
+ * Reads every server, at most `concurrency` at a time, handing each read to `onRead` as it
+ * completes and keeping none: the poll job streams them, so its memory does not grow with the fleet.
+ */
+export async function streamReads(servers: ServerConfig[], pool: SshPool, opts: ReadOptions, onRead: (read: ServerRead) => void): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < servers.length) {
-      const i = next++;
-      results[i] = await readServer(servers[i]!, pool, opts);
-    }
+    while (next < servers.length) onRead(await readServer(servers[next++]!, pool, opts));
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, servers.length) }, worker));
+}
+
+/** Reads every server (see streamReads); results in the servers' order. */
+export async function readServers(servers: ServerConfig[], pool: SshPool, opts: ReadOptions): Promise<ServerRead[]> {
+  const order = new Map(servers.map((s, i) => [s.name, i]));
+  const results: ServerRead[] = [];
+  await streamReads(servers, pool, opts, (read) => { results[order.get(read.server)!] = read; });
   return results;
 }

@@ -99,7 +99,7 @@ export interface KickRecord {
   target: string;
   server: string | null;
   clientIds: number[];
-  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused';
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused' | 'choose';
   verified: boolean;
   message: string | null;
 }
@@ -117,12 +117,32 @@ export interface ServerCycle {
   targets: string[];
   /** How ended sessions ended, where known better than 'disconnected' (a kick), by session key. */
   endedBy?: Map<string, SessionEnd>;
+  /**
+   * Session document ids by session key: of the sessions that ended, and of every session online
+   * after this cycle (started ones included). Ending a session is then an update by _id, which
+   * every engine answers from its primary index (mongo-java-server ignores secondary indexes).
+   */
+  sessionIds: { ended: Map<string, string>; current: Map<string, string> };
+}
+
+export interface StoredBaseline extends ServerBaseline {
+  revision: number;
+  /** Session document id of each online session, by session key. */
+  ids: Map<string, string>;
 }
 
 export interface CycleWriteStats {
   /** MongoDB write operations sent for this cycle (inside its bulk writes). */
   operations: number;
   bulkWrites: number;
+}
+
+interface OnlineEntry extends VpnSession {
+  sessionId: string | null;
+}
+
+function decodeOnline(json: string | null | undefined): OnlineEntry[] {
+  return json ? (JSON.parse(json) as OnlineEntry[]) : [];
 }
 
 /** A VpnSession with exactly the contract's fields (no mongoose extras; missing values as null). */
@@ -167,18 +187,22 @@ export class Store {
    * The diff baselines of the given servers (all when omitted), with the revision each was read
    * at, so a restart compares against the last good read and not against nothing.
    */
-  async loadBaselines(names?: string[]): Promise<Map<string, ServerBaseline & { revision: number }>> {
-    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, online: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, revision: 1 }).lean();
-    return new Map(docs.map((d) => [d.name, {
+  async loadBaselines(names?: string[]): Promise<Map<string, StoredBaseline>> {
+    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, onlineJson: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, revision: 1 }).lean();
+    return new Map(docs.map((d) => {
+      const online = decodeOnline(d.onlineJson);
+      return [d.name, {
       revision: d.revision,
-      sessions: d.baselineSet ? Object.fromEntries(d.online.map((s) => {
-        const session = plainSession(s as VpnSession);
+      ids: new Map(online.flatMap((s) => (s.sessionId ? [[sessionKey(s), s.sessionId] as const] : []))),
+      sessions: d.baselineSet ? Object.fromEntries(online.map((s) => {
+        const session = plainSession(s);
         return [sessionKey(session), session];
       })) : null,
       consecutiveFailures: d.consecutiveFailures,
       down: d.down,
       lastGoodAt: d.lastGoodAt ? d.lastGoodAt.toISOString() : null,
-    }]));
+    }];
+    }));
   }
 
   /** Each server's write counter: another process (`vpnwatch poll` beside `start`) may have moved it. */
@@ -210,17 +234,19 @@ export class Store {
       if (c.diff.rejected) {
         serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message }, $inc: { revision: 1 } }, upsert: true } });
       } else {
-        const online = Object.values(c.diff.baseline.sessions ?? {}).map(plainSession);
+        const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
         const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
         serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: { $set: {
           ...common, lastResult: 'ok', lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
-          source: c.read.source, baselineSet: true, online, onlineCount: online.length,
+          source: c.read.source, baselineSet: true, onlineJson: JSON.stringify(online), onlineCount: online.length,
         }, $inc: { revision: 1 } } } });
       }
       for (const s of c.diff.ended) {
-        const endedBy = c.endedBy?.get(sessionKey(s)) ?? 'disconnected';
+        const key = sessionKey(s);
+        const endedBy = c.endedBy?.get(key) ?? 'disconnected';
+        const id = c.sessionIds.ended.get(key);
         sessionCloses.push({ updateOne: {
-          filter: { server: c.server, key: sessionKey(s), disconnectedAt: null },
+          filter: id ? { _id: new mongoose.Types.ObjectId(id) } : { server: c.server, key, disconnectedAt: null },
           update: { $set: { disconnectedAt: at, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy } },
         } });
         const u = touchUser(userName(s));
@@ -230,7 +256,9 @@ export class Store {
       }
       for (const s of c.diff.started) {
         const connectedAt = new Date(s.connectedAt);
+        const id = c.sessionIds.current.get(sessionKey(s));
         sessionOpens.push({ insertOne: { document: {
+          ...(id ? { _id: new mongoose.Types.ObjectId(id) } : {}),
           server: c.server, key: sessionKey(s), user: userName(s), commonName: s.commonName, username: s.username,
           realAddress: s.realAddress, realPort: s.realPort, protocol: s.protocol, virtualAddress: s.virtualAddress, virtualIpv6: s.virtualIpv6,
           clientId: s.clientId, cipher: s.cipher, connectedAt, disconnectedAt: null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy: null,
@@ -259,23 +287,24 @@ export class Store {
       update: {
         $set: { ...change.set, online: usersOnline.get(name) ?? false },
         ...(Object.keys(change.inc).length ? { $inc: change.inc } : {}),
-        $setOnInsert: { firstSeen: change.firstSeen ?? change.set.lastSeen },
+        // Defaults for a new user (the driver's bulkWrite applies no schema defaults), except
+        // what $inc sets: one field may not be in both.
+        $setOnInsert: Object.fromEntries(Object.entries({ firstSeen: change.firstSeen ?? change.set.lastSeen, totalBytesReceived: 0, totalBytesSent: 0, sessionCount: 0 })
+          .filter(([field]) => !(field in change.inc))),
       },
     } }));
 
     const stats: CycleWriteStats = { operations: 0, bulkWrites: 0 };
+    // The driver's collection, not the model: these documents are built field by field above,
+    // and mongoose's casting of every online session (100,000 at 200 servers) cost seconds a cycle.
     const run = async (model: mongoose.Model<any>, ops: mongoose.AnyBulkWriteOperation[]) => {
       if (ops.length === 0) return;
-      await model.bulkWrite(ops, { ordered: true });
+      await model.collection.bulkWrite(ops as never[], { ordered: true });
       stats.operations += ops.length;
       stats.bulkWrites += 1;
     };
     // Events first: they are the record of what happened, and the notifier's outbox.
-    if (events.length) {
-      await this.models.Event.insertMany(events, { ordered: true });
-      stats.operations += events.length;
-      stats.bulkWrites += 1;
-    }
+    await run(this.models.Event, events.map((document) => ({ insertOne: { document } })));
     // Closing before opening: an address can end one instance and start the next in one cycle.
     await run(this.models.Session, [...sessionCloses, ...sessionOpens]);
     await run(this.models.User, userOps);
@@ -283,10 +312,15 @@ export class Store {
     return stats;
   }
 
+  /** A fresh id for a session document (the poller assigns it before the insert; see ServerCycle). */
+  static newSessionId(): string {
+    return new mongoose.Types.ObjectId().toHexString();
+  }
+
   // ---- queries --------------------------------------------------------------------------------
 
   async servers(): Promise<ServerState[]> {
-    const docs = await this.models.Server.find({}, { online: 0 }).sort({ name: 1 }).lean();
+    const docs = await this.models.Server.find({}, { onlineJson: 0 }).sort({ name: 1 }).lean();
     return docs.map((d) => ({
       name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
       lastResult: d.lastResult as ServerState['lastResult'], lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
@@ -297,8 +331,8 @@ export class Store {
 
   /** Online sessions, from the servers' last good reads, oldest connection first. */
   async online(server?: string): Promise<OnlineSession[]> {
-    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, online: 1 }).sort({ name: 1 }).lean();
-    const sessions = docs.flatMap((d) => d.online.map((s) => ({ ...plainSession(s as VpnSession), server: d.name })));
+    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
+    const sessions = docs.flatMap((d) => decodeOnline(d.onlineJson).map((s) => ({ ...plainSession(s), server: d.name })));
     return sessions.sort((a, b) => a.connectedAt.localeCompare(b.connectedAt) || a.server.localeCompare(b.server));
   }
 
@@ -311,8 +345,8 @@ export class Store {
       user: toUserRecord(user),
       online,
       recent: recent.map(toSessionRecord),
-      totalBytesReceived: user.totalBytesReceived + online.reduce((n, s) => n + s.bytesReceived, 0),
-      totalBytesSent: user.totalBytesSent + online.reduce((n, s) => n + s.bytesSent, 0),
+      totalBytesReceived: (user.totalBytesReceived ?? 0) + online.reduce((n, s) => n + s.bytesReceived, 0),
+      totalBytesSent: (user.totalBytesSent ?? 0) + online.reduce((n, s) => n + s.bytesSent, 0),
     };
   }
 
@@ -416,7 +450,7 @@ function toSessionRecord(d: any): SessionRecord {
 function toUserRecord(d: any): UserRecord {
   return {
     name: d.name, online: d.online, firstSeen: d.firstSeen, lastSeen: d.lastSeen, lastIp: d.lastIp ?? null, lastServer: d.lastServer ?? null,
-    totalBytesReceived: d.totalBytesReceived, totalBytesSent: d.totalBytesSent, sessionCount: d.sessionCount,
+    totalBytesReceived: d.totalBytesReceived ?? 0, totalBytesSent: d.totalBytesSent ?? 0, sessionCount: d.sessionCount ?? 0,
   };
 }
 

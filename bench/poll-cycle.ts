@@ -1,0 +1,184 @@
+// Poll cycle at scale: 200 simulated servers (in-process ssh2 servers serving status-version 2
+// over SFTP) with 500 sessions each and 2% churn per cycle, read by the real Bree job in a worker
+// thread, diffed and stored by the real Poller in a MongoDB-wire server (mongo-java-server here,
+// or MONGODB_URI). Reports cycle time, CPU, RSS and MongoDB operations per cycle.
+//
+// Two ways to treat SSH connections are measured, because the README's choice rests on it:
+//   per-cycle: the production job: a fresh worker per cycle opens and closes its connections;
+//   kept-open: one long-lived worker keeps a connection per server between cycles.
+// The simulated servers run in a child process: CPU and RSS are vpnwatch's (main + worker threads).
+//
+// Run: npm run bench -- poll-cycle   [SERVERS=200 SESSIONS=500 CYCLES=5]
+import { Worker } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fork } from 'node:child_process';
+import type { ServerConfig, ServerRead } from '../src/domain.ts';
+import { logger } from '../src/log.ts';
+import { Poller, type CycleReport } from '../src/poller.ts';
+import { ReadBatcher, READ_BATCH_SIZE } from '../src/poll/read-batcher.ts';
+import { createPollScheduler, stopScheduler } from '../src/scheduler.ts';
+import { Store } from '../src/store/store.ts';
+import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
+import type { PollJobMessage } from '../jobs/poll-servers.ts';
+
+export interface PollCycleRow {
+  mode: 'per-cycle' | 'kept-open';
+  servers: number;
+  sessions: number;
+  cycleMs: { median: number; max: number };
+  cpuMsPerCycle: number;
+  rssMb: number;
+  mongoOpsPerCycle: number;
+  eventsPerCycle: number;
+}
+
+interface Fleet {
+  configs: ServerConfig[];
+  churn(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The simulated servers live in a child process: the figures below are vpnwatch's own. */
+async function startFleet(servers: number, sessionsPerServer: number): Promise<Fleet> {
+  const child = fork(path.join(import.meta.dirname, '..', 'bin', 'run-ts'), [path.join(import.meta.dirname, 'sim-fleet-process.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () => new Promise<unknown>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`simulated fleet exited (${code})`)));
+  });
+  child.send({ servers, sessions: sessionsPerServer });
+  const ready = (await next()) as { configs: ServerConfig[] };
+  return {
+    configs: ready.configs,
+    churn: async () => { child.send('churn'); await next(); },
+    close: async () => { child.disconnect(); await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))); },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** A long-lived worker that keeps its SSH pool between cycles (the alternative to the Bree job). */
+function keptOpenReader(): { read(servers: unknown[], concurrency: number, timeoutMs: number): Promise<ServerRead[]>; stop(): Promise<void> } {
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const script = pathToFileURL(path.join(import.meta.dirname, 'kept-open-worker.ts')).href;
+  const code = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(script)});\n`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
+  return {
+    read: (servers, concurrency, timeoutMs) => new Promise((resolve) => {
+      worker.once('message', (reads: ServerRead[]) => resolve(reads));
+      worker.postMessage({ servers, concurrency, timeoutMs });
+    }),
+    stop: async () => { await worker.terminate(); },
+  };
+}
+
+export async function runPollCycleBench(opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string } = {}): Promise<PollCycleRow[]> {
+  const servers = opts.servers ?? 200;
+  const sessionsPerServer = opts.sessions ?? 500;
+  const cycles = opts.cycles ?? 5;
+  const log = logger.child({ bench: 'poll-cycle' });
+  logger.level = 'error';
+  const mongo = opts.mongoUri ? null : await startMongoJavaServer();
+  const uri = opts.mongoUri ?? mongo!.uri;
+  const fleet = await startFleet(servers, sessionsPerServer);
+  const configs = fleet.configs;
+  const rows: PollCycleRow[] = [];
+  try {
+    for (const mode of (process.env.MODE ? [process.env.MODE] : ['per-cycle', 'kept-open']) as ('per-cycle' | 'kept-open')[]) {
+      const store = await Store.open(uri, `vpnwatch_bench_${mode.replace('-', '_')}_${Date.now()}`);
+      const poller = new Poller({ store, servers: configs, pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log });
+      await poller.start();
+      const times: number[] = [];
+      let cpuMs = 0;
+      let ops = 0;
+      let events = 0;
+      let rss = 0;
+      /** `read` applies what it reads (in batches, as production does) and returns the reports. */
+      const oneCycle = async (read: () => Promise<CycleReport[]>, measured: boolean) => {
+        await fleet.churn();
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const reports = await read();
+        const tRead = performance.now();
+        const failed = reports.flatMap((r) => r.servers).filter((r) => !r.ok);
+        if (failed.length) throw new Error(`${failed.length} reads failed, e.g. ${failed[0]!.error}`);
+        const report = { writes: { operations: reports.reduce((n, r) => n + r.writes.operations, 0) }, servers: reports.flatMap((r) => r.servers) };
+        const elapsed = performance.now() - t0;
+        if (process.env.BENCH_DEBUG) console.log(mode, 'read', Math.round(tRead - t0), 'ms; apply after the last read', Math.round(performance.now() - tRead), 'ms; rss', Math.round(process.memoryUsage().rss / 1e6), 'MB');
+        const cpu = process.cpuUsage(cpu0);
+        rss = Math.max(rss, process.memoryUsage().rss);
+        if (!measured) return;
+        times.push(elapsed);
+        cpuMs += (cpu.user + cpu.system) / 1000;
+        ops += report.writes.operations;
+        events += report.servers.reduce((n, s) => n + s.events.length, 0);
+      };
+      const jobData = { servers: configs, concurrency: 16, timeoutMs: 30_000 };
+      if (mode === 'per-cycle') {
+        // The production path: Bree starts jobs/poll-servers.ts in a fresh worker for each cycle,
+        // and a ReadBatcher hands the streamed reads to the poller 25 at a time.
+        let reports: CycleReport[] = [];
+        let cycleDone: (() => void) | undefined;
+        const batcher = new ReadBatcher(
+          async (reads) => { reports.push(await poller.apply(reads)); },
+          (applied) => void applied.then(() => cycleDone?.()),
+        );
+        const bree = createPollScheduler({
+          intervalSeconds: 3600, workerData: jobData, closeWorkerAfterMs: 120_000, log,
+          onMessage: (m) => batcher.take(m as PollJobMessage), onError: (err) => { throw err; },
+        });
+        const runOnce = () => new Promise<CycleReport[]>((resolve) => {
+          reports = [];
+          cycleDone = () => resolve(reports);
+          void bree.run('poll-servers');
+        });
+        await oneCycle(runOnce, false); // baseline read
+        for (let c = 0; c < cycles; c++) await oneCycle(runOnce, true);
+        await stopScheduler(bree);
+      } else {
+        const reader = keptOpenReader();
+        const readAll = async () => {
+          const reads = await reader.read(configs, 16, 30_000);
+          const reports: CycleReport[] = [];
+          for (let i = 0; i < reads.length; i += READ_BATCH_SIZE) reports.push(await poller.apply(reads.slice(i, i + READ_BATCH_SIZE)));
+          return reports;
+        };
+        await oneCycle(readAll, false); // baseline read, and the connections are opened
+        for (let c = 0; c < cycles; c++) await oneCycle(readAll, true);
+        await reader.stop();
+      }
+      rows.push({
+        mode, servers, sessions: sessionsPerServer,
+        cycleMs: { median: Math.round(median(times)), max: Math.round(Math.max(...times)) },
+        cpuMsPerCycle: Math.round(cpuMs / cycles), rssMb: Math.round(rss / 1e6),
+        mongoOpsPerCycle: Math.round(ops / cycles), eventsPerCycle: Math.round(events / cycles),
+      });
+      await store.connection.dropDatabase();
+      await store.close();
+    }
+  } finally {
+    await fleet.close();
+    await mongo?.stop();
+  }
+  return rows;
+}
+
+export function printPollCycleBench(rows: PollCycleRow[]): void {
+  console.log('ssh connections  servers  sessions/server  cycle ms (median / max)  CPU ms/cycle  peak RSS MB  MongoDB ops/cycle  events/cycle');
+  for (const r of rows) {
+    console.log(`${r.mode.padEnd(15)}  ${String(r.servers).padStart(7)}  ${String(r.sessions).padStart(15)}  ${`${r.cycleMs.median} / ${r.cycleMs.max}`.padStart(23)}  ${String(r.cpuMsPerCycle).padStart(12)}  ${String(r.rssMb).padStart(11)}  ${String(r.mongoOpsPerCycle).padStart(17)}  ${String(r.eventsPerCycle).padStart(12)}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const env = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
+  const opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string } = {};
+  if (env('SERVERS')) opts.servers = env('SERVERS')!;
+  if (env('SESSIONS')) opts.sessions = env('SESSIONS')!;
+  if (env('CYCLES')) opts.cycles = env('CYCLES')!;
+  if (process.env.MONGODB_URI) opts.mongoUri = process.env.MONGODB_URI;
+  printPollCycleBench(await runPollCycleBench(opts));
+}
