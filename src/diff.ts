@@ -19,6 +19,8 @@
 // | good: same common name gone and new in | one reconnected event instead of a disconnect + connect     |
 // |   the same read                        |                                                             |
 // | good: key kept                         | same session; counters and addresses refreshed              |
+// | good, but its TIME is older than the   | superseded: ignored entirely (the management stream and the |
+// |   read the baseline came from          | file poll feed one baseline; the file lags behind)          |
 import type { ServerRead, VpnEvent, VpnSession } from './domain.ts';
 
 /** What the poller remembers per server between reads (stored with the server in MongoDB). */
@@ -28,6 +30,8 @@ export interface ServerBaseline {
   consecutiveFailures: number;
   down: boolean;
   lastGoodAt: string | null;
+  /** TIME/Updated of the status text the baseline came from: an older text is superseded. */
+  statusUpdatedAt: string | null;
 }
 
 export interface DiffOptions {
@@ -40,15 +44,18 @@ export interface DiffOptions {
 export interface DiffResult {
   baseline: ServerBaseline;
   events: VpnEvent[];
-  /** Why this read was not used ('error', 'incomplete', 'stale'), with a message; null when it was. */
-  rejected: { reason: 'error' | 'incomplete' | 'stale'; message: string } | null;
+  /**
+   * Why this read was not used, with a message; null when it was. 'superseded' is not a failure
+   * (nothing is wrong with the server): the poller drops such reads without storing anything.
+   */
+  rejected: { reason: 'error' | 'incomplete' | 'stale' | 'superseded'; message: string } | null;
   /** Sessions that ended (key gone), and new ones, for the store. */
   ended: VpnSession[];
   started: VpnSession[];
 }
 
 export function emptyBaseline(): ServerBaseline {
-  return { sessions: null, consecutiveFailures: 0, down: false, lastGoodAt: null };
+  return { sessions: null, consecutiveFailures: 0, down: false, lastGoodAt: null, statusUpdatedAt: null };
 }
 
 export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
@@ -93,6 +100,13 @@ function rejection(read: ServerRead, opts: DiffOptions): DiffResult['rejected'] 
 export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: DiffOptions): DiffResult {
   const at = read.readAt;
   const server = read.server;
+  const updatedAt = read.ok ? read.snapshot.updatedAt : null;
+  if (read.ok && updatedAt !== null && prev.statusUpdatedAt !== null && Date.parse(updatedAt) < Date.parse(prev.statusUpdatedAt)) {
+    return {
+      baseline: prev, events: [], ended: [], started: [],
+      rejected: { reason: 'superseded', message: `status written ${updatedAt} is older than the ${prev.statusUpdatedAt} already applied` },
+    };
+  }
   const rejected = rejection(read, opts);
   if (rejected) {
     const failures = prev.consecutiveFailures + 1;
@@ -110,7 +124,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   for (const s of (read as Extract<ServerRead, { ok: true }>).snapshot.sessions) {
     if (isOnline(s)) online[sessionKey(s)] = s;
   }
-  const baseline: ServerBaseline = { sessions: online, consecutiveFailures: 0, down: false, lastGoodAt: at };
+  const baseline: ServerBaseline = { sessions: online, consecutiveFailures: 0, down: false, lastGoodAt: at, statusUpdatedAt: updatedAt };
   const events: VpnEvent[] = [];
   if (prev.down) events.push({ type: 'server-up', server, at });
   // First good read ever: everyone listed is recorded as online, but nobody is announced.

@@ -122,6 +122,10 @@ export class Poller {
         downAfter: this.deps.downAfter,
         staleAfterMs: staleAfterMs(server.statusRefreshSeconds, this.deps.pollIntervalSeconds),
       });
+      if (diff.rejected?.reason === 'superseded') {
+        log.debug({ server: read.server, source: read.source }, diff.rejected.message);
+        continue;
+      }
       next.set(read.server, diff.baseline);
       metrics?.pollDuration.observe({ server: read.server, source: read.source }, read.durationMs / 1000);
       if (diff.rejected) {

@@ -19,7 +19,7 @@ function good(sessions: VpnSession[], readAt = T0, updatedAt: string | null = re
 const failed = (error = 'connect ECONNREFUSED'): ServerRead => ({ server: 'fra-1', ok: false, error, readAt: T0, durationMs: 5, source: 'status-file' });
 
 function baselineOf(sessions: VpnSession[]): ServerBaseline {
-  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0 };
+  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0, statusUpdatedAt: null };
 }
 
 describe('diffSnapshots', () => {
@@ -97,5 +97,15 @@ describe('diffSnapshots', () => {
     const r = diffSnapshots(down, good([session('alice', 1001), session('bob', 1002)]), opts);
     expect(r.events.map((e) => e.type)).toEqual(['server-up', 'connected']);
     expect([r.baseline.down, r.baseline.consecutiveFailures]).toEqual([false, 0]);
+  });
+
+  it('a status text older than the one the baseline came from is superseded and changes nothing', () => {
+    // The management stream applied a `status 3` of 10:00:05; the file poll then reads a file written at 10:00:00.
+    const prev = { ...baselineOf([session('alice', 1001)]), statusUpdatedAt: '2026-11-28T10:00:05.000Z' };
+    const r = diffSnapshots(prev, good([session('alice', 1001), session('bob', 1002)], '2026-11-28T10:00:06.000Z', '2026-11-28T10:00:00.000Z'), opts);
+    expect(r.rejected).toEqual({ reason: 'superseded', message: 'status written 2026-11-28T10:00:00.000Z is older than the 2026-11-28T10:00:05.000Z already applied' });
+    expect([r.events, r.baseline]).toEqual([[], prev]);
+    // The same second is not older: it is applied.
+    expect(diffSnapshots(prev, good([session('alice', 1001)], '2026-11-28T10:00:06.000Z', '2026-11-28T10:00:05.000Z'), opts).rejected).toBeNull();
   });
 });

@@ -188,7 +188,7 @@ export class Store {
    * at, so a restart compares against the last good read and not against nothing.
    */
   async loadBaselines(names?: string[]): Promise<Map<string, StoredBaseline>> {
-    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, onlineJson: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, revision: 1 }).lean();
+    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, onlineJson: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, statusUpdatedAt: 1, revision: 1 }).lean();
     return new Map(docs.map((d) => {
       const online = decodeOnline(d.onlineJson);
       return [d.name, {
@@ -201,6 +201,7 @@ export class Store {
       consecutiveFailures: d.consecutiveFailures,
       down: d.down,
       lastGoodAt: d.lastGoodAt ? d.lastGoodAt.toISOString() : null,
+      statusUpdatedAt: d.statusUpdatedAt ? d.statusUpdatedAt.toISOString() : null,
     }];
     }));
   }
