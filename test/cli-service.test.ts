@@ -1,0 +1,124 @@
+// The service contract, as an outside check uses it: `vpnwatch start` with VPNWATCH_SERVERS_FILE,
+// POLL_INTERVAL and PORT set, then `vpnwatch online --json` run beside it, reading the database
+// the running instance started. Real processes, a real SSH server (ssh2's, serving SFTP).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulatedServer, type SimulatedServer } from '../src/demo/simulated-server.ts';
+import { syntheticSessions } from '../src/demo/synthetic-sessions.ts';
+import { writeStatus } from '../src/openvpn/write-status.ts';
+import { waitFor } from './support/wait.ts';
+
+const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function vpnwatch(cwd: string, env: Record<string, string>, ...args: string[]) {
+  try {
+    const { stdout, stderr } = await run(bin, args, { cwd, env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('vpnwatch start, with vpnwatch online --json beside it', () => {
+  let sim: SimulatedServer;
+  let dir: string;
+  let child: ChildProcess;
+  let env: Record<string, string>;
+  let output = '';
+  const sessions = syntheticSessions(3, new Date()).map((s, i) => ({ ...s, commonName: ['alice', 'bob', '<script>x</script>'][i]! }));
+
+  beforeAll(async () => {
+    sim = await startSimulatedServer({ name: 'sim-1', statusRefreshSeconds: 5 });
+    sim.setStatus(writeStatus(2, sessions, new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-service-'));
+    const c = sim.config;
+    fs.writeFileSync(path.join(dir, 'fleet.yml'), [
+      'servers:',
+      `  - name: ${c.name}`,
+      `    host: ${c.host}`,
+      `    port: ${c.port}`,
+      `    username: ${c.username}`,
+      '    passwordEnv: SIM_SSH_PASSWORD',
+      `    hostKey: ${c.hostKey}`,
+      `    statusPath: ${c.statusPath}`,
+      '    statusRefresh: 5',
+      '',
+    ].join('\n'));
+    env = { VPNWATCH_SERVERS_FILE: 'fleet.yml', POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info' };
+    child = spawn(bin, ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  }, 30_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await sim?.close();
+  });
+
+  it('online --json prints what the running instance polled: the contract fields plus "server"', async () => {
+    const online = await waitFor(async () => {
+      const r = await vpnwatch(dir, env, 'online', '--json');
+      if (r.code !== 0) return null;
+      const list = JSON.parse(r.stdout) as Record<string, unknown>[];
+      return list.length === 3 ? list : null;
+    }, { timeoutMs: 60_000, intervalMs: 1000, what: `three sessions from online --json (service output so far:\n${output})` });
+    expect(online.map((s) => s.commonName).sort()).toEqual(['<script>x</script>', 'alice', 'bob']);
+    const alice = online.find((s) => s.commonName === 'alice')!;
+    expect(Object.keys(alice).sort()).toEqual(['bytesReceived', 'bytesSent', 'cipher', 'clientId', 'commonName', 'connectedAt', 'peerId', 'protocol', 'realAddress', 'realPort', 'server', 'username', 'virtualAddress', 'virtualIpv6'].sort());
+    expect(alice).toMatchObject({ server: 'sim-1', realAddress: sessions[0]!.realAddress, virtualAddress: sessions[0]!.virtualAddress, clientId: 0, connectedAt: sessions[0]!.connectedAt });
+    expect(JSON.parse(await fs.promises.readFile(path.join(dir, 'data', 'mongo.json'), 'utf8'))).toMatchObject({ pid: child.pid });
+  }, 90_000);
+
+  it('--server narrows the list; an unknown server gives an empty list', async () => {
+    expect(JSON.parse((await vpnwatch(dir, env, 'online', '--server', 'sim-1', '--json')).stdout)).toHaveLength(3);
+    expect(JSON.parse((await vpnwatch(dir, env, 'online', '--server', 'nope', '--json')).stdout)).toEqual([]);
+  });
+
+  it('stops cleanly on SIGTERM and removes its database record', async () => {
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'data', 'mongo.json'))).toBe(false);
+    const after = await vpnwatch(dir, env, 'online', '--json');
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/no database: set MONGODB_URI, or run `vpnwatch start`/);
+  }, 30_000);
+});
+
+describe('vpnwatch start with a bad configuration', () => {
+  it('exits 1 before starting anything, listing every problem with its file and key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-badconfig-'));
+    fs.writeFileSync(path.join(dir, 'servers.yml'), 'servers:\n  - name: a\n    host: h\n    username: u\n    passwordEnv: UNSET_PW\n');
+    const started = Date.now();
+    const r = await vpnwatch(dir, { POLL_INTERVAL: '1', PORT: '70000' }, 'start');
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const file = path.join(dir, 'servers.yml');
+    expect(r.stderr).toContain('vpnwatch: invalid configuration:');
+    for (const problem of [
+      'environment: POLL_INTERVAL: must be at least 5',
+      'environment: PORT: must be at most 65535',
+      `${file}: servers[0] (a).hostKey: required`,
+      `${file}: servers[0] (a).passwordEnv: environment variable UNSET_PW is not set`,
+    ]) expect(r.stderr).toContain(problem);
+    expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
+  }, 30_000);
+});
