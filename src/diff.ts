@@ -166,7 +166,10 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   return { baseline, events, rejected: null, ended, started };
 }
 
-/** The staleness bound for a server: two missed rewrites of the file plus one poll interval. */
+/** Slack for a busy server that writes late, and for clocks a little apart (NTP keeps them within ms). */
+const STALE_SLACK_SECONDS = 10;
+
+/** The staleness bound for a server: two missed rewrites of the file, one poll interval, and slack. */
 export function staleAfterMs(statusRefreshSeconds: number, pollIntervalSeconds: number): number {
-  return (2 * statusRefreshSeconds + pollIntervalSeconds) * 1000;
+  return (2 * statusRefreshSeconds + pollIntervalSeconds + STALE_SLACK_SECONDS) * 1000;
 }

@@ -85,11 +85,11 @@ describe('diffSnapshots', () => {
   });
 
   it('a stale read (TIME older than the bound) is rejected and changes nothing', () => {
-    // refresh 10 s, poll 30 s: the bound is 50 s
-    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, '2026-11-28T09:59:09.000Z'), opts);
+    // refresh 10 s, poll 30 s: the bound is 2 × 10 + 30 + 10 s of slack = 60 s
+    const r = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, '2026-11-28T09:58:59.000Z'), opts);
     expect(r.rejected?.reason).toBe('stale');
-    expect(r.rejected?.message).toMatch(/^status file is stale: written 2026-11-28T09:59:09.000Z, 51 s before it was read \(limit 50 s\)/);
-    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T09:59:11.000Z'), opts).rejected).toBeNull();
+    expect(r.rejected?.message).toMatch(/^status file is stale: written 2026-11-28T09:58:59.000Z, 61 s before it was read \(limit 60 s\)/);
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T09:59:01.000Z'), opts).rejected).toBeNull();
   });
 
   it('recovery after server-down is server-up, then the changes', () => {
