@@ -14,6 +14,10 @@ const benches: Record<string, () => Promise<void>> = {
     const { runPollCycleBench, printPollCycleBench } = await import('./poll-cycle.ts');
     printPollCycleBench(await runPollCycleBench());
   },
+  'web-load': async () => {
+    const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
+    printWebLoadBench(await runWebLoadBench());
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import type { ServerConfig, ServerRead } from '../src/domain.ts';
 import { logger } from '../src/log.ts';
 import { Poller, type CycleReport } from '../src/poller.ts';
-import { ReadBatcher, READ_BATCH_SIZE } from '../src/poll/read-batcher.ts';
+import { ReadBatcher } from '../src/poll/read-batcher.ts';
 import { createPollScheduler, stopScheduler } from '../src/scheduler.ts';
 import { Store } from '../src/store/store.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
@@ -61,16 +61,15 @@ function median(xs: number[]): number {
 }
 
 /** A long-lived worker that keeps its SSH pool between cycles (the alternative to the Bree job). */
-function keptOpenReader(): { read(servers: unknown[], concurrency: number, timeoutMs: number): Promise<ServerRead[]>; stop(): Promise<void> } {
+function keptOpenReader(onMessage: (m: PollJobMessage) => void): { cycle(servers: unknown[], concurrency: number, timeoutMs: number): void; stop(): Promise<void> } {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const script = pathToFileURL(path.join(import.meta.dirname, 'kept-open-worker.ts')).href;
   const code = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(script)});\n`;
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
+  // The same heap cap as the production job's worker (src/scheduler.ts).
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
+  worker.on('message', onMessage);
   return {
-    read: (servers, concurrency, timeoutMs) => new Promise((resolve) => {
-      worker.once('message', (reads: ServerRead[]) => resolve(reads));
-      worker.postMessage({ servers, concurrency, timeoutMs });
-    }),
+    cycle: (servers, concurrency, timeoutMs) => worker.postMessage({ servers, concurrency, timeoutMs }),
     stop: async () => { await worker.terminate(); },
   };
 }
@@ -139,13 +138,18 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
         for (let c = 0; c < cycles; c++) await oneCycle(runOnce, true);
         await stopScheduler(bree);
       } else {
-        const reader = keptOpenReader();
-        const readAll = async () => {
-          const reads = await reader.read(configs, 16, 30_000);
-          const reports: CycleReport[] = [];
-          for (let i = 0; i < reads.length; i += READ_BATCH_SIZE) reports.push(await poller.apply(reads.slice(i, i + READ_BATCH_SIZE)));
-          return reports;
-        };
+        let reports: CycleReport[] = [];
+        let cycleDone: (() => void) | undefined;
+        const batcher = new ReadBatcher(
+          async (reads) => { reports.push(await poller.apply(reads)); },
+          (applied) => void applied.then(() => cycleDone?.()),
+        );
+        const reader = keptOpenReader((m) => batcher.take(m));
+        const readAll = () => new Promise<CycleReport[]>((resolve) => {
+          reports = [];
+          cycleDone = () => resolve(reports);
+          reader.cycle(configs, 16, 30_000);
+        });
         await oneCycle(readAll, false); // baseline read, and the connections are opened
         for (let c = 0; c < cycles; c++) await oneCycle(readAll, true);
         await reader.stop();

@@ -233,7 +233,12 @@ export class Store {
       const at = new Date(c.read.readAt);
       const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
       if (c.diff.rejected) {
-        serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message }, $inc: { revision: 1 } }, upsert: true } });
+        serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: {
+          $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message },
+          $inc: { revision: 1 },
+          // A server whose first read ever fails: the driver applies no schema defaults.
+          $setOnInsert: { baselineSet: false, onlineJson: '[]', onlineCount: 0, lastGoodAt: null, statusUpdatedAt: null, source: null },
+        } } });
       } else {
         const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
         const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
@@ -326,7 +331,7 @@ export class Store {
       name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
       lastResult: d.lastResult as ServerState['lastResult'], lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
       pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
-      onlineCount: d.onlineCount,
+      onlineCount: d.onlineCount ?? 0,
     }));
   }
 
@@ -334,7 +339,8 @@ export class Store {
   async online(server?: string): Promise<OnlineSession[]> {
     const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
     const sessions = docs.flatMap((d) => decodeOnline(d.onlineJson).map((s) => ({ ...plainSession(s), server: d.name })));
-    return sessions.sort((a, b) => a.connectedAt.localeCompare(b.connectedAt) || a.server.localeCompare(b.server));
+    // ISO strings of one format sort as their times; plain comparison is far cheaper than localeCompare.
+    return sessions.sort((a, b) => (a.connectedAt < b.connectedAt ? -1 : a.connectedAt > b.connectedAt ? 1 : a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
   }
 
   async userReport(name: string, recentLimit = 10): Promise<UserReport | null> {
