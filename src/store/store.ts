@@ -5,6 +5,7 @@
 import mongoose from 'mongoose';
 import type { ServerRead, SessionEnd, VpnEvent, VpnSession } from '../domain.ts';
 import { sessionKey, userName, type DiffResult, type ServerBaseline } from '../diff.ts';
+import { summarize } from '../stats.ts';
 import { createModels, type Models } from './models.ts';
 
 export interface OnlineSession extends VpnSession {
@@ -377,18 +378,7 @@ export class Store {
   }
 
   async stats(now = new Date()): Promise<Stats> {
-    const servers = await this.servers();
-    const online = await this.online();
-    const users = new Set(online.map((s) => userName(s)));
-    const ages = online.map((s) => (now.getTime() - Date.parse(s.connectedAt)) / 1000);
-    return {
-      usersOnline: users.size,
-      activeConnections: online.length,
-      activeServers: servers.filter((s) => s.lastResult === 'ok' && !s.down).length,
-      unhealthyServers: servers.filter((s) => s.lastResult !== 'ok' || s.down).length,
-      totalServers: servers.length,
-      averageConnectionSeconds: ages.length ? Math.round(ages.reduce((a, b) => a + b, 0) / ages.length) : null,
-    };
+    return summarize(await this.servers(), await this.online(), now);
   }
 
   async eventsSince(since: Date, limit = 500): Promise<StoredEvent[]> {

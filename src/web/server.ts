@@ -18,11 +18,12 @@ import { userName } from '../diff.ts';
 import type { LiveFeed, LiveUpdate } from '../live.ts';
 import { logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { summarize } from '../stats.ts';
 import type { OnlineSession, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { adminCookieHeader, clearAdminCookieHeader, createAdminAuth, InvalidTokenError, isAdminRequest } from './auth.ts';
 import { toCsv } from './csv.ts';
 import {
-  apiEvent, apiUser, buildApiStatus, cellClass, parseViewQuery, statusViewSteps, summarize, REPORT_HEADER, reportRows, viewKey,
+  apiEvent, apiUser, buildApiStatus, cellClass, parseViewQuery, statusViewSteps, REPORT_HEADER, reportRows, viewKey,
   type StoreSnapshot, type Viewer,
 } from './view-model.ts';
 

@@ -9,6 +9,7 @@
 // Virtual (pool) addresses are internal and always shown.
 import { isIPv4, isIPv6 } from 'node:net';
 import { userName } from '../diff.ts';
+import { isHealthy } from '../stats.ts';
 import type { VpnSession } from '../domain.ts';
 import type { OnlineSession, ServerState, SessionRecord, Stats, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
@@ -79,19 +80,6 @@ const secondsBetween = (from: Date | string, to: Date): number => (to.getTime() 
 const ago = (from: Date, now: Date): string => `${formatDuration(secondsBetween(from, now))} ago`;
 
 /** The summary cards' numbers; the same rules as Store.stats(), from data already read. */
-export function summarize(servers: ServerState[], online: OnlineSession[], now: Date): Stats {
-  const healthy = servers.filter((s) => serverHealth(s).healthy).length;
-  const ages = online.map((s) => secondsBetween(s.connectedAt, now));
-  return {
-    usersOnline: new Set(online.map(userName)).size,
-    activeConnections: online.length,
-    activeServers: healthy,
-    unhealthyServers: servers.length - healthy,
-    totalServers: servers.length,
-    averageConnectionSeconds: ages.length ? Math.round(ages.reduce((a, b) => a + b, 0) / ages.length) : null,
-  };
-}
-
 // ---- the page's view model ----------------------------------------------------------------------
 
 /** A coloured badge: green online, grey offline, amber failing or stale, red down. */
@@ -286,7 +274,7 @@ function* sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery): 
 function serverHealth(s: ServerState): { text: string; dot: Dot; healthy: boolean } {
   if (s.down) return { text: 'down', dot: 'bad', healthy: false };
   if (s.lastResult === 'never') return { text: 'not read yet', dot: 'off', healthy: false };
-  if (s.lastResult !== 'ok') return { text: `failing (${s.lastResult}, ${s.consecutiveFailures}×)`, dot: 'warn', healthy: false };
+  if (!isHealthy(s)) return { text: `failing (${s.lastResult}, ${s.consecutiveFailures}×)`, dot: 'warn', healthy: false };
   return { text: 'ok', dot: 'on', healthy: true };
 }
 
