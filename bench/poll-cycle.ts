@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { fork } from 'node:child_process';
-import type { ServerConfig, ServerRead } from '../src/domain.ts';
+import type { ServerConfig } from '../src/domain.ts';
 import { logger } from '../src/log.ts';
 import { Poller, type CycleReport } from '../src/poller.ts';
 import { ReadBatcher } from '../src/poll/read-batcher.ts';

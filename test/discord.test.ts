@@ -7,11 +7,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordBot, registerDiscordCommands, type DiscordAdapter } from '../src/chat/discord.ts';
 import type { DiscordConfig } from '../src/config.ts';
-import { diffSnapshots, emptyBaseline } from '../src/diff.ts';
-import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
 import { DeliveryError } from '../src/notifier.ts';
 import type { Store } from '../src/store/store.ts';
 import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes/fake-discord.ts';
+import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 
 const TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.fake.token';
@@ -19,21 +18,7 @@ const TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.fake.token';
 const EVIL = '@everyone <@123> `tick` **bold** [click](https://example.com)';
 const quiet = pino({ level: 'silent' });
 
-const session = (commonName: string, port: number): VpnSession => ({
-  commonName, username: null, realAddress: `203.0.113.${port % 250}`, realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 250}`,
-  virtualIpv6: null, bytesReceived: 1_000, bytesSent: 2_000, connectedAt: '2026-11-28T09:00:00.000Z', clientId: port, peerId: 0, cipher: null,
-});
-const serverConfig = (name: string): ServerConfig => ({
-  name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 10, timezone: 'UTC',
-});
-
-const kickRequests: KickRequest[] = [];
-const kicker = {
-  async kick(request: KickRequest): Promise<KickOutcome> {
-    kickRequests.push(request);
-    return { result: 'kicked', verified: true, message: `${request.target} was disconnected`, sessions: [] };
-  },
-};
+const { kicker, requests: kickRequests } = recordingKicker();
 
 let store: Store;
 let fake: FakeDiscord;
@@ -42,20 +27,13 @@ let config: DiscordConfig;
 
 beforeAll(async () => {
   store = await openTestStore();
-  const readAt = '2026-11-28T10:00:00.000Z';
-  const read: ServerRead = {
-    server: 'fra-1', ok: true, readAt, durationMs: 5, source: 'status-file',
-    snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions: [session('alice', 101), session(EVIL, 102)], warnings: [] },
-  };
-  const diff = diffSnapshots(emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
-  await store.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', announce: false, targets: ['discord'], sessionIds: { ended: new Map(), current: new Map() } }],
-    new Map([['alice', true], [EVIL, true]]));
+  await seedChatStore(store, EVIL, 'discord');
 
   fake = await startFakeDiscord({ token: TOKEN });
   config = { token: TOKEN, appId: IDS.app, guildId: IDS.guild, adminUsers: [IDS.admin], adminRoles: [IDS.adminRole], apiUrl: fake.apiBase, noticeChannel: IDS.channel };
   bot = createDiscordBot({
     config, log: quiet,
-    dispatch: { store, kicker, config: { servers: [serverConfig('fra-1')], discord: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet },
+    dispatch: { store, kicker, config: { servers: [chatServer('fra-1')], discord: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet },
   });
   await bot.start();
 });

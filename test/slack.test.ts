@@ -11,12 +11,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
 import type { SlackConfig } from '../src/config.ts';
-import { diffSnapshots, emptyBaseline } from '../src/diff.ts';
 import type { DispatchDeps } from '../src/dispatch.ts';
-import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
 import { DeliveryError } from '../src/notifier.ts';
 import type { Store } from '../src/store/store.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 
 const SIGNING_SECRET = 'test-signing-secret';
@@ -27,21 +26,7 @@ const EVIL = '<!channel> <@U0ALL> @everyone `tick` *bold* <script>';
 /** Refused signatures and commands are logged as warnings; the tests assert on what Slack receives instead. */
 const quiet = pino({ level: 'silent' });
 
-const session = (commonName: string, port: number): VpnSession => ({
-  commonName, username: null, realAddress: `203.0.113.${port % 250}`, realPort: port, protocol: null, virtualAddress: `198.18.0.${port % 250}`,
-  virtualIpv6: null, bytesReceived: 1_000, bytesSent: 2_000, connectedAt: '2026-11-28T09:00:00.000Z', clientId: port, peerId: 0, cipher: null,
-});
-const serverConfig = (name: string): ServerConfig => ({
-  name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 10, timezone: 'UTC',
-});
-
-const kickRequests: KickRequest[] = [];
-const kicker = {
-  async kick(request: KickRequest): Promise<KickOutcome> {
-    kickRequests.push(request);
-    return { result: 'kicked', verified: true, message: `${request.target} was disconnected`, sessions: [] };
-  },
-};
+const { kicker, requests: kickRequests } = recordingKicker();
 
 let store: Store;
 let fake: FakeSlack;
@@ -53,18 +38,11 @@ let deps: DispatchDeps;
 
 beforeAll(async () => {
   store = await openTestStore();
-  const readAt = '2026-11-28T10:00:00.000Z';
-  const read: ServerRead = {
-    server: 'fra-1', ok: true, readAt, durationMs: 5, source: 'status-file',
-    snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions: [session('alice', 101), session(EVIL, 102)], warnings: [] },
-  };
-  const diff = diffSnapshots(emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
-  await store.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', announce: false, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } }],
-    new Map([['alice', true], [EVIL, true]]));
+  await seedChatStore(store, EVIL, 'slack');
 
   fake = await startFakeSlack({ botToken: BOT_TOKEN, appToken: APP_TOKEN, channels: ['C0NOTICE'] });
   config = { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, adminUsers: ['U0ADMIN'], apiUrl: fake.apiUrl, noticeChannel: 'C0NOTICE' };
-  deps = { store, kicker, config: { servers: [serverConfig('fra-1')], slack: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet };
+  deps = { store, kicker, config: { servers: [chatServer('fra-1')], slack: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet };
   slack = createSlackApp({ config, dispatch: deps, log: quiet });
   await slack.start();
   // Mounted the way the web server mounts it: Bolt's router on an express app, before any body parser.
