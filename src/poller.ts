@@ -44,6 +44,8 @@ export class Poller {
   private revisions = new Map<string, number>();
   /** Session document ids of the online sessions, by server and session key. */
   private sessionIds = new Map<string, Map<string, string>>();
+  /** Online sessions per user across all servers (users with none are absent). */
+  private userSessions = new Map<string, number>();
   /** Servers whose first good read since this process started is still to come: it is not announced. */
   private readonly quiet = new Set<string>();
   /** Sessions ended by a kick, by server and session key, so their history says 'kicked'. */
@@ -67,6 +69,10 @@ export class Poller {
       this.baselines.set(name, baseline);
       this.revisions.set(name, revision);
       this.sessionIds.set(name, ids);
+    }
+    this.userSessions.clear();
+    for (const b of this.baselines.values()) {
+      for (const s of Object.values(b.sessions ?? {})) this.userSessions.set(userName(s), (this.userSessions.get(userName(s)) ?? 0) + 1);
     }
   }
 
@@ -145,15 +151,21 @@ export class Poller {
     }
     if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
 
-    // Who is online anywhere after this cycle, for the users these changes touch.
-    const merged = new Map([...this.baselines, ...next]);
-    const touched = new Set(cycles.flatMap((c) => [...c.diff.started, ...c.diff.ended].map(userName)));
-    const onlineNames = new Set<string>();
-    if (touched.size) for (const b of merged.values()) for (const s of Object.values(b.sessions ?? {})) onlineNames.add(userName(s));
-    const usersOnline = new Map([...touched].map((name) => [name, onlineNames.has(name)]));
+    // Who is online anywhere after this cycle, for the users these changes touch: their session
+    // counts plus this cycle's changes (counting, not rescanning every server's sessions).
+    const delta = new Map<string, number>();
+    for (const c of cycles) {
+      for (const s of c.diff.ended) delta.set(userName(s), (delta.get(userName(s)) ?? 0) - 1);
+      for (const s of c.diff.started) delta.set(userName(s), (delta.get(userName(s)) ?? 0) + 1);
+    }
+    const usersOnline = new Map([...delta].map(([name, d]) => [name, (this.userSessions.get(name) ?? 0) + d > 0]));
 
     const writes = await store.applyCycle(cycles, usersOnline);
-    this.baselines = merged;
+    for (const [name, d] of delta) {
+      const n = (this.userSessions.get(name) ?? 0) + d;
+      if (n > 0) this.userSessions.set(name, n); else this.userSessions.delete(name);
+    }
+    for (const [name, baseline] of next) this.baselines.set(name, baseline);
     for (const c of cycles) {
       this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       if (!c.diff.rejected) this.sessionIds.set(c.server, c.sessionIds.current);
