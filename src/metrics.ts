@@ -20,7 +20,7 @@ export function createMetrics() {
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
     }),
     noticeDeliveries: new Counter({
-      name: 'vpnwatch_notice_deliveries_total', help: 'Notice messages posted to chat, by target and result (sent, retry, failed)',
+      name: 'vpnwatch_notice_deliveries_total', help: 'Notice messages posted to chat, by target and result (sent, edited, retry, failed)',
       labelNames: ['target', 'result'] as const, registers: [registry],
     }),
     sessionsOnline: new Gauge({ name: 'vpnwatch_sessions_online', help: 'Online sessions at the last good read, by server', labelNames: ['server'] as const, registers: [registry] }),

@@ -3,16 +3,24 @@
 //
 // Each run, per target (slack, discord, log):
 //   1. take the events whose delivery to that target is pending and due (nextAttemptAt passed);
-//   2. flap window: a disconnect is held back until `flapWindowSeconds` after it happened. If the
-//      same user connects again on the same server within the window, the two become one
-//      "reconnected" line, sent with the connect, and both events are marked together. Holding is
-//      decided from the stored times alone (event.at vs now), so it works when the disconnect and
-//      the reconnect arrive in different cycles, and across a restart;
+//   2. flap window: nothing is held back, a disconnect goes out at once. When the same user
+//      connects again on the same server within `flapWindowSeconds` of a disconnect (not a kick:
+//      that is news of its own), the two become one "reconnected" line:
+//      - the disconnect already posted: the connect posts nothing new. Its message is rendered
+//        again from the events delivered in it (found by the messageRef each delivery keeps), with
+//        the disconnect's line replaced, and edited in place; the connect is marked sent with the
+//        same messageRef. When the edit fails for good (the message was deleted), the connect is
+//        posted as usual instead; a transient failure is retried like a post;
+//      - the disconnect still pending (chat was down): the line goes out with the connect, and
+//        both events are marked together.
+//      Folding is decided from the stored times alone (event.at), so it works when the two arrive
+//      in different cycles, and across a restart;
 //   3. group what is due by server and poll cycle: one message per server per cycle;
-//   4. post it; mark every event in it: sent, or pending again with a later nextAttemptAt for a
-//      transient error (429 honouring retry-after, 5xx, timeouts, network), or failed for a
-//      permanent one (bad token, missing channel, no access), which is logged once and shown by
-//      store.deliveryProblems(). A message that keeps failing transiently for a day is failed too.
+//   4. post it; mark every event in it: sent (with the message's ref), or pending again with a
+//      later nextAttemptAt for a transient error (429 honouring retry-after, 5xx, timeouts,
+//      network), or failed for a permanent one (bad token, missing channel, no access), which is
+//      logged once and shown by store.deliveryProblems(). A message that keeps failing
+//      transiently for a day is failed too.
 import type { Config } from './config.ts';
 import type { VpnSession } from './domain.ts';
 import { formatDuration, secondsBetween } from './format.ts';
@@ -25,10 +33,13 @@ export type NoticeTarget = 'slack' | 'discord' | 'log';
 
 export interface NoticeSink {
   target: NoticeTarget;
-  post(channel: string, notice: Notice): Promise<void>;
+  /** Posts a notice; resolves to a reference to the message for edit(), or null when it cannot be edited. */
+  post(channel: string, notice: Notice): Promise<string | null>;
+  /** Replaces the content of a notice posted to `channel` (`ref` as post() returned it); absent where post() gives no ref. */
+  edit?(channel: string, ref: string, notice: Notice): Promise<void>;
 }
 
-/** A failed post, classified by the adapter that knows its platform's errors. */
+/** A failed post or edit, classified by the adapter that knows its platform's errors. */
 export class DeliveryError extends Error {
   override readonly name = 'DeliveryError';
   constructor(message: string, readonly permanent: boolean, readonly retryAfterMs?: number) {
@@ -58,6 +69,7 @@ export function logSink(log: Logger): NoticeSink {
     target: 'log',
     async post(_channel, notice) {
       log.info({ server: notice.server }, noticeText(notice));
+      return null;
     },
   };
 }
@@ -70,7 +82,7 @@ export interface NotifierOptions {
   log?: Logger;
   metrics?: Metrics;
   now?: () => Date;
-  /** Fallback run interval: retries and held disconnects come due without a wake(). */
+  /** Fallback run interval: retries come due without a wake(). */
   tickMs?: number;
   /** Lines per message before "…and N more changes". */
   maxLines?: number;
@@ -85,10 +97,28 @@ interface Message {
   events: StoredEvent[];
 }
 
+/** Reconnects to fold into a notice already posted: the message, its server and poll cycle. */
+interface Fold {
+  ref: string;
+  server: string;
+  cycle: string;
+  connects: StoredEvent[];
+}
+
+/** How a delivery attempt went: what to count and record on success. */
+interface Outcome {
+  failure: DeliveryError | null;
+  result: 'sent' | 'edited';
+  messageRef: string | null;
+}
+
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 10 * 60_000;
+/** Events read to find the disconnects a reconnect may fold into: far more than a flap window holds. */
+const RECENT_EVENTS_LIMIT = 2_000;
 
 const ms = (at: string) => Date.parse(at);
+const byTime = (a: StoredEvent, b: StoredEvent) => ms(a.at) - ms(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function where(s: VpnSession): string {
   const virtual = s.virtualAddress ?? s.virtualIpv6;
@@ -116,6 +146,45 @@ function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
     case 'server-up':
       return { kind: 'server-up', text: `✅ ${event.server} is back up` };
   }
+}
+
+/** A disconnect a reconnect may turn into one line: not a kick, which is news of its own. */
+const foldable = (e: StoredEvent) => e.type === 'disconnected' && e.endedBy !== 'kicked' && !!e.user;
+const sameUser = (a: StoredEvent, b: StoredEvent) => a.server === b.server && a.user === b.user;
+const withinWindow = (disconnect: StoredEvent, connect: StoredEvent, windowMs: number) =>
+  ms(connect.at) >= ms(disconnect.at) && ms(connect.at) - ms(disconnect.at) <= windowMs;
+
+/** Flaps among `events` (oldest first): each foldable disconnect with the first later connect of the same user on the same server within the window, by connect. */
+function pairFlaps(events: StoredEvent[], windowMs: number): Map<StoredEvent, StoredEvent> {
+  const flapFrom = new Map<StoredEvent, StoredEvent>();
+  if (windowMs <= 0) return flapFrom;
+  for (const d of events) {
+    if (!foldable(d)) continue;
+    const c = events.find((e) => e.type === 'connected' && !flapFrom.has(e) && sameUser(e, d) && withinWindow(d, e, windowMs));
+    if (c) flapFrom.set(c, d);
+  }
+  return flapFrom;
+}
+
+/**
+ * The notice of one message of `cycle`: a line per event of that cycle, in order. A flap is one
+ * line, where its connect is when that is of this cycle (both went out together), else where its
+ * disconnect is (a reconnect folded into a notice already posted). Events of other cycles show
+ * only through their flap partner.
+ */
+function composeNotice(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): Notice {
+  const connectOf = new Map([...flapFrom].map(([c, d]) => [d, c]));
+  const lines: NoticeLine[] = [];
+  for (const e of events) {
+    if (e.cycle !== cycle) continue;
+    const connect = connectOf.get(e);
+    if (connect) {
+      if (connect.cycle !== cycle) lines.push(lineFor(connect, e));
+      continue;
+    }
+    lines.push(lineFor(e, flapFrom.get(e)));
+  }
+  return { server, lines: lines.slice(0, maxLines), omitted: Math.max(0, lines.length - maxLines) };
 }
 
 export class Notifier {
@@ -171,6 +240,10 @@ export class Notifier {
     await this.running;
   }
 
+  private get windowMs(): number {
+    return this.opts.config.notices.flapWindowSeconds * 1000;
+  }
+
   /** One pass over the outbox (what wake() and the tick run). */
   async runOnce(): Promise<void> {
     const events = await this.opts.store.pendingEvents(500);
@@ -181,96 +254,148 @@ export class Notifier {
     const deliveries = new Map(events.map((e) => [e.id, e.deliveries.map((d) => ({ ...d }))]));
     const targets = new Set(events.flatMap((e) => e.deliveries.filter((d) => d.state === 'pending').map((d) => d.target as NoticeTarget)));
     for (const target of targets) {
-      for (const message of this.plan(events, target, now)) {
+      const pendingFor = (e: StoredEvent) => e.deliveries.find((d) => d.target === target && d.state === 'pending');
+      const due = (e: StoredEvent) => {
+        const next = pendingFor(e)!.nextAttemptAt;
+        return !next || next <= now;
+      };
+      const candidates = events.filter(pendingFor);
+      // Flaps whose disconnect is still pending too: they go out as one line with the connect.
+      const flapFrom = pairFlaps(candidates, this.windowMs);
+      const reconnects = candidates.filter((e) => e.type === 'connected' && !flapFrom.has(e) && due(e));
+      const edited = await this.foldIntoPosted(reconnects, target, now, deliveries);
+      for (const message of this.plan(candidates.filter((e) => !edited.has(e)), flapFrom, due)) {
         await this.deliver(message, target, now, deliveries);
       }
     }
   }
 
-  /** The messages due now for `target`, one per server and cycle, holding recent disconnects back for the flap window. */
-  private plan(events: StoredEvent[], target: NoticeTarget, now: Date): Message[] {
-    const pendingFor = (e: StoredEvent) => e.deliveries.find((d) => d.target === target && d.state === 'pending');
-    const candidates = events.filter((e) => pendingFor(e));
-    const windowMs = this.opts.config.notices.flapWindowSeconds * 1000;
-
-    // A disconnect (not a kick: that is news of its own) and a later connect of the same user on
-    // the same server within the window: one "reconnected" line.
-    const flapFrom = new Map<StoredEvent, StoredEvent>();
-    const absorbed = new Set<StoredEvent>();
-    if (windowMs > 0) {
-      for (const d of candidates) {
-        if (d.type !== 'disconnected' || d.endedBy === 'kicked' || !d.user) continue;
-        const c = candidates.find((e) => e.type === 'connected' && !flapFrom.has(e) && e.server === d.server && e.user === d.user
-          && ms(e.at) >= ms(d.at) && ms(e.at) - ms(d.at) <= windowMs);
-        if (c) {
-          flapFrom.set(c, d);
-          absorbed.add(d);
-        }
-      }
-    }
-
-    const groups = new Map<string, { server: string; items: StoredEvent[] }>();
+  /** The messages due now, one per server and cycle; a disconnect in `flapFrom` goes with its connect. */
+  private plan(candidates: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, due: (e: StoredEvent) => boolean): Message[] {
+    const absorbed = new Set(flapFrom.values());
+    const groups = new Map<string, { server: string; cycle: string; events: StoredEvent[] }>();
     for (const e of candidates) {
-      if (absorbed.has(e)) continue; // travels with its reconnect
-      const next = pendingFor(e)!.nextAttemptAt;
-      if (next && next > now) continue; // backing off
-      const held = e.type === 'disconnected' && e.endedBy !== 'kicked' && now.getTime() - ms(e.at) < windowMs;
-      if (held) continue; // a reconnect may still come within the window
+      if (absorbed.has(e) || !due(e)) continue; // travels with its reconnect, or backing off
       const key = `${e.server}\n${e.cycle}`;
-      const group = groups.get(key) ?? { server: e.server, items: [] };
-      group.items.push(e);
+      const group = groups.get(key) ?? { server: e.server, cycle: e.cycle, events: [] };
+      group.events.push(e);
+      const from = flapFrom.get(e);
+      if (from) group.events.push(from);
       groups.set(key, group);
+    }
+    const maxLines = this.opts.maxLines ?? 20;
+    return [...groups.values()].map(({ server, cycle, events }) => ({ server, events, notice: composeNotice(server, cycle, events, flapFrom, maxLines) }));
+  }
+
+  /**
+   * Folds connects into the notices already posted for their disconnects (within the window, on
+   * the same target) by editing those messages. Returns the connects handled so: edited, or
+   * waiting to retry the edit. The others (no such notice, or an edit that failed for good) are
+   * left to be posted.
+   */
+  private async foldIntoPosted(connects: StoredEvent[], target: NoticeTarget, now: Date, deliveries: Map<string, Delivery[]>): Promise<Set<StoredEvent>> {
+    const handled = new Set<StoredEvent>();
+    const sink = this.sinks.get(target);
+    const windowMs = this.windowMs;
+    if (!sink?.edit || windowMs <= 0 || connects.length === 0) return handled;
+
+    const since = Math.min(...connects.map((c) => ms(c.at))) - windowMs;
+    const recent = await this.opts.store.eventsSince(new Date(since - 1), RECENT_EVENTS_LIMIT);
+    const refOf = (e: StoredEvent) => {
+      const d = e.deliveries.find((x) => x.target === target);
+      return d?.state === 'sent' ? d.messageRef ?? null : null;
+    };
+    // A user's disconnect line in a message is taken once a connect of theirs went out in it.
+    const taken = new Set(recent.filter((e) => e.type === 'connected' && refOf(e)).map((e) => `${refOf(e)}\n${e.server}\n${e.user}`));
+    const folds = new Map<string, Fold>();
+    for (const c of connects) {
+      const disconnect = recent.findLast((d) => foldable(d) && sameUser(d, c) && withinWindow(d, c, windowMs) && refOf(d) !== null
+        && !taken.has(`${refOf(d)}\n${d.server}\n${d.user}`));
+      if (!disconnect) continue;
+      const ref = refOf(disconnect)!;
+      taken.add(`${ref}\n${disconnect.server}\n${disconnect.user}`);
+      const fold = folds.get(ref) ?? { ref, server: disconnect.server, cycle: disconnect.cycle, connects: [] };
+      fold.connects.push(c);
+      folds.set(ref, fold);
     }
 
     const maxLines = this.opts.maxLines ?? 20;
-    return [...groups.values()].map(({ server, items }) => ({
-      server,
-      notice: { server, lines: items.slice(0, maxLines).map((e) => lineFor(e, flapFrom.get(e))), omitted: Math.max(0, items.length - maxLines) },
-      events: items.flatMap((e) => (flapFrom.has(e) ? [e, flapFrom.get(e)!] : [e])),
-    }));
+    for (const fold of folds.values()) {
+      const posted = await this.opts.store.eventsOfMessage(target, fold.ref);
+      const flapFrom = pairFlaps([...posted, ...fold.connects].sort(byTime), windowMs);
+      // The message as it stands decides: a connect that pairs with none of its lines is posted.
+      const connects = fold.connects.filter((c) => flapFrom.has(c));
+      if (connects.length === 0) continue;
+      const notice = composeNotice(fold.server, fold.cycle, [...posted, ...connects].sort(byTime), flapFrom, maxLines);
+      const channel = noticeChannel(this.opts.config, fold.server, target);
+      let failure: DeliveryError | null = null;
+      try {
+        if (!channel) throw new DeliveryError(`no ${target} notice channel is configured for ${fold.server}`, true);
+        await sink.edit(channel, fold.ref, notice);
+      } catch (err) {
+        failure = classify(err);
+      }
+      if (failure?.permanent) {
+        this.log.warn({ target, server: fold.server }, `could not edit the posted notice (${failure.message}); posting the reconnect instead`);
+        continue;
+      }
+      await this.record(connects, target, now, deliveries, { failure, result: 'edited', messageRef: fold.ref }, fold.server, channel);
+      for (const c of connects) handled.add(c);
+    }
+    return handled;
   }
 
   private async deliver(message: Message, target: NoticeTarget, now: Date, deliveries: Map<string, Delivery[]>): Promise<void> {
     const channel = noticeChannel(this.opts.config, message.server, target);
     const sink = this.sinks.get(target);
     let failure: DeliveryError | null = null;
+    let messageRef: string | null = null;
     try {
       if (!sink) throw new DeliveryError(`no ${target} connection is configured`, true);
       if (!channel) throw new DeliveryError(`no ${target} notice channel is configured for ${message.server}`, true);
-      await sink.post(channel, message.notice);
+      messageRef = await sink.post(channel, message.notice);
     } catch (err) {
-      // Errors the adapter did not classify (a dropped connection, a timeout) are worth a retry.
-      failure = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err), false);
+      failure = classify(err);
     }
+    await this.record(message.events, target, now, deliveries, { failure, result: 'sent', messageRef }, message.server, channel);
+  }
 
+  /** Marks `events` after one attempt that carried them all: sent, pending for a retry, or failed. */
+  private async record(events: StoredEvent[], target: NoticeTarget, now: Date, deliveries: Map<string, Delivery[]>, outcome: Outcome, server: string, channel: string | undefined): Promise<void> {
+    const { failure } = outcome;
     const mine = (e: StoredEvent) => deliveries.get(e.id)!.find((d) => d.target === target)!;
-    const attempts = Math.max(...message.events.map((e) => mine(e).attempts)) + 1;
-    const oldest = Math.min(...message.events.map((e) => ms(e.at)));
+    const attempts = Math.max(...events.map((e) => mine(e).attempts)) + 1;
+    const oldest = Math.min(...events.map((e) => ms(e.at)));
     const givingUp = failure && !failure.permanent && now.getTime() - oldest > (this.opts.giveUpAfterMs ?? 24 * 3600_000);
     let update: Partial<Delivery>;
     if (!failure) {
-      update = { state: 'sent', sentAt: now, nextAttemptAt: null, lastError: null };
+      update = { state: 'sent', sentAt: now, nextAttemptAt: null, lastError: null, messageRef: outcome.messageRef };
       this.loggedProblems.delete(target);
-      this.opts.metrics?.noticeDeliveries.inc({ target, result: 'sent' });
+      this.opts.metrics?.noticeDeliveries.inc({ target, result: outcome.result });
     } else if (failure.permanent || givingUp) {
       const error = givingUp ? `gave up after ${attempts} attempts: ${failure.message}` : failure.message;
       update = { state: 'failed', nextAttemptAt: null, lastError: error };
       if (this.loggedProblems.get(target) !== error) {
         this.loggedProblems.set(target, error);
-        this.log.error({ target, channel, server: message.server }, `notices to ${target} fail: ${error}`);
+        this.log.error({ target, channel, server }, `notices to ${target} fail: ${error}`);
       }
       this.opts.metrics?.noticeDeliveries.inc({ target, result: 'failed' });
     } else {
       const delayMs = failure.retryAfterMs ?? Math.min(FIRST_RETRY_MS * 2 ** (attempts - 1), MAX_RETRY_MS);
       update = { state: 'pending', nextAttemptAt: new Date(now.getTime() + delayMs), lastError: failure.message };
-      this.log.warn({ target, server: message.server, attempts, retryInMs: delayMs }, `notice to ${target} not delivered, will retry: ${failure.message}`);
+      this.log.warn({ target, server, attempts, retryInMs: delayMs }, `notice to ${target} not delivered, will retry: ${failure.message}`);
       this.opts.metrics?.noticeDeliveries.inc({ target, result: 'retry' });
     }
-    for (const e of message.events) {
+    for (const e of events) {
       const list = deliveries.get(e.id)!;
       const d = mine(e);
       Object.assign(d, update, { attempts: d.attempts + 1 });
       await this.opts.store.saveDeliveries(e.id, list);
     }
   }
+}
+
+/** Errors the adapter did not classify (a dropped connection, a timeout) are worth a retry. */
+function classify(err: unknown): DeliveryError {
+  return err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err), false);
 }

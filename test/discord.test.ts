@@ -148,14 +148,34 @@ describe('command registration', () => {
 });
 
 describe('notices', () => {
-  it('posts to the channel with no mentions parsed and the name escaped', async () => {
-    await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+  const ESCAPED_EVIL = '\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)';
+
+  it('posts to the channel with no mentions parsed and the name escaped; answers with the message id', async () => {
+    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
     const [post] = fake.callsTo('POST', /^\/channels\/\d+\/messages$/);
     expect(post!.headers.authorization).toBe(`Bot ${TOKEN}`);
-    expect(post!.body).toEqual({
-      content: 'fra-1: 🟢 \\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com) connected from 203.0.113.102 (198.18.0.102)',
-      allowed_mentions: { parse: [] },
-    });
+    const content = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.102 (198.18.0.102)`;
+    expect(post!.body).toEqual({ content, allowed_mentions: { parse: [] } });
+    expect(fake.messages.get(id)).toMatchObject({ channel_id: IDS.channel, content });
+  });
+
+  it('edits a posted notice with PATCH of the channel message, escaped, with no mentions parsed', async () => {
+    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
+    await bot.editNotice(IDS.channel, id, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
+    const [patch] = fake.callsTo('PATCH', /^\/channels\//);
+    const content = `fra-1: 🔁 ${ESCAPED_EVIL} reconnected after 12s away`;
+    expect(patch).toMatchObject({ path: `/channels/${IDS.channel}/messages/${id}`, body: { content, allowed_mentions: { parse: [] } } });
+    expect(patch!.headers.authorization).toBe(`Bot ${TOKEN}`);
+    expect(fake.messages.get(id)).toMatchObject({ content });
+  });
+
+  it('classifies edit failures like post failures: a deleted message is permanent, a 5xx transient', async () => {
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const id = await bot.postNotice(IDS.channel, notice);
+    fake.answerNext(`PATCH /channels/${IDS.channel}/messages/${id}`, { status: 503, body: { message: 'Service Unavailable' } });
+    await expect(bot.editNotice(IDS.channel, id, notice)).rejects.toMatchObject({ message: 'Discord API HTTP 503', permanent: false });
+    fake.deleteMessage(id);
+    await expect(bot.editNotice(IDS.channel, id, notice)).rejects.toEqual(new DeliveryError('Discord API 404: Unknown Message', true));
   });
 
   it('classifies failures: unknown channel and bad token are permanent, 429 and 5xx transient', async () => {

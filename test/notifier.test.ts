@@ -2,20 +2,24 @@
 // its Web API client, against a local fake of Slack's Web API (test/fakes/fake-slack.ts). Each test
 // has a database of its own on the MongoDB-wire server. The clock is the test's: the notifier is
 // run pass by pass at chosen times, so retries and the flap window are checked without waiting.
+// The fake keeps each posted message, so a test can read what the channel shows after edits.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDiscordBot } from '../src/chat/discord.ts';
 import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
 import type { Config } from '../src/config.ts';
-import { diffSnapshots, emptyBaseline, userName } from '../src/diff.ts';
+import { diffSnapshots, emptyBaseline, sessionKey, userName } from '../src/diff.ts';
 import type { ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { noticeTargets, Notifier, type NotifierOptions } from '../src/notifier.ts';
 import type { Store } from '../src/store/store.ts';
+import { IDS, startFakeDiscord } from './fakes/fake-discord.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 
 const BOT_TOKEN = 'xoxb-notifier';
+const DISCORD_TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.notifier.token';
 const T = (hhmmss: string) => new Date(`2026-11-28T${hhmmss}.000Z`);
 
 const session = (commonName: string, port: number, connectedAt = '2026-11-28T08:00:00.000Z'): VpnSession => ({
@@ -46,20 +50,35 @@ afterAll(async () => { await fake.close(); });
 beforeEach(async () => {
   store = await openTestStore();
   fake.calls.length = 0;
+  fake.messages.clear();
 });
 afterEach(async () => { await dropTestStore(store); });
 
-/** Stores one read of `server` the way the poller does (diff against the stored baseline, then applyCycle). */
-async function storeRead(server: string, at: string, sessions: VpnSession[], cfg: Pick<Config, 'servers' | 'slack' | 'discord'>, announce = true) {
+/**
+ * Stores one read of `server` the way the poller does (diff against the stored baseline, then
+ * applyCycle). `kicked` names users whose sessions ending in this read were kicked.
+ */
+async function storeRead(server: string, at: string, sessions: VpnSession[], cfg: Pick<Config, 'servers' | 'slack' | 'discord'>, { announce = true, kicked = [] as string[] } = {}) {
   const readAt = `2026-11-28T${at}.000Z`;
   const read: ServerRead = { server, ok: true, readAt, durationMs: 5, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions, warnings: [] } };
   const diff = diffSnapshots((await store.loadBaselines()).get(server) ?? emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
   const listed = new Set(sessions.map(userName));
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
-  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, announce, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
+  const endedBy = new Map(diff.ended.filter((s) => kicked.includes(userName(s))).map((s) => [sessionKey(s), 'kicked' as const]));
+  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, announce, targets: noticeTargets(cfg, server), endedBy, sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
 }
 
 const posted = () => fake.callsTo('chat.postMessage').map((c) => ({ channel: c.body.channel, text: c.body.text }));
+const updated = () => fake.callsTo('chat.update').map((c) => ({ channel: c.body.channel, ts: c.body.ts, text: c.body.text }));
+/** What the notice channel shows now: each message's text, oldest first (edits applied). */
+const channelShows = () => [...fake.messages.values()].filter((m) => m.channel === 'C0NOTICE').map((m) => m.text);
+/** The Slack delivery of each stored event, oldest first: state, attempts and the message it went out in. */
+async function slackDeliveries() {
+  return (await store.eventsSince(new Date(0))).map((e) => {
+    const d = e.deliveries.find((x) => x.target === 'slack')!;
+    return { type: e.type, user: e.user, state: d.state, attempts: d.attempts, messageRef: d.messageRef };
+  });
+}
 
 function notifierAt(cfg: NoticeConfig, clock: { now: Date }, extra: Partial<NotifierOptions> = {}) {
   return new Notifier({ store, config: cfg, sinks: [slack.sink], log: quiet, now: () => clock.now, ...extra });
@@ -107,7 +126,7 @@ describe('grouping', () => {
   it('never posts events stored as skipped (read before a restart settled)', async () => {
     const cfg = config(0);
     await storeRead('fra-1', '10:00:00', [session('alice', 101)], cfg);
-    await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, false);
+    await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, { announce: false });
     expect((await store.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped']]);
     await notifierAt(cfg, { now: T('10:05:00') }).runOnce();
     expect(posted()).toEqual([]);
@@ -115,40 +134,195 @@ describe('grouping', () => {
 });
 
 describe('flap window', () => {
-  it('holds a disconnect for the window; a reconnect in a later cycle turns both into one line', async () => {
+  it('posts a disconnect at once; a reconnect within the window edits that message into one line and posts nothing new', async () => {
     const cfg = config(60);
+    const metrics = createMetrics();
     const clock = { now: T('10:00:01') };
-    const notifier = notifierAt(cfg, clock);
-    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
-    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
-    clock.now = T('10:01:10');
-    await notifier.runOnce();
-    expect(posted()).toEqual([]); // bob's disconnect is held: he may be back within 60 s
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102), session('<!here> *eve*', 103)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101), session('carol', 104, '2026-11-28T10:00:50.000Z')], cfg);
+    clock.now = T('10:01:01');
+    await notifierAt(cfg, clock, { metrics }).runOnce();
+    const original = 'fra-1: 🔴 bob disconnected after 2h 1m · 🔴 &lt;!here&gt; *eve* disconnected after 2h 1m · 🟢 carol connected from 203.0.113.104 (198.18.0.104)';
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: original }]); // no hold: out in the same run
+    const [ts] = [...fake.messages.keys()];
 
-    await storeRead('fra-1', '10:01:40', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:35.000Z')], cfg);
+    // eve is back 40 s later. A fresh notifier (as after a restart) finds the message in the store.
+    await storeRead('fra-1', '10:01:40', [session('alice', 101), session('carol', 104, '2026-11-28T10:00:50.000Z'), session('<!here> *eve*', 113, '2026-11-28T10:01:38.000Z')], cfg);
     clock.now = T('10:01:41');
-    await notifier.runOnce();
-    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 40s away' }]);
+    await notifierAt(cfg, clock, { metrics }).runOnce();
+    const eveBack = '🔁 &lt;!here&gt; *eve* reconnected from 203.0.113.113 (198.18.0.113) after 40s away';
+    expect(posted()).toHaveLength(1);
+    expect(updated()).toEqual([{ channel: 'C0NOTICE', ts, text: `fra-1: 🔴 bob disconnected after 2h 1m · ${eveBack} · 🟢 carol connected from 203.0.113.104 (198.18.0.104)` }]);
+
+    // bob too, in another cycle: the second edit keeps eve's line.
+    await storeRead('fra-1', '10:01:50', [session('alice', 101), session('carol', 104, '2026-11-28T10:00:50.000Z'), session('<!here> *eve*', 113, '2026-11-28T10:01:38.000Z'), session('bob', 112, '2026-11-28T10:01:45.000Z')], cfg);
+    clock.now = T('10:01:51');
+    await notifierAt(cfg, clock, { metrics }).runOnce();
+    // Past 200 characters the notice puts one change per line.
+    const final = ['fra-1:', '🔁 bob reconnected from 203.0.113.112 (198.18.0.112) after 50s away', eveBack, '🟢 carol connected from 203.0.113.104 (198.18.0.104)'].join('\n');
+    expect(posted()).toHaveLength(1);
+    expect(updated().at(-1)).toEqual({ channel: 'C0NOTICE', ts, text: final });
+    expect(channelShows()).toEqual([final]);
+    expect(fake.callsTo('chat.update').at(-1)!.body.blocks).toEqual([{ type: 'section', text: { type: 'plain_text', text: final, emoji: true } }]);
+
+    const ref = JSON.stringify({ channel: 'C0NOTICE', ts });
+    expect(await slackDeliveries()).toEqual([
+      { type: 'disconnected', user: 'bob', state: 'sent', attempts: 1, messageRef: ref },
+      { type: 'disconnected', user: '<!here> *eve*', state: 'sent', attempts: 1, messageRef: ref },
+      { type: 'connected', user: 'carol', state: 'sent', attempts: 1, messageRef: ref },
+      { type: 'connected', user: '<!here> *eve*', state: 'sent', attempts: 1, messageRef: ref },
+      { type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: ref },
+    ]);
     expect(await store.pendingEvents()).toEqual([]);
+    const counts = (await metrics.noticeDeliveries.get()).values.map((v) => [v.labels.result, v.value]);
+    expect(counts).toEqual([['sent', 1], ['edited', 2]]);
   });
 
-  it('sends a held disconnect once the window has passed without a reconnect; a kick is never held', async () => {
+  it('a reconnect after the window is a new message', async () => {
     const cfg = config(60);
     const clock = { now: T('10:00:01') };
     const notifier = notifierAt(cfg, clock);
     await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
     await storeRead('fra-1', '10:02:00', [session('alice', 101)], cfg);
-    clock.now = T('10:02:59');
-    await notifier.runOnce();
-    expect(posted()).toEqual([]);
-    clock.now = T('10:03:00');
+    clock.now = T('10:02:01');
     await notifier.runOnce();
     expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🔴 bob disconnected after 2h 2m' }]);
-    // bob comes back after the window: that is a plain connect.
     await storeRead('fra-1', '10:03:30', [session('alice', 101), session('bob', 103, '2026-11-28T10:03:20.000Z')], cfg);
     clock.now = T('10:03:31');
     await notifier.runOnce();
+    expect(posted()).toEqual([
+      { channel: 'C0NOTICE', text: 'fra-1: 🔴 bob disconnected after 2h 2m' },
+      { channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' },
+    ]);
+    expect(updated()).toEqual([]);
+  });
+
+  it('never folds a kick: the reconnect that follows it is a message of its own', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg, { kicked: ['bob'] });
+    clock.now = T('10:01:01');
+    await notifier.runOnce();
+    await storeRead('fra-1', '10:01:10', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:05.000Z')], cfg);
+    clock.now = T('10:01:11');
+    await notifier.runOnce();
+    expect(posted()).toEqual([
+      { channel: 'C0NOTICE', text: 'fra-1: ⛔ bob was kicked after 2h 1m' },
+      { channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' },
+    ]);
+    expect(updated()).toEqual([]);
+  });
+
+  it('when the posted disconnect cannot be edited any more (deleted), posts the reconnect instead', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    clock.now = T('10:01:01');
+    await notifier.runOnce();
+    fake.deleteMessage([...fake.messages.keys()][0]!);
+    await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
+    clock.now = T('10:01:21');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.update')).toHaveLength(1); // tried, message_not_found
     expect(posted().at(-1)).toEqual({ channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' });
+    expect(channelShows()).toEqual(['fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)']);
+    const [ts] = [...fake.messages.keys()];
+    expect((await slackDeliveries())[1]).toEqual({ type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: JSON.stringify({ channel: 'C0NOTICE', ts }) });
+    expect(await store.pendingEvents()).toEqual([]);
+  });
+
+  it('an edit that fails transiently is retried as an edit after retry-after, never posted as well', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    clock.now = T('10:01:01');
+    await notifier.runOnce();
+    await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
+    fake.answerNext('chat.update', { status: 429, headers: { 'retry-after': '3' } });
+    clock.now = T('10:01:21');
+    await notifier.runOnce();
+    expect((await slackDeliveries())[1]).toMatchObject({ state: 'pending', attempts: 1, messageRef: null });
+    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ nextAttemptAt: T('10:01:24'), lastError: 'Slack rate limit (retry after 3 s)' });
+    clock.now = T('10:01:24');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.update')).toHaveLength(2);
+    expect(posted()).toHaveLength(1);
+    expect(channelShows()).toEqual(['fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away']);
+    expect((await slackDeliveries())[1]).toMatchObject({ state: 'sent', attempts: 2 });
+  });
+
+  it('a disconnect still pending while chat is down and its reconnect go out as one line when chat is back', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg);
+    fake.answerNext('chat.postMessage', { status: 503, body: 'down' }, { status: 503, body: 'down' });
+    clock.now = T('10:01:01');
+    await notifier.runOnce(); // the disconnect: 503, again at 10:01:06
+    await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
+    clock.now = T('10:01:21');
+    await notifier.runOnce(); // both together: 503, again 10 s later
+    expect(channelShows()).toEqual([]);
+    clock.now = T('10:01:31');
+    await notifier.runOnce();
+    expect(fake.callsTo('chat.postMessage').map((c) => c.body.text)).toEqual([
+      'fra-1: 🔴 bob disconnected after 2h 1m',
+      'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away',
+      'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away',
+    ]);
+    expect(channelShows()).toEqual(['fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away']);
+    expect(updated()).toEqual([]);
+    expect((await slackDeliveries()).map((d) => [d.type, d.state, d.attempts])).toEqual([['disconnected', 'sent', 3], ['connected', 'sent', 2]]);
+  });
+
+  it('never posts a disconnect stored as skipped; the reconnect after it is a plain connect', async () => {
+    const cfg = config(60);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg, { announce: false });
+    await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
+    await notifierAt(cfg, { now: T('10:01:21') }).runOnce();
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' }]);
+    expect(updated()).toEqual([]);
+    expect((await slackDeliveries()).map((d) => [d.type, d.state])).toEqual([['disconnected', 'skipped'], ['connected', 'sent']]);
+  });
+
+  it('Discord: the reconnect edits the posted message with PATCH, no mentions parsed', async () => {
+    const discordFake = await startFakeDiscord({ token: DISCORD_TOKEN });
+    try {
+      const discordConfig = { token: DISCORD_TOKEN, adminUsers: [], adminRoles: [], apiUrl: discordFake.apiBase, noticeChannel: IDS.channel };
+      // REST only: notices need no gateway session.
+      const bot = createDiscordBot({ config: discordConfig, dispatch: {} as never, log: quiet });
+      const cfg: NoticeConfig = { servers: [serverConfig('fra-1')], notices: { flapWindowSeconds: 60 }, discord: discordConfig };
+      const clock = { now: T('10:00:01') };
+      const notifier = new Notifier({ store, config: cfg, sinks: [bot.sink], log: quiet, now: () => clock.now });
+      await storeRead('fra-1', '10:00:00', [session('@everyone', 101)], cfg);
+      await storeRead('fra-1', '10:01:00', [], cfg);
+      clock.now = T('10:01:01');
+      await notifier.runOnce();
+      const [post] = discordFake.callsTo('POST', /^\/channels\/\d+\/messages$/);
+      expect(post!.body).toEqual({ content: 'fra-1: 🔴 \\@everyone disconnected after 2h 1m', allowed_mentions: { parse: [] } });
+      const [id] = [...discordFake.messages.keys()];
+
+      await storeRead('fra-1', '10:01:12', [session('@everyone', 102, '2026-11-28T10:01:10.000Z')], cfg);
+      clock.now = T('10:01:13');
+      await notifier.runOnce();
+      expect(discordFake.callsTo('POST', /^\/channels\//)).toHaveLength(1);
+      const [patch] = discordFake.callsTo('PATCH', /^\/channels\//);
+      const content = 'fra-1: 🔁 \\@everyone reconnected from 203.0.113.102 (198.18.0.102) after 12s away';
+      expect(patch).toMatchObject({ path: `/channels/${IDS.channel}/messages/${id}`, body: { content, allowed_mentions: { parse: [] } } });
+      expect(discordFake.messages.get(id!)).toMatchObject({ content });
+      const events = await store.eventsSince(new Date(0));
+      expect(events.map((e) => [e.type, e.deliveries[0]!.state, e.deliveries[0]!.messageRef])).toEqual([['disconnected', 'sent', id], ['connected', 'sent', id]]);
+    } finally {
+      await discordFake.close();
+    }
   });
 });
 

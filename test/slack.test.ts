@@ -143,14 +143,37 @@ describe('/vpn over HTTP (signed requests)', () => {
 });
 
 describe('notices', () => {
-  it('posts with chat.postMessage, escaped, with link_names off and no parsing', async () => {
-    await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+  const ESCAPED_EVIL = '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt;';
+
+  it('posts with chat.postMessage, escaped, in plain_text, with link_names off and no parsing; answers with a ref to the message', async () => {
+    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
     const [call] = fake.callsTo('chat.postMessage');
     expect(call!.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
-    expect(call!.body).toMatchObject({
-      channel: 'C0NOTICE', link_names: 'false', parse: 'none', mrkdwn: 'false',
-      text: 'fra-1: 🟢 &lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; connected from 203.0.113.102 (198.18.0.102)',
-    });
+    const text = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.102 (198.18.0.102)`;
+    expect(call!.body).toMatchObject({ channel: 'C0NOTICE', link_names: 'false', parse: 'none', mrkdwn: 'false', text });
+    expect(call!.body.blocks).toEqual([{ type: 'section', text: { type: 'plain_text', text, emoji: true } }]);
+    const [ts] = [...fake.messages].find(([, m]) => m.text === text)!;
+    expect(JSON.parse(ref!)).toEqual({ channel: 'C0NOTICE', ts });
+  });
+
+  it('edits a posted notice with chat.update: same channel and ts, escaped, in plain_text, no parsing', async () => {
+    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
+    const { ts } = JSON.parse(ref!);
+    await slack.editNotice('C0NOTICE', ref!, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
+    const [update] = fake.callsTo('chat.update');
+    const text = `fra-1: 🔁 ${ESCAPED_EVIL} reconnected after 12s away`;
+    expect(update!.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
+    expect(update!.body).toEqual({ channel: 'C0NOTICE', ts, text, blocks: [{ type: 'section', text: { type: 'plain_text', text, emoji: true } }], link_names: 'false', parse: 'none' });
+    expect(fake.messages.get(ts)).toMatchObject({ channel: 'C0NOTICE', text, edits: 1 });
+  });
+
+  it('classifies edit failures like post failures: a deleted message is permanent, a 429 transient', async () => {
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const ref = (await slack.postNotice('C0NOTICE', notice))!;
+    fake.answerNext('chat.update', { status: 429, headers: { 'retry-after': '4' } });
+    expect(await slack.editNotice('C0NOTICE', ref, notice).catch((e: DeliveryError) => e)).toMatchObject({ permanent: false, retryAfterMs: 4000 });
+    fake.deleteMessage(JSON.parse(ref).ts);
+    await expect(slack.editNotice('C0NOTICE', ref, notice)).rejects.toEqual(new DeliveryError('Slack API error: message_not_found', true));
   });
 
   it('classifies failures: a missing channel is permanent, a 429 is transient with its retry-after', async () => {

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import {
   Client, DiscordAPIError, Events, GatewayIntentBits, HTTPError, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
-  type ChatInputCommandInteraction, type Interaction, type RESTPostAPIChatInputApplicationCommandsJSONBody,
+  type APIMessage, type ChatInputCommandInteraction, type Interaction, type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { commands } from '../../commands/index.ts';
 import type { DiscordConfig } from '../config.ts';
@@ -31,7 +31,10 @@ export interface DiscordAdapter {
   /** Logs in and waits until the gateway says READY. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  postNotice(channel: string, notice: Notice): Promise<void>;
+  /** Posts a notice; resolves to the message id, its ref for editNotice. */
+  postNotice(channel: string, notice: Notice): Promise<string>;
+  /** Replaces a posted notice's content (PATCH of the channel message). */
+  editNotice(channel: string, messageId: string, notice: Notice): Promise<void>;
   sink: NoticeSink;
 }
 
@@ -133,9 +136,17 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   // Notices use a REST client of their own: no hidden retries or rate-limit waits, so the notifier
   // decides when to try again (honouring retry-after) and nothing blocks its run.
   const noticeRest = restFor(config, { retries: 0, timeout: 10_000, rejectOnRateLimit: () => true });
-  const postNotice = async (channel: string, notice: Notice): Promise<void> => {
+  const postNotice = async (channel: string, notice: Notice): Promise<string> => {
     try {
-      await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice) });
+      const message = (await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice) })) as APIMessage;
+      return message.id;
+    } catch (err) {
+      throw discordDeliveryError(err);
+    }
+  };
+  const editNotice = async (channel: string, messageId: string, notice: Notice): Promise<void> => {
+    try {
+      await noticeRest.patch(Routes.channelMessage(channel, messageId), { body: renderDiscordNotice(notice) });
     } catch (err) {
       throw discordDeliveryError(err);
     }
@@ -161,6 +172,7 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
       await client.destroy();
     },
     postNotice,
-    sink: { target: 'discord', post: postNotice },
+    editNotice,
+    sink: { target: 'discord', post: postNotice, edit: editNotice },
   };
 }

@@ -60,7 +60,7 @@ export function renderDiscordReply(reply: Reply) {
   return { embeds: [renderDiscordEmbed(reply)], allowedMentions: NO_MENTIONS };
 }
 
-/** The REST body for POST /channels/{id}/messages. */
+/** The REST body for POST /channels/{id}/messages, and for PATCH /channels/{id}/messages/{mid} (an edit parses mentions again: none). */
 export function renderDiscordNotice(notice: Notice) {
   return { content: escaped(noticeText(notice), CONTENT_MAX), allowed_mentions: NO_MENTIONS };
 }

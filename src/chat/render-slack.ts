@@ -72,6 +72,22 @@ export function renderSlackReply(reply: Reply) {
   } as const;
 }
 
+/**
+ * A notice as plain_text sections, with the same text as the notification fallback. Blocks rather
+ * than text alone: chat.update has no `mrkdwn: false`, and an edited notice must show a name as
+ * typed too.
+ */
+function noticeContent(notice: Notice) {
+  const text = noticeText(notice);
+  return { text: escapeSlack(text), blocks: sections(text.split('\n')) };
+}
+
+/** The arguments for chat.postMessage. */
 export function renderSlackNotice(notice: Notice) {
-  return { text: escapeSlack(noticeText(notice)), ...INERT };
+  return { ...noticeContent(notice), ...INERT };
+}
+
+/** The arguments for chat.update: the same message; of INERT's options, chat.update takes only these two. */
+export function renderSlackNoticeUpdate(notice: Notice) {
+  return { ...noticeContent(notice), link_names: INERT.link_names, parse: INERT.parse };
 }

@@ -16,7 +16,7 @@ import { logger, type Logger } from '../log.ts';
 import { DeliveryError, type NoticeSink } from '../notifier.ts';
 import type { Notice } from '../reply.ts';
 import { unescapeSlack } from './escape.ts';
-import { renderSlackNotice, renderSlackReply } from './render-slack.ts';
+import { renderSlackNotice, renderSlackNoticeUpdate, renderSlackReply } from './render-slack.ts';
 
 export interface SlackAdapterDeps {
   config: SlackConfig;
@@ -32,7 +32,10 @@ export interface SlackAdapter {
   /** Checks the bot token (auth.test); in Socket Mode, then connects. The router answers only after this. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  postNotice(channel: string, notice: Notice): Promise<void>;
+  /** Posts a notice; resolves to its ref for editNotice: `{"channel":"C…","ts":"…"}`. */
+  postNotice(channel: string, notice: Notice): Promise<string | null>;
+  /** Replaces a posted notice's content (chat.update). */
+  editNotice(channel: string, ref: string, notice: Notice): Promise<void>;
   sink: NoticeSink;
 }
 
@@ -48,6 +51,15 @@ function boltLogger(log: Logger): BoltLogger {
     getLevel: () => LogLevel.INFO,
     setName: () => {},
   };
+}
+
+/**
+ * A posted notice as the notifier stores it: the channel ID Slack answered with (the configured
+ * channel may be a name, and chat.update takes only an ID) and the message's ts.
+ */
+interface SlackMessageRef {
+  channel: string;
+  ts: string;
 }
 
 /** Slack Web API errors whose cause passes: worth another try later. */
@@ -106,9 +118,18 @@ export function createSlackApp(deps: SlackAdapterDeps): SlackAdapter {
   const noticeClient = new webApi.WebClient(config.botToken, {
     ...apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000, logger: boltLog,
   });
-  const postNotice = async (channel: string, notice: Notice): Promise<void> => {
+  const postNotice = async (channel: string, notice: Notice): Promise<string | null> => {
     try {
-      await noticeClient.chat.postMessage({ channel, ...renderSlackNotice(notice) });
+      const posted = await noticeClient.chat.postMessage({ channel, ...renderSlackNotice(notice) });
+      return posted.ts ? JSON.stringify({ channel: posted.channel ?? channel, ts: posted.ts } satisfies SlackMessageRef) : null;
+    } catch (err) {
+      throw slackDeliveryError(err);
+    }
+  };
+  const editNotice = async (_channel: string, ref: string, notice: Notice): Promise<void> => {
+    const { channel, ts } = JSON.parse(ref) as SlackMessageRef;
+    try {
+      await noticeClient.chat.update({ channel, ts, ...renderSlackNoticeUpdate(notice) });
     } catch (err) {
       throw slackDeliveryError(err);
     }
@@ -130,6 +151,7 @@ export function createSlackApp(deps: SlackAdapterDeps): SlackAdapter {
       await socketReceiver?.client.disconnect();
     },
     postNotice,
-    sink: { target: 'slack', post: postNotice },
+    editNotice,
+    sink: { target: 'slack', post: postNotice, edit: editNotice },
   };
 }

@@ -95,6 +95,8 @@ const deliverySchema = new Schema({
   nextAttemptAt: { type: Date, default: null },
   lastError: { type: String, default: null },
   sentAt: { type: Date, default: null },
+  /** The chat message this event went out in (Slack channel and ts, Discord message id), to edit it later. */
+  messageRef: { type: String, default: null },
 }, { _id: false });
 
 const eventSchema = new Schema({
@@ -114,6 +116,7 @@ const eventSchema = new Schema({
 });
 eventSchema.index({ at: 1 }); // /api/events?since=
 eventSchema.index({ pending: 1, at: 1 }); // the notifier's outbox scan
+eventSchema.index({ 'deliveries.messageRef': 1 }); // the events of a posted message, to edit it
 
 const kickSchema = new Schema({
   at: { type: Date, required: true },

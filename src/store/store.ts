@@ -84,6 +84,8 @@ export interface Delivery {
   nextAttemptAt: Date | null;
   lastError: string | null;
   sentAt: Date | null;
+  /** The chat message this event went out in, as the sink returned it (opaque; null for the log or before delivery). */
+  messageRef?: string | null;
 }
 
 export interface StoredEvent extends VpnEvent {
@@ -401,6 +403,12 @@ export class Store {
     return docs.map(toStoredEvent);
   }
 
+  /** The events delivered to `target` in the message `messageRef` (what the notifier re-renders to edit it), oldest first. */
+  async eventsOfMessage(target: string, messageRef: string): Promise<StoredEvent[]> {
+    const docs = await this.models.Event.find({ deliveries: { $elemMatch: { target, messageRef } } }).sort({ at: 1, _id: 1 }).lean();
+    return docs.map(toStoredEvent);
+  }
+
   /** Replaces an event's delivery list (the notifier owns it) and recomputes its pending flag. */
   async saveDeliveries(eventId: string, deliveries: Delivery[]): Promise<void> {
     await this.models.Event.updateOne({ _id: eventId }, { $set: { deliveries, pending: deliveries.some((d) => d.state === 'pending') } });
@@ -454,7 +462,7 @@ function toUserRecord(d: any): UserRecord {
 function toStoredEvent(d: any): StoredEvent {
   const e: StoredEvent = {
     id: String(d._id), type: d.type, server: d.server, at: d.at.toISOString(), user: d.user ?? null, cycle: d.cycle,
-    deliveries: (d.deliveries ?? []).map((x: any) => ({ target: x.target, state: x.state, attempts: x.attempts, nextAttemptAt: x.nextAttemptAt ?? null, lastError: x.lastError ?? null, sentAt: x.sentAt ?? null })),
+    deliveries: (d.deliveries ?? []).map((x: any) => ({ target: x.target, state: x.state, attempts: x.attempts, nextAttemptAt: x.nextAttemptAt ?? null, lastError: x.lastError ?? null, sentAt: x.sentAt ?? null, messageRef: x.messageRef ?? null })),
   };
   if (d.session) e.session = plainSession(d.session);
   if (d.previous) e.previous = plainSession(d.previous);

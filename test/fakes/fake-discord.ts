@@ -1,8 +1,9 @@
 // A local stand-in for Discord's servers, on 127.0.0.1, as the real ones behave on the wire:
 // - REST under /api/v10 with `Authorization: Bot <token>` (401 for another token), the gateway
 //   URL, interaction callbacks, the webhook routes that edit, delete and follow up an
-//   interaction's reply, command registration (PUT), and channel messages (404 Unknown Channel
-//   for a channel the bot cannot see);
+//   interaction's reply, command registration (PUT), and channel messages: posted (404 Unknown
+//   Channel for a channel the bot cannot see) and edited (404 Unknown Message for one it does not
+//   hold: never posted, or deleted with deleteMessage);
 // - the gateway: HELLO → IDENTIFY → READY + GUILD_CREATE, heartbeat ACKs, and dispatches such as
 //   INTERACTION_CREATE on demand.
 // Tests can queue other answers per route (a 429 with retry-after, a 500) and read every call.
@@ -44,6 +45,8 @@ export async function startFakeDiscord(opts: { token: string }) {
   let seq = 0;
   let nextId = 500000000000000000n;
   const snowflake = () => String(++nextId);
+  /** Each channel message posted, by id, as it reads now. */
+  const messages = new Map<string, any>();
 
   // ---- gateway ----
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -119,7 +122,16 @@ export async function startFakeDiscord(opts: { token: string }) {
       }
       if (method === 'POST' && (m = path.match(/^\/channels\/(\d+)\/messages$/))) {
         if (m[1] !== IDS.channel) return send({ status: 404, body: { message: 'Unknown Channel', code: 10003 } });
-        return send({ status: 200, body: message(m[1]!, body) });
+        const posted = message(m[1]!, body);
+        messages.set(posted.id, posted);
+        return send({ status: 200, body: posted });
+      }
+      if (method === 'PATCH' && (m = path.match(/^\/channels\/(\d+)\/messages\/(\d+)$/))) {
+        if (m[1] !== IDS.channel) return send({ status: 404, body: { message: 'Unknown Channel', code: 10003 } });
+        const edited = messages.get(m[2]!);
+        if (!edited || edited.channel_id !== m[1]) return send({ status: 404, body: { message: 'Unknown Message', code: 10008 } });
+        Object.assign(edited, { content: body.content ?? edited.content, edited_timestamp: new Date().toISOString() });
+        return send({ status: 200, body: edited });
       }
       return send({ status: 404, body: { message: '404: Not Found', code: 0 } });
     });
@@ -131,6 +143,11 @@ export async function startFakeDiscord(opts: { token: string }) {
     apiBase,
     rest,
     frames,
+    messages,
+    /** Someone deleted the message: later edits of it get 404 Unknown Message. */
+    deleteMessage(id: string) {
+      messages.delete(id);
+    },
     dispatch,
     /** The calls whose method and path match. */
     callsTo: (method: string, pattern: RegExp) => rest.filter((c) => c.method === method && pattern.test(c.path)),

@@ -1,7 +1,9 @@
 // A local stand-in for Slack's servers, on 127.0.0.1, as the real ones behave on the wire:
 // - the Web API (POST /api/<method>, form or JSON bodies, `Authorization: Bearer <token>`),
 //   answering `{ ok: false, error: 'invalid_auth' }` for an unknown token and
-//   `channel_not_found` for an unknown channel, with HTTP 200 as Slack does;
+//   `channel_not_found` for an unknown channel, with HTTP 200 as Slack does; chat.postMessage keeps
+//   each message by its ts, chat.update replaces one (`message_not_found` for a ts it does not
+//   hold: never posted, or deleted with deleteMessage);
 // - response_url hooks (POST /response/<id>, JSON);
 // - Socket Mode: apps.connections.open (app token) returns a ws:// URL whose server sends
 //   `hello`, delivers envelopes and records the acks.
@@ -42,6 +44,8 @@ export async function startFakeSlack(opts: FakeSlackOptions) {
   const queued = new Map<string, FakeAnswer[]>();
   const channels = new Set(opts.channels ?? []);
   let messageTs = 1_700_000_000;
+  /** Each message posted, by ts, as it reads now. */
+  const messages = new Map<string, { channel: string; text: string; blocks?: unknown; edits: number }>();
 
   // ---- Socket Mode ----
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -86,7 +90,16 @@ export async function startFakeSlack(opts: FakeSlackOptions) {
       if (method === 'chat.postMessage') {
         if (!channels.has(body.channel)) return send({ status: 200, body: { ok: false, error: 'channel_not_found' } });
         messageTs += 1;
-        return send({ status: 200, body: { ok: true, channel: body.channel, ts: `${messageTs}.000100`, message: { text: body.text } } });
+        const ts = `${messageTs}.000100`;
+        messages.set(ts, { channel: body.channel, text: body.text, blocks: body.blocks, edits: 0 });
+        return send({ status: 200, body: { ok: true, channel: body.channel, ts, message: { text: body.text } } });
+      }
+      if (method === 'chat.update') {
+        if (!channels.has(body.channel)) return send({ status: 200, body: { ok: false, error: 'channel_not_found' } });
+        const message = messages.get(body.ts);
+        if (!message || message.channel !== body.channel) return send({ status: 200, body: { ok: false, error: 'message_not_found' } });
+        Object.assign(message, { text: body.text, blocks: body.blocks, edits: message.edits + 1 });
+        return send({ status: 200, body: { ok: true, channel: body.channel, ts: body.ts, text: body.text } });
       }
       return send({ status: 200, body: { ok: false, error: 'unknown_method' } });
     });
@@ -100,6 +113,11 @@ export async function startFakeSlack(opts: FakeSlackOptions) {
     apiUrl: `${base}/api/`,
     calls,
     acks,
+    messages,
+    /** Someone deleted the message: later chat.update calls for it get message_not_found. */
+    deleteMessage(ts: string) {
+      messages.delete(ts);
+    },
     socketConnected,
     /** The calls to one Web API method, or to response_urls with 'response'. */
     callsTo: (method: string) => calls.filter((c) => (method === 'response' ? c.path.startsWith('/response/') : c.path === `/api/${method}`)),
