@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<void>> = {
     const { runPollCycleBench, printPollCycleBench } = await import('./poll-cycle.ts');
     printPollCycleBench(await runPollCycleBench());
   },
+  'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());

@@ -1,6 +1,7 @@
-// /vpn servers: each server's health, last good read, online count and source, plus notice
+// /vpn servers: each server's health, last good read, online count and mode (live stream or
+// status file), plus notice
 // deliveries that keep failing (a bad token, a missing channel).
-import { formatAgo, formatTime } from '../src/format.ts';
+import { describeMode, formatAgo, formatTime } from '../src/format.ts';
 import type { Command } from '../src/reply.ts';
 import type { ServerState } from '../src/store/store.ts';
 
@@ -24,9 +25,10 @@ export const servers: Command = {
     const now = ctx.now();
     const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const byName = new Map(states.map((s) => [s.name, s]));
+    const modes = ctx.modes?.() ?? {};
     const rows = names.map((name) => {
       const s = byName.get(name);
-      return [name, health(s), s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), s?.source ?? '—'];
+      return [name, health(s), s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modes[name], s?.source ?? null, now)];
     });
     const healthy = names.filter((n) => health(byName.get(n)) === 'ok').length;
     const lines = [
@@ -39,10 +41,10 @@ export const servers: Command = {
     return {
       title: names.length === 0 ? 'No servers configured' : `${names.length} server${names.length === 1 ? '' : 's'}: ${healthy} healthy`,
       ...(lines.length ? { lines } : {}),
-      ...(rows.length ? { table: { columns: ['Server', 'Health', 'Last good read', 'Online', 'Source'], rows } } : {}),
+      ...(rows.length ? { table: { columns: ['Server', 'Health', 'Last good read', 'Online', 'Mode'], rows } } : {}),
       tone: healthy < names.length || problems.length ? 'warn' : 'ok',
       private: false,
-      data: { servers: states, deliveryProblems: problems },
+      data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), deliveryProblems: problems },
     };
   },
 };

@@ -136,3 +136,22 @@ export interface KickOutcome {
 export interface Kicker {
   kick(request: KickRequest): Promise<KickOutcome>;
 }
+
+/**
+ * How a server is read right now (src/management-stream.ts), for `/vpn servers` and the page:
+ * - stream: the long-lived management connection is open (connects show within a second);
+ * - reconnecting: stream configured but not connected (first connect included); the file poll
+ *   updates the server meanwhile, and lastError says why;
+ * - short: a management connection per read; lastError is the last read's failure, if it failed;
+ * - file-only: no management configured.
+ */
+export type LiveMode = 'stream' | 'reconnecting' | 'short' | 'file-only';
+
+export interface LiveModeInfo {
+  mode: LiveMode;
+  /** When the server entered this mode (ISO-8601). */
+  since: string;
+  lastError?: string;
+  /** The last management read handed to the poller (ISO-8601). */
+  lastReadAt?: string;
+}

@@ -1,5 +1,6 @@
 // Numbers and times as people read them in chat and the terminal. Everything is UTC: a team spread
 // over time zones reads one clock, and the status page shows the same values.
+import type { LiveModeInfo } from './domain.ts';
 
 /** 0 B, 512 B, 1.5 KB, 3.4 MB, 2 GB (powers of 1000, as disk and network tools count). */
 export function formatBytes(bytes: number): string {
@@ -43,4 +44,17 @@ export function formatAgo(at: Date | string, now: Date): string {
 /** "1.2 MB / 3.4 MB": received by the server (the client's upload), then sent to the client. */
 export function formatTraffic(received: number, sent: number): string {
   return `${formatBytes(received)} / ${formatBytes(sent)}`;
+}
+
+/**
+ * How a server is followed, for people: the live mode where the management stream reports one,
+ * else where its last good read came from.
+ */
+export function describeMode(info: LiveModeInfo | undefined, source: string | null, now: Date): string {
+  switch (info?.mode) {
+    case 'stream': return 'live (management stream)';
+    case 'reconnecting': return `status file; management reconnecting${info.lastError ? ` (${info.lastError})` : ''} since ${formatAgo(info.since, now)}`;
+    case 'short': return `management, per read${info.lastError ? ` (last error: ${info.lastError})` : ''}`;
+    default: return source === 'management' ? 'management interface' : source === 'status-file' ? 'status file' : '—';
+  }
 }

@@ -14,8 +14,12 @@ import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
 import { ManagementKicker } from './kick.ts';
+import { ManagementStream } from './management-stream.ts';
 import { Notifier, logSink, noticeTargets, type NoticeSink } from './notifier.ts';
 import { SshPool } from './ssh.ts';
+import { createWebApp } from './web/server.ts';
+import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
 import type { PollJobData, PollJobMessage } from '../jobs/poll-servers.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
@@ -25,6 +29,8 @@ export interface Service {
   db: Database;
   servers: ServerConfig[];
   poller: Poller;
+  /** The port the page is served on (PORT=0 picks a free one). */
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -75,15 +81,23 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     await poller.start();
 
+    // Management streams (issue 6): live connects/disconnects for servers with `management`; kicks borrow their connections.
+    const managementStream = new ManagementStream({
+      servers, sshPool, poller, statusIntervalSeconds: config.management.statusIntervalSeconds, log: log.child({ component: 'management-stream' }),
+    });
+    managementStream.start();
+    stops.push(() => managementStream.stop());
+
     const kicker = new ManagementKicker({
-      store: db.store, servers, sshPool, log: log.child({ component: 'kick' }),
+      store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,
       onKilled: (server, sessions) => poller.noteKicked(server, sessions),
     });
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }) };
+    const modes = () => managementStream.modes();
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
-    let slackRouter = null;
+    let slackRouter: Router | null = null;
     if (config.slack) {
       const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
       await slack.start();
@@ -104,6 +118,20 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const runningNotifier = notifier;
     stops.push(() => runningNotifier.stop());
 
+    // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
+    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes });
+    const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('listening', resolve);
+      httpServer.once('error', (err) => reject(new Error(`cannot serve the page on port ${config.web.port}: ${err.message}`)));
+    });
+    stops.push(() => new Promise<void>((resolve) => {
+      httpServer.close(() => resolve());
+      httpServer.closeAllConnections(); // open /api/stream responses would keep close() waiting
+    }));
+    const address = httpServer.address() as AddressInfo;
+    log.info({ port: address.port }, `status page on http://localhost:${address.port}/`);
+
     const data: PollJobData = { servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
     let cycleStarted = performance.now();
     const batcher = new ReadBatcher(
@@ -122,7 +150,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     await bree.start();
     stops.push(() => stopScheduler(bree));
     log.info({ servers: servers.length, pollSeconds, database: db.engine }, 'vpnwatch started');
-    return { db, servers, poller, stop: stopAll };
+    return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

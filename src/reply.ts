@@ -1,7 +1,7 @@
 // What commands and notices say, before any platform touches it. Every string here is plain data
 // (a common name may be `<!channel>` or `**bold**`); the renderers in src/chat/ and
 // src/cli/commands.ts escape it for their medium. Nothing in this file does I/O.
-import type { Actor, Kicker, ServerConfig, VpnEventType } from './domain.ts';
+import type { Actor, Kicker, LiveModeInfo, ServerConfig, VpnEventType } from './domain.ts';
 import type { Store } from './store/store.ts';
 
 export type Tone = 'info' | 'ok' | 'warn' | 'error';
@@ -73,6 +73,8 @@ export interface CommandContext {
   actor: Actor;
   /** The channel or terminal the command came from (for the kick audit record). */
   where?: string;
+  /** How each server is followed now (the management streams); absent outside `vpnwatch start`. */
+  modes?: () => Record<string, LiveModeInfo>;
 }
 
 /** One `/vpn <name>` command (commands/<name>.ts). */

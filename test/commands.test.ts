@@ -227,15 +227,21 @@ describe('/vpn kick', () => {
 });
 
 describe('/vpn servers, recent, stats, help', () => {
-  it('servers: health, last good read, online count, source, and failing notice deliveries', async () => {
+  it('servers: health, last good read, online count, live mode, and failing notice deliveries', async () => {
     const [pending] = await store.pendingEvents();
     await store.saveDeliveries(pending!.id, [{ target: 'slack', state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'Slack API error: channel_not_found', sentAt: null }]);
-    const reply = await dispatch('servers', admin, deps);
+    // How the management streams follow the servers (src/management-stream.ts reports these).
+    const modes = () => ({
+      'fra-1': { mode: 'stream' as const, since: '2026-11-28T09:00:00.000Z' },
+      'ams-1': { mode: 'reconnecting' as const, since: '2026-11-28T10:07:00.000Z', lastError: 'bad management password' },
+    });
+    const reply = await dispatch('servers', admin, { ...deps, modes });
     expect(reply.title).toBe('4 servers: 2 healthy');
+    expect(reply.table!.columns).toEqual(['Server', 'Health', 'Last good read', 'Online', 'Mode']);
     expect(reply.table!.rows).toEqual([
-      ['ams-1', 'down', '2026-11-28 10:00 UTC (10m ago)', '1', 'status-file'],
-      ['fra-1', 'ok', '2026-11-28 10:05 UTC (5m ago)', '2', 'status-file'],
-      ['lon-1', 'ok', '2026-11-28 10:00 UTC (10m ago)', '30', 'status-file'],
+      ['ams-1', 'down', '2026-11-28 10:00 UTC (10m ago)', '1', 'status file; management reconnecting (bad management password) since 3m ago'],
+      ['fra-1', 'ok', '2026-11-28 10:05 UTC (5m ago)', '2', 'live (management stream)'],
+      ['lon-1', 'ok', '2026-11-28 10:00 UTC (10m ago)', '30', 'status file'],
       ['par-1', 'never read', 'never', '0', '—'],
     ]);
     expect(reply.lines).toEqual([

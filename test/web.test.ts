@@ -68,7 +68,8 @@ beforeAll(async () => {
 
   const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
   const config = loadConfig({ VPNWATCH_ADMIN_TOKEN: TOKEN, PAGE_REFRESH: '7' }, tmp);
-  app = await listen(createWebApp({ store, config, metrics: createMetrics(), live, now: () => NOW, log, mounts: [rawBodyMount()] }));
+  const modes = () => ({ 'fra-1': { mode: 'stream' as const, since: '2026-11-28T09:00:00.000Z' } });
+  app = await listen(createWebApp({ store, config, metrics: createMetrics(), live, now: () => NOW, log, mounts: [rawBodyMount()], modes }));
   const openConfig = loadConfig({ SHOW_REAL_IPS: 'true' }, tmp);
   openApp = await listen(createWebApp({ store, config: openConfig, metrics: createMetrics(), live, now: () => NOW }));
 });
@@ -115,9 +116,9 @@ describe('JSON API and masking', () => {
     expect(body.counts).toEqual({ usersOnline: 6, activeConnections: 6, activeServers: 1, unhealthyServers: 1, totalServers: 2, averageConnectionSeconds: 3780 });
     expect(body.realIpsMasked).toBe(true);
     expect(body.generatedAt).toBe(NOW.toISOString());
-    expect(body.servers.map((s: any) => [s.name, s.healthy, s.lastResult, s.down, s.onlineCount, s.lastError])).toEqual([
-      ['ams-1', false, 'error', true, 2, 'connect ECONNREFUSED 192.0.2.9:22'],
-      ['fra-1', true, 'ok', false, 4, null],
+    expect(body.servers.map((s: any) => [s.name, s.healthy, s.lastResult, s.down, s.onlineCount, s.lastError, s.mode])).toEqual([
+      ['ams-1', false, 'error', true, 2, 'connect ECONNREFUSED 192.0.2.9:22', null],
+      ['fra-1', true, 'ok', false, 4, null, 'stream'],
     ]);
     expect(body.servers[0]).not.toHaveProperty('host');
     const byUser = Object.fromEntries(body.sessions.map((s: any) => [s.user, s]));

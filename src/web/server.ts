@@ -14,6 +14,7 @@ import { gzip } from 'node:zlib';
 import ejs from 'ejs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
+import type { LiveModeInfo } from '../domain.ts';
 import { userName } from '../diff.ts';
 import type { LiveFeed, LiveUpdate } from '../live.ts';
 import { logger, type Logger } from '../log.ts';
@@ -39,6 +40,8 @@ export interface WebDeps {
   snapshotMs?: number;
   /** Where request failures are logged (default: the process logger, module 'web'). */
   log?: Logger;
+  /** How each server is followed now (the management streams). */
+  modes?: () => Record<string, LiveModeInfo>;
 }
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
@@ -230,7 +233,7 @@ export function createWebApp(deps: WebDeps): express.Express {
       const [online, recent, offline] = await Promise.all([store.online(), store.recent(20), store.offlineUsers(50)]);
       lists = { written, online, recent, offline };
     }
-    return { at, stats: summarize(servers, lists.online, at), servers, online: lists.online, recent: lists.recent, offline: lists.offline };
+    return { at, stats: summarize(servers, lists.online, at), servers, modes: deps.modes?.() ?? {}, online: lists.online, recent: lists.recent, offline: lists.offline };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
   live.subscribe(() => cache.invalidate());

@@ -10,7 +10,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { userName } from '../diff.ts';
 import { isHealthy } from '../stats.ts';
-import type { VpnSession } from '../domain.ts';
+import type { LiveModeInfo, VpnSession } from '../domain.ts';
+import { describeMode } from '../format.ts';
 import type { OnlineSession, ServerState, SessionRecord, Stats, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
 /** Everything the page needs from the store, read at one moment. */
@@ -18,6 +19,8 @@ export interface StoreSnapshot {
   at: Date;
   stats: Stats;
   servers: ServerState[];
+  /** How each server is followed now, by name (missing: status file only). */
+  modes: Record<string, LiveModeInfo>;
   online: OnlineSession[];
   recent: SessionRecord[];
   offline: UserRecord[];
@@ -282,7 +285,7 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   return {
     columns: [
       { label: 'Server' }, { label: 'Online', cls: 'num' }, { label: 'Health', dot: true }, { label: 'Last good read' },
-      { label: 'Source' }, { label: 'Error', cls: 'error' },
+      { label: 'Mode' }, { label: 'Error', cls: 'error' },
     ],
     rows: snapshot.servers.map((s) => {
       const health = serverHealth(s);
@@ -293,7 +296,7 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
           String(s.onlineCount),
           health.text,
           s.lastGoodAt ? ago(s.lastGoodAt, snapshot.at) : 'never',
-          s.source === 'management' ? 'management interface' : s.source === 'status-file' ? 'status file' : '—',
+          describeMode(snapshot.modes[s.name], s.source, snapshot.at),
           s.lastError ?? '',
         ],
         dot: health.dot,
@@ -399,6 +402,8 @@ export interface ApiServer {
   consecutiveFailures: number;
   down: boolean;
   source: string | null;
+  /** 'stream', 'reconnecting', 'short' or 'file-only' where known. */
+  mode: LiveModeInfo['mode'] | null;
   onlineCount: number;
 }
 
@@ -422,11 +427,11 @@ export function apiSession(s: OnlineSession, viewer: Viewer, now: Date): ApiSess
   };
 }
 
-export function apiServer(s: ServerState, viewer: Viewer): ApiServer {
+export function apiServer(s: ServerState, viewer: Viewer, mode?: LiveModeInfo): ApiServer {
   return {
     name: s.name, ...(viewer.admin ? { host: s.host } : {}), healthy: serverHealth(s).healthy, lastResult: s.lastResult,
     lastPollAt: iso(s.lastPollAt), lastGoodAt: iso(s.lastGoodAt), lastError: s.lastError, consecutiveFailures: s.consecutiveFailures,
-    down: s.down, source: s.source, onlineCount: s.onlineCount,
+    down: s.down, source: s.source, mode: mode?.mode ?? null, onlineCount: s.onlineCount,
   };
 }
 
@@ -435,7 +440,7 @@ export function buildApiStatus(snapshot: StoreSnapshot, viewer: Viewer): ApiStat
     generatedAt: snapshot.at.toISOString(),
     realIpsMasked: !viewer.realIps,
     counts: snapshot.stats,
-    servers: snapshot.servers.map((s) => apiServer(s, viewer)),
+    servers: snapshot.servers.map((s) => apiServer(s, viewer, snapshot.modes[s.name])),
     sessions: snapshot.online.map((s) => apiSession(s, viewer, snapshot.at)),
   };
 }
