@@ -28,7 +28,7 @@ import { Poller } from '../src/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
 import { Store } from '../src/store/store.ts';
-import { labAvailable, startLab, type Lab, type LabClient } from '../test/harness/openvpn-lab.ts';
+import { labAvailable, startLab, type Lab } from '../test/harness/openvpn-lab.ts';
 import { sshdAvailable, startSshd } from '../test/harness/sshd.ts';
 
 export interface LatencyRow {
