@@ -19,25 +19,36 @@ function toPort(text: string): number | null {
   return port <= 65535 ? port : null;
 }
 
+/** Whether text[start, end) is a dotted quad of 1-3 digit groups, checked without a regex. */
+function isDottedQuad(text: string, start: number, end: number): boolean {
+  let dots = 0;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0) return false;
+      dots++;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return dots === 3 && digits > 0;
+}
+
 /** `a.b.c.d:port` with no prefix, the common case, checked without regexes; null otherwise. */
 function plainIpv4WithPort(text: string): RealAddress | null {
   const colon = text.indexOf(':');
-  if (colon < 7 || colon === text.length - 1 || text.length - colon > 6) return null;
-  let dots = 0;
-  for (let i = 0; i < colon; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) dots++;
-    else if (c < 48 || c > 57) return null;
-  }
+  if (colon < 7 || colon === text.length - 1 || text.length - colon > 6 || !isDottedQuad(text, 0, colon)) return null;
   let port = 0;
   for (let i = colon + 1; i < text.length; i++) {
     const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return null;
     port = port * 10 + d;
   }
-  if (dots !== 3 || port > 65535) return null;
-  const host = text.slice(0, colon);
-  return IPV4.test(host) ? { host, port, protocol: null } : null;
+  return port > 65535 ? null : { host: text.slice(0, colon), port, protocol: null };
 }
 
 /** Reads a Real Address column; null when the text is not an address OpenVPN would print. */
@@ -87,6 +98,8 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}(@\d+)?$/;
 
 /** Reads a Virtual Address column of the ROUTING TABLE (pool address, iroute, MAC or cached route). */
 export function parseRouteAddress(text: string): RouteAddress | null {
+  // The common case first: a client's own IPv4 pool address.
+  if (isDottedQuad(text, 0, text.length)) return { address: text, kind: 'ipv4', cached: false };
   const cached = text.endsWith('C') && !MAC.test(text);
   const address = cached ? text.slice(0, -1) : text;
   if (MAC.test(address)) return { address, kind: 'mac', cached };

@@ -163,8 +163,8 @@ class SnapshotBuilder {
   private readonly routeRows: RouteRow[] = [];
   /** Line number of the first row per raw Real Address: real OpenVPN never lists one instance twice. */
   private readonly rowByReal = new Map<string, number>();
-  /** Per session: the raw Real Address column, the key the ROUTING TABLE joins on. */
-  private readonly rawReal: string[] = [];
+  /** Per session: CN + separator + raw Real Address, the key its ROUTING TABLE rows carry. */
+  private readonly ownerKey: string[] = [];
 
   constructor(readonly format: StatusFormat, readonly sep: string, readonly time: LocalTimeReader, private readonly lines: string[]) {}
 
@@ -201,7 +201,7 @@ class SnapshotBuilder {
     const username = cols.username >= 0 ? v[o + cols.username]! : '';
     const clientId = cols.clientId >= 0 ? v[o + cols.clientId]! : '';
     const peerId = cols.peerId >= 0 ? v[o + cols.peerId]! : '';
-    this.rawReal.push(realText);
+    this.ownerKey.push(this.owner(rawLine, fields, v, offset, cols, realText));
     this.sessions.push({
       commonName: v[o + cols.commonName]!,
       username: username === '' || username === 'UNDEF' ? null : username,
@@ -217,6 +217,19 @@ class SnapshotBuilder {
       peerId: peerId === '' ? null : this.uint(peerId, line, 'Peer ID'),
       cipher: cols.cipher >= 0 && v[o + cols.cipher] !== '' ? v[o + cols.cipher]! : null,
     });
+  }
+
+  /**
+   * The join key of a client row. In OpenVPN's own layout Common Name and Real Address are adjacent,
+   * so the key is a slice of the line (no copy: this runs for every row of 100,000-row files).
+   */
+  private owner(rawLine: string, fields: string[], v: string[], offset: number, cols: ClientColumns, realText: string): string {
+    const sep = this.sep;
+    if (v !== fields || cols.real !== cols.commonName + 1) return `${v[offset + cols.commonName]}${sep}${realText}`;
+    let start = 0;
+    for (let k = 0; k < offset + cols.commonName; k++) start = rawLine.indexOf(sep, start) + 1;
+    const end = rawLine.indexOf(sep, rawLine.indexOf(sep, start) + 1);
+    return rawLine.slice(start, end < 0 ? rawLine.length : end);
   }
 
   addRoute(text: string, table: Table, line: number): void {
@@ -240,14 +253,15 @@ class SnapshotBuilder {
     const waiting = new Map<string, number>();
     for (let i = 0; i < this.sessions.length; i++) {
       const s = this.sessions[i]!;
-      if (s.virtualAddress === null || s.virtualIpv6 === null) waiting.set(`${s.commonName}${sep}${this.rawReal[i]}`, i);
+      if (s.virtualAddress === null || s.virtualIpv6 === null) waiting.set(this.ownerKey[i]!, i);
     }
     if (waiting.size === 0) return;
     const macFilled = new Uint8Array(this.sessions.length);
     for (const row of this.routeRows) {
-      const { address, owner } = this.readRouteRow(row);
+      const owner = this.readRouteRow(row);
       const i = waiting.get(owner);
       if (i === undefined) continue;
+      const address = this.routeAddress;
       const route = parseRouteAddress(address);
       if (!route) throw new StatusParseError('malformed', `Virtual Address '${address}' is not an address, network or MAC`, row.line);
       if (route.cached || route.kind === 'ipv4-net' || route.kind === 'ipv6-net') continue;
@@ -265,8 +279,11 @@ class SnapshotBuilder {
     }
   }
 
-  /** The Virtual Address of a routing row and its owner key (CN + sep + Real Address). */
-  private readRouteRow(row: RouteRow): { address: string; owner: string } {
+  /** Set by readRouteRow: the Virtual Address of the row just read (no object per row). */
+  private routeAddress = '';
+
+  /** The owner key (CN + sep + Real Address) of a routing row; its Virtual Address goes to routeAddress. */
+  private readRouteRow(row: RouteRow): string {
     const { text, table, line } = row;
     const sep = this.sep;
     // Fast path for the layout every OpenVPN writes: Virtual Address, Common Name, Real Address, ...
@@ -276,10 +293,14 @@ class SnapshotBuilder {
       const c = text.indexOf(sep, b + 1);
       let separators = 0;
       for (let at = text.indexOf(sep); at >= 0; at = text.indexOf(sep, at + 1)) separators++;
-      if (separators === table.names.length - 1 && c > b && b > a && a > 0) return { address: text.slice(0, a), owner: text.slice(a + 1, c) };
+      if (separators === table.names.length - 1 && c > b && b > a && a > 0) {
+        this.routeAddress = text.slice(0, a);
+        return text.slice(a + 1, c);
+      }
     }
     const v = alignFields(text.split(sep), 0, table, sep, line);
-    return { address: v[table.index.get('Virtual Address')!]!, owner: `${v[table.index.get('Common Name')!]}${sep}${v[table.index.get('Real Address')!]}` };
+    this.routeAddress = v[table.index.get('Virtual Address')!]!;
+    return `${v[table.index.get('Common Name')!]}${sep}${v[table.index.get('Real Address')!]}`;
   }
 
   result(): StatusSnapshot {
