@@ -11,8 +11,8 @@ const benches: Record<string, () => Promise<void>> = {
     printSshConnectBench(await runSshConnectBench());
   },
   'poll-cycle': async () => {
-    const { runPollCycleBench, printPollCycleBench } = await import('./poll-cycle.ts');
-    printPollCycleBench(await runPollCycleBench());
+    const { runPollCycleBenchIsolated, printPollCycleBench } = await import('./poll-cycle.ts');
+    printPollCycleBench(await runPollCycleBenchIsolated());
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
   'web-load': async () => {

@@ -42,9 +42,11 @@ interface Fleet {
 /** The simulated servers live in a child process: the figures below are vpnwatch's own. */
 async function startFleet(servers: number, sessionsPerServer: number): Promise<Fleet> {
   const child = fork(path.join(import.meta.dirname, '..', 'bin', 'run-ts'), [path.join(import.meta.dirname, 'sim-fleet-process.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let failed: Error | undefined;
+  child.once('exit', (code) => { failed = new Error(`simulated fleet exited (${code})`); });
   const next = () => new Promise<unknown>((resolve, reject) => {
+    if (failed) return reject(failed);
     child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`simulated fleet exited (${code})`)));
   });
   child.send({ servers, sessions: sessionsPerServer });
   const ready = (await next()) as { configs: ServerConfig[] };
@@ -108,8 +110,8 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
         const elapsed = performance.now() - t0;
         if (process.env.BENCH_DEBUG) console.log(mode, 'read', Math.round(tRead - t0), 'ms; apply after the last read', Math.round(performance.now() - tRead), 'ms; rss', Math.round(process.memoryUsage().rss / 1e6), 'MB');
         const cpu = process.cpuUsage(cpu0);
-        rss = Math.max(rss, process.memoryUsage().rss);
         if (!measured) return;
+        rss = Math.max(rss, process.memoryUsage().rss);
         times.push(elapsed);
         cpuMs += (cpu.user + cpu.system) / 1000;
         ops += report.writes.operations;
@@ -177,6 +179,25 @@ export function printPollCycleBench(rows: PollCycleRow[]): void {
   }
 }
 
+/**
+ * Each way of holding connections runs in a process of its own, so one's heap and threads do not
+ * inflate the other's RSS. Rows come back as JSON on stdout.
+ */
+export async function runPollCycleBenchIsolated(): Promise<PollCycleRow[]> {
+  const rows: PollCycleRow[] = [];
+  for (const mode of ['per-cycle', 'kept-open']) {
+    const child = fork(path.join(import.meta.dirname, '..', 'bin', 'run-ts'), [path.join(import.meta.dirname, 'poll-cycle.ts'), '--json'], {
+      env: { ...process.env, MODE: mode }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    if (code !== 0) throw new Error(`poll-cycle (${mode}) exited ${code}`);
+    rows.push(...(JSON.parse(out) as PollCycleRow[]));
+  }
+  return rows;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const env = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
   const opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string } = {};
@@ -184,5 +205,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (env('SESSIONS')) opts.sessions = env('SESSIONS')!;
   if (env('CYCLES')) opts.cycles = env('CYCLES')!;
   if (process.env.MONGODB_URI) opts.mongoUri = process.env.MONGODB_URI;
-  printPollCycleBench(await runPollCycleBench(opts));
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(await runPollCycleBench(opts)));
+  else if (process.env.MODE) printPollCycleBench(await runPollCycleBench(opts));
+  else printPollCycleBench(await runPollCycleBenchIsolated());
 }
