@@ -158,6 +158,7 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
         else { fileReads.applied += report.servers.length; fileReads.superseded += reads.length - report.servers.length; }
         return report;
       },
+      noteLeaving: (server: string, who: Parameters<Poller['noteLeaving']>[1]) => poller.noteLeaving(server, who),
     };
     const sshPool = new SshPool({ connectTimeoutMs: 10_000 });
     stops.push(() => sshPool.closeAll());

@@ -18,7 +18,8 @@ import { createMetrics } from '../src/metrics.ts';
 import { startMongoJavaServer, type EmbeddedMongo } from '../src/store/embedded-mongo.ts';
 import { Store } from '../src/store/store.ts';
 import { createWebApp } from '../src/web/server.ts';
-import { goodRead, listen, testPoller } from '../test/support/browser.ts';
+import { listen } from '../test/support/browser.ts';
+import { goodRead, testPoller } from '../test/support/data.ts';
 
 export interface WebLoadOptions {
   sessions: number;

@@ -29,7 +29,7 @@
 import type { LiveMode, LiveModeInfo, ServerConfig, ServerRead, StatusSnapshot } from './domain.ts';
 import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from './kick.ts';
 import type { Logger } from './log.ts';
-import type { ConnectManagementOptions, ManagementClient, ManagementError } from './openvpn/management.ts';
+import { leavingClientFromLog, type ConnectManagementOptions, type ManagementClient, type ManagementError } from './openvpn/management.ts';
 import type { Poller } from './poller.ts';
 import type { SshPool } from './ssh.ts';
 
@@ -37,7 +37,7 @@ export interface ManagementStreamOptions {
   servers: ServerConfig[];
   sshPool: SshPool;
   /** Where the reads go. */
-  poller: Pick<Poller, 'apply'>;
+  poller: Pick<Poller, 'apply' | 'noteLeaving'>;
   /** How often `status 3` runs over an open stream, and how often a short-mode server is read. */
   statusIntervalSeconds: number;
   log: Logger;
@@ -174,7 +174,14 @@ export class ManagementStream implements ManagementAccess {
     });
     client.on('notification', (n) => {
       if (n.kind === 'client' && n.event === 'ESTABLISHED') this.#requestRead(state);
+      // A UDP client's exit notice: OpenVPN keeps listing it ~5 s more; announce it gone now.
+      if (n.kind === 'other' && n.type === 'LOG') {
+        const leaving = leavingClientFromLog(n.text);
+        if (leaving && this.#opts.poller.noteLeaving(state.server.name, leaving)) this.#requestRead(state);
+      }
     });
+    // The log tells who is leaving before the status does (see above). Not fatal if refused.
+    client.command('log on').catch((err: unknown) => this.#noteError(state, err));
     state.client = client;
     state.readsServed = 0;
     this.#setMode(state, 'stream');

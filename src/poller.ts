@@ -46,6 +46,12 @@ export class Poller {
   private sessionIds = new Map<string, Map<string, string>>();
   /** Online sessions per user across all servers (users with none are absent). */
   private userSessions = new Map<string, number>();
+  /**
+   * Sessions known to be ending though OpenVPN still lists them: a UDP client that sent its exit
+   * notice, or one we kicked, stays in the status for ~5 s ("Delayed exit in 5 seconds"). By
+   * server, then session key; the Client ID tells that instance from a later one at the same address.
+   */
+  private readonly leaving = new Map<string, Map<string, { clientId: number | null; until: number }>>();
   /** Servers whose first good read since this process started is still to come: it is not announced. */
   private readonly quiet = new Set<string>();
   /** Sessions ended by a kick, by server and session key, so their history says 'kicked'. */
@@ -100,8 +106,38 @@ export class Poller {
 
   noteKicked(server: string, sessions: VpnSession[]): void {
     const map = this.kicked.get(server) ?? new Map<string, SessionEnd>();
-    for (const s of sessions) map.set(sessionKey(s), 'kicked');
+    for (const s of sessions) {
+      map.set(sessionKey(s), 'kicked');
+      this.noteLeaving(server, s);
+    }
     this.kicked.set(server, map);
+  }
+
+  /**
+   * Marks an online session as leaving: reads in the next `ttlMs` do not count it as online even
+   * while OpenVPN still lists it. False when no such session is online (nothing to mark).
+   */
+  noteLeaving(server: string, who: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>, ttlMs = 30_000): boolean {
+    const key = sessionKey(who);
+    const current = this.baselines.get(server)?.sessions?.[key];
+    if (!current) return false;
+    const marks = this.leaving.get(server) ?? new Map<string, { clientId: number | null; until: number }>();
+    marks.set(key, { clientId: current.clientId, until: Date.now() + ttlMs });
+    this.leaving.set(server, marks);
+    return true;
+  }
+
+  /** The read without the sessions marked as leaving (see `leaving`). */
+  private withoutLeaving(read: ServerRead): ServerRead {
+    const marks = this.leaving.get(read.server);
+    if (!read.ok || !marks?.size) return read;
+    const now = Date.now();
+    for (const [key, mark] of marks) if (mark.until < now) marks.delete(key);
+    const sessions = read.snapshot.sessions.filter((s) => {
+      const mark = marks.get(sessionKey(s));
+      return !(mark && (mark.clientId === null || s.clientId === null || mark.clientId === s.clientId));
+    });
+    return sessions.length === read.snapshot.sessions.length ? read : { ...read, snapshot: { ...read.snapshot, sessions } };
   }
 
   /** Diffs and stores one batch of reads. Calls are serialised: reads apply in arrival order. */
@@ -120,7 +156,8 @@ export class Poller {
     if (behind.length) await this.reload(behind);
     const cycles: ServerCycle[] = [];
     const next = new Map<string, ServerBaseline>();
-    for (const read of reads) {
+    for (const listed of reads) {
+      const read = this.withoutLeaving(listed);
       const server = this.byName.get(read.server);
       if (!server) continue; // removed from the config since the read started
       const prev = this.baselines.get(read.server) ?? emptyBaseline();

@@ -14,7 +14,8 @@ import type { Poller } from '../src/poller.ts';
 import type { Store } from '../src/store/store.ts';
 import { createWebApp } from '../src/web/server.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumPrerequisite, failedRead, goodRead, listen, testPoller, vpnSession, type Listening } from './support/browser.ts';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumPrerequisite, listen, type Listening } from './support/browser.ts';
+import { failedRead, goodRead, testPoller, vpnSession } from './support/data.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 
 const TOKEN = 'browser-admin-token-42';

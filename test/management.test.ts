@@ -354,3 +354,15 @@ describeLab('ManagementClient against OpenVPN 2.6 through a real sshd', () => {
     expect(ssh.isOpen).toBe(true);
   });
 });
+
+describe('leavingClientFromLog', () => {
+  it('reads the client behind an explicit-exit-notify log line (as OpenVPN 2.6 logs it in the lab)', async () => {
+    const { leavingClientFromLog } = await import('../src/openvpn/management.ts');
+    expect(leavingClientFromLog('1795838629,N,client-0/198.19.1.1:46103 CC-EEN exit message received by peer'))
+      .toEqual({ commonName: 'client-0', realAddress: '198.19.1.1', realPort: 46103 });
+    expect(leavingClientFromLog('1795838629,,Doe, John/x/203.0.113.9:5000 SIGTERM[soft,remote-exit] received, client-instance exiting'))
+      .toEqual({ commonName: 'Doe, John/x', realAddress: '203.0.113.9', realPort: 5000 });
+    expect(leavingClientFromLog('1795838629,,client-0/198.19.1.1:46103 Delayed exit in 5 seconds')).toBeNull();
+    expect(leavingClientFromLog('1795838631,N,read UDPv4 [ECONNREFUSED]: Connection refused (fd=6,code=111)')).toBeNull();
+  });
+});

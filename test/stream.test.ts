@@ -50,12 +50,13 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
   let poller: Poller;
   /** Every read handed to the poller, with what it made of it (a superseded read is missing from the report). */
   const applied: { read: ServerRead; report: CycleReport }[] = [];
-  const recorder: Pick<Poller, 'apply'> = {
+  const recorder: Pick<Poller, 'apply' | 'noteLeaving'> = {
     apply: async (reads) => {
       const report = await poller.apply(reads);
       for (const read of reads) applied.push({ read, report });
       return report;
     },
+    noteLeaving: (server, who, ttlMs) => poller.noteLeaving(server, who, ttlMs),
   };
   let stream: ManagementStream;
   /** est-1 only, with status 3 hourly: whatever shows within seconds came from ESTABLISHED. */
@@ -154,14 +155,19 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     expect(update?.servers).toEqual(['est-1']);
   });
 
-  it('a client that stops is stored as disconnected from the periodic status 3 (TCP at once, UDP after OpenVPN\'s ~5 s delayed exit)', async () => {
+  it('a client that stops is stored as disconnected at once: TCP from the status 3, UDP from its exit notice in the log (OpenVPN lists it ~5 s more)', async () => {
     const bob = client('bob');
     const carol = client('carol');
     await Promise.all([bob.connect(TCP), carol.connect(UDP)]);
     await waitFor(async () => (await events('tcp-1')).length === 1 && (await events('udp-1')).length === 1, { timeoutMs: 5000, what: 'both connects stored' });
+    const stoppedAt = Date.now();
     await Promise.all([bob.disconnect(TCP), carol.disconnect(UDP)]);
     await waitFor(async () => (await events('tcp-1')).length === 2, { timeoutMs: 6000, intervalMs: 100, what: 'bob\'s disconnect stored' });
     await waitFor(async () => (await events('udp-1')).length === 2, { timeoutMs: 12_000, intervalMs: 100, what: 'carol\'s disconnect stored' });
+    // Well before OpenVPN's 5 s delayed exit would drop carol from the status (a generous bound).
+    expect(Date.now() - stoppedAt).toBeLessThan(4_500);
+    // ...and the status 3 reads that still list her for those seconds do not bring her back.
+    await new Promise((r) => setTimeout(r, 6_000));
     expect(summary(await events('tcp-1'))).toEqual([['connected', 'bob'], ['disconnected', 'bob']]);
     expect(summary(await events('udp-1'))).toEqual([['connected', 'carol'], ['disconnected', 'carol']]);
     expect((await events('tcp-1'))[1]!.endedBy).toBe('disconnected');
@@ -387,7 +393,7 @@ describe('ManagementStream without management servers', () => {
       name: 'ams-1', host: '192.0.2.1', port: 22, username: 'u', insecureSkipHostKeyCheck: true, statusPath: '/x', statusRefreshSeconds: 60, timezone: 'UTC',
     };
     const apply = async () => { throw new Error('must not be called'); };
-    const s = new ManagementStream({ servers: [server], sshPool: new SshPool({ connectTimeoutMs: 100 }), poller: { apply }, statusIntervalSeconds: 2, log: silent });
+    const s = new ManagementStream({ servers: [server], sshPool: new SshPool({ connectTimeoutMs: 100 }), poller: { apply, noteLeaving: () => false }, statusIntervalSeconds: 2, log: silent });
     s.start();
     expect(s.modes()).toEqual({ 'ams-1': { mode: 'file-only', since: expect.any(String) } });
     await s.stop();

@@ -15,7 +15,8 @@ import type { Store } from '../src/store/store.ts';
 import { csvCell } from '../src/web/csv.ts';
 import { createWebApp, escapeHtml } from '../src/web/server.ts';
 import { maskIp } from '../src/web/view-model.ts';
-import { failedRead, goodRead, listen, testPoller, vpnSession, type Listening } from './support/browser.ts';
+import { listen, type Listening } from './support/browser.ts';
+import { failedRead, goodRead, testPoller, vpnSession } from './support/data.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 
 const TOKEN = 'admin-token-0123456789';

@@ -22,8 +22,9 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { ServerConfig, StatusSnapshot } from '../domain.ts';
+import type { ServerConfig, StatusSnapshot, VpnSession } from '../domain.ts';
 import type { SshConnection } from '../ssh.ts';
+import { parseRealAddress } from './addresses.ts';
 import { parseStatus } from './parse-status.ts';
 
 export type ManagementErrorKind =
@@ -484,4 +485,22 @@ export async function connectManagement(ssh: SshConnection, server: ServerConfig
   if (opts.greetingTimeoutMs !== undefined) clientOpts.greetingTimeoutMs = opts.greetingTimeoutMs;
   if (opts.commandTimeoutMs !== undefined) clientOpts.commandTimeoutMs = opts.commandTimeoutMs;
   return ManagementClient.open(stream, clientOpts);
+}
+
+const LEAVING = /^(.*)\/(\S+) (?:CC-EEN exit message received by peer|SIGTERM\[soft,remote-exit\] received, client-instance exiting)$/;
+
+/**
+ * The client a `>LOG:` line (after `log on`) says is leaving on its own: its explicit-exit-notify
+ * arrived. OpenVPN 2.6 still lists it for ~5 s after (`Delayed exit in 5 seconds`); this lets a
+ * monitor announce the disconnect at once. The line's prefix is `CN/real-address` as the status
+ * shows them, e.g. `1795838629,N,client-0/198.19.1.1:46103 CC-EEN exit message received by peer`.
+ */
+export function leavingClientFromLog(text: string): Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'> | null {
+  const afterTime = text.indexOf(',');
+  const afterFlags = text.indexOf(',', afterTime + 1);
+  if (afterTime < 0 || afterFlags < 0) return null;
+  const m = LEAVING.exec(text.slice(afterFlags + 1));
+  if (!m) return null;
+  const real = parseRealAddress(m[2]!);
+  return real ? { commonName: m[1]!, realAddress: real.host, realPort: real.port } : null;
 }

@@ -1,0 +1,48 @@
+// The Poller's own rules on top of the diff, against a real store: sessions known to be leaving
+// (an exit notice, a kick) are not online while OpenVPN still lists them, and another process's
+// writes are caught up with before a diff.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../src/store/store.ts';
+import type { Poller } from '../src/poller.ts';
+import { goodRead, testPoller, vpnSession } from './support/data.ts';
+import { dropTestStore, openTestStore } from './support/store.ts';
+
+let store: Store;
+let poller: Poller;
+beforeAll(async () => {
+  store = await openTestStore();
+  poller = await testPoller(store, ['fra-1']);
+  await poller.apply([goodRead('fra-1', '2026-11-28T10:00:00.000Z', [vpnSession('alice', 1), vpnSession('bob', 2)])]);
+});
+afterAll(async () => { await dropTestStore(store); });
+
+const types = async () => (await store.eventsSince(new Date(0))).map((e) => [e.type, e.user]);
+
+describe('Poller: sessions known to be leaving', () => {
+  it('a session marked leaving is disconnected at once, and reads that still list it do not bring it back', async () => {
+    expect(poller.noteLeaving('fra-1', vpnSession('alice', 1))).toBe(true);
+    const stillListed = [vpnSession('alice', 1), vpnSession('bob', 2)];
+    await poller.apply([goodRead('fra-1', '2026-11-28T10:00:02.000Z', stillListed)]);
+    await poller.apply([goodRead('fra-1', '2026-11-28T10:00:04.000Z', stillListed)]);
+    expect(await types()).toEqual([['disconnected', 'alice']]);
+    expect((await store.online()).map((s) => s.commonName)).toEqual(['bob']);
+  });
+
+  it('a new instance at the same address (another Client ID) is not hidden by the mark', async () => {
+    await poller.apply([goodRead('fra-1', '2026-11-28T10:00:06.000Z', [vpnSession('alice', 1, { clientId: 77 }), vpnSession('bob', 2)])]);
+    expect(await types()).toEqual([['disconnected', 'alice'], ['connected', 'alice']]);
+  });
+
+  it('nothing to mark when the session is not online', () => {
+    expect(poller.noteLeaving('fra-1', vpnSession('nobody', 9))).toBe(false);
+    expect(poller.noteLeaving('ams-9', vpnSession('bob', 2))).toBe(false);
+  });
+
+  it('a kicked session is both marked leaving and recorded as kicked', async () => {
+    poller.noteKicked('fra-1', [vpnSession('bob', 2)]);
+    await poller.apply([goodRead('fra-1', '2026-11-28T10:00:08.000Z', [vpnSession('alice', 1, { clientId: 77 }), vpnSession('bob', 2)])]);
+    const last = (await store.eventsSince(new Date(0))).at(-1)!;
+    expect([last.type, last.user, last.endedBy]).toEqual(['disconnected', 'bob', 'kicked']);
+    expect((await store.recent(1))[0]).toMatchObject({ user: 'bob', endedBy: 'kicked' });
+  });
+});
