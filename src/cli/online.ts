@@ -2,14 +2,16 @@
 // running service last read). The JSON is the parse contract's session fields plus "server": a
 // contract other tools call, so it is printed here rather than from the chat command's data.
 import { openCliDatabase } from '../db.ts';
-import { readArgs, type CliIo } from './args.ts';
+import { readArgs, UsageError, type CliIo } from './args.ts';
 import { chatCommand } from './chat-commands.ts';
 import { configOrExit } from './config.ts';
 
 export async function onlineCommand(args: string[], io: CliIo): Promise<number> {
   // Without --json: the same answer as /vpn online in chat.
   if (!args.includes('--json')) return chatCommand('online')(args.flatMap((a) => (a === '--server' ? [] : [a])), io);
-  const { values } = readArgs(args, { server: { type: 'string' }, json: { type: 'boolean', default: false } }, false);
+  const { values, positionals } = readArgs(args, { server: { type: 'string' }, json: { type: 'boolean', default: false } });
+  if (positionals.length > 1 || (positionals.length === 1 && values.server)) throw new UsageError('expects at most one SERVER');
+  const server = values.server ?? positionals[0];
   const config = configOrExit(io);
   let db;
   try {
@@ -19,7 +21,7 @@ export async function onlineCommand(args: string[], io: CliIo): Promise<number> 
     return 1;
   }
   try {
-    const sessions = await db.store.online(values.server);
+    const sessions = await db.store.online(server);
     io.out(`${JSON.stringify(sessions.map(({ server, ...s }) => ({ ...s, server })), null, 2)}\n`);
     return 0;
   } finally {
