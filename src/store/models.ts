@@ -3,7 +3,7 @@
 // Each index below serves a query in store.ts; the comment names it.
 import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
 
-/** A VpnSession as stored inside a server document (the parse contract's fields). */
+/** A VpnSession inside an event (the session that connected or ended): the parse contract's fields. */
 const vpnSessionSchema = new Schema({
   commonName: { type: String, required: true },
   username: { type: String, default: null },
