@@ -27,6 +27,7 @@ export const user: Command = {
   private: true,
   async run(input, ctx) {
     const report = await findUser(String(input.name), ctx);
+    const [lastKick] = await ctx.store.kicks(report.user.name, 1);
     const now = ctx.now();
     const { user: u, online } = report;
     const servers = [...new Set(online.map((s) => s.server))];
@@ -50,11 +51,12 @@ export const user: Command = {
         { name: 'Last IP', value: u.lastIp ? `${u.lastIp}${u.lastServer ? ` on ${u.lastServer}` : ''}` : '—' },
         { name: 'Sessions', value: `${u.sessionCount} since ${formatTime(u.firstSeen)}` },
         { name: 'Total received / sent', value: formatTraffic(report.totalBytesReceived, report.totalBytesSent) },
+        ...(lastKick ? [{ name: 'Last kick', value: `${formatTime(lastKick.at)} by ${lastKick.by.userName} (${lastKick.by.platform}): ${lastKick.result}${lastKick.verified ? ', verified gone' : ''}` }] : []),
       ],
       ...(rows.length ? { table: { columns: ['Server', 'Real IP', 'Virtual IP', 'Connected', 'Duration', 'Received / Sent', 'Status'], rows } } : {}),
       tone: online.length ? 'ok' : 'info',
       private: true,
-      data: report,
+      data: { ...report, lastKick: lastKick ?? null },
     };
   },
 };

@@ -132,6 +132,13 @@ describe('/vpn online', () => {
 });
 
 describe('/vpn user', () => {
+  it('shows the last kick of the user, from the audit log', async () => {
+    await store.recordKick({ at: new Date('2026-11-28T10:06:00.000Z'), by: { platform: 'discord', userId: 'D1', userName: 'grace' }, where: 'C9', target: 'carol', server: 'lon-1', clientIds: [7], result: 'kicked', verified: true, message: null });
+    const reply = await dispatch('user carol', admin, deps);
+    expect(reply.fields!.at(-1)).toEqual({ name: 'Last kick', value: '2026-11-28 10:06 UTC by grace (discord): kicked, verified gone' });
+    expect((await dispatch('user alice', admin, deps)).fields!.some((f) => f.name === 'Last kick')).toBe(false);
+  });
+
   it('shows an online user with current sessions on every server and total traffic', async () => {
     const reply = await dispatch('user alice', admin, deps);
     expect(reply.title).toBe('alice: online on ams-1, fra-1 (2 sessions)');
