@@ -141,7 +141,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const bree = createPollScheduler({
       intervalSeconds: pollSeconds,
       workerData: data,
-      closeWorkerAfterMs: (config.poll.timeoutSeconds + pollSeconds) * 1000,
+      // The longest a cycle can honestly take: every server timing out, `concurrency` at a time.
+      // Past that the worker is stuck (a read ignoring its timeout) and is terminated.
+      closeWorkerAfterMs: (Math.ceil(servers.length / config.poll.concurrency) * config.poll.timeoutSeconds + 10) * 1000,
       log,
       onMessage: (message) => batcher.take(message as PollJobMessage),
       onError: (err) => log.error({ err }, 'poll job failed'),
