@@ -10,6 +10,9 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { Store, type CycleWriteStats, type ServerCycle } from './store/store.ts';
 
+/** Byte counters of an unchanged online list reach the store at least this often. */
+export const COUNTER_FLUSH_MS = 30_000;
+
 export interface ServerCycleReport {
   server: string;
   ok: boolean;
@@ -44,6 +47,8 @@ export class Poller {
   private revisions = new Map<string, number>();
   /** Session document ids of the online sessions, by server and session key. */
   private sessionIds = new Map<string, Map<string, string>>();
+  /** When each server's online list (with its byte counters) was last written to the store. */
+  private readonly onlineWrittenAt = new Map<string, number>();
   /** Online sessions per user across all servers (users with none are absent). */
   private userSessions = new Map<string, number>();
   /**
@@ -85,6 +90,16 @@ export class Poller {
   /** The current online sessions of a server as the poller knows them. */
   online(server: string): VpnSession[] {
     return Object.values(this.baselines.get(server)?.sessions ?? {});
+  }
+
+  /**
+   * The online list is written when someone came or went, and otherwise at most every
+   * COUNTER_FLUSH_MS: byte counters are batched (a management stream reads every 2 s).
+   */
+  private mustWriteOnline(server: string, prev: ServerBaseline, diff: DiffResult): boolean {
+    if (diff.rejected) return false;
+    if (prev.sessions === null || diff.started.length > 0 || diff.ended.length > 0) return true;
+    return Date.now() - (this.onlineWrittenAt.get(server) ?? 0) >= COUNTER_FLUSH_MS;
   }
 
   /** Ids of the sessions that ended, and of every session online after this diff (new ones get new ids). */
@@ -181,6 +196,7 @@ export class Poller {
         cycle: `${read.server}:${read.readAt}:${randomUUID().slice(0, 8)}`,
         targets: this.deps.targets(read.server),
         sessionIds: this.nextSessionIds(read.server, diff),
+        writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
       const kicked = this.kicked.get(read.server);
       if (kicked && diff.ended.length) cycle.endedBy = kicked;
@@ -206,6 +222,7 @@ export class Poller {
     for (const c of cycles) {
       this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       if (!c.diff.rejected) this.sessionIds.set(c.server, c.sessionIds.current);
+      if (c.writeOnline) this.onlineWrittenAt.set(c.server, Date.now());
     }
     for (const c of cycles) {
       if (!c.diff.rejected) this.quiet.delete(c.server);

@@ -46,3 +46,22 @@ describe('Poller: sessions known to be leaving', () => {
     expect((await store.recent(1))[0]).toMatchObject({ user: 'bob', endedBy: 'kicked' });
   });
 });
+
+describe('Poller: byte counters are batched', () => {
+  it('an unchanged online list is not rewritten on every read; a change writes it at once', async () => {
+    const local = await openTestStore();
+    try {
+      const p = await testPoller(local, ['ams-1']);
+      await p.apply([goodRead('ams-1', '2026-11-28T11:00:00.000Z', [vpnSession('erin', 5)])]);
+      // Two more reads seconds apart (a management stream reads every 2 s): counters grow, nobody comes or goes.
+      await p.apply([goodRead('ams-1', '2026-11-28T11:00:02.000Z', [vpnSession('erin', 5, { bytesReceived: 9_000 })])]);
+      await p.apply([goodRead('ams-1', '2026-11-28T11:00:04.000Z', [vpnSession('erin', 5, { bytesReceived: 12_000 })])]);
+      expect((await local.online('ams-1'))[0]!.bytesReceived).toBe(5_000); // as first written
+      expect((await local.servers())[0]!.lastPollAt).toEqual(new Date('2026-11-28T11:00:04.000Z')); // the state is current
+      await p.apply([goodRead('ams-1', '2026-11-28T11:00:06.000Z', [vpnSession('erin', 5, { bytesReceived: 15_000 }), vpnSession('frank', 6)])]);
+      expect((await local.online('ams-1')).map((s) => [s.commonName, s.bytesReceived])).toEqual([['erin', 15_000], ['frank', 6_000]]);
+    } finally {
+      await dropTestStore(local);
+    }
+  });
+});

@@ -126,6 +126,12 @@ export interface ServerCycle {
    * every engine answers from its primary index (mongo-java-server ignores secondary indexes).
    */
   sessionIds: { ended: Map<string, string>; current: Map<string, string> };
+  /**
+   * false: nobody came or went and the online list was written recently, so only the server's
+   * state is written and the byte counters wait for the next write (the list, rewritten with every
+   * read, made writes grow with online users × reads). Default true.
+   */
+  writeOnline?: boolean;
 }
 
 export interface StoredBaseline extends ServerBaseline {
@@ -243,12 +249,19 @@ export class Store {
           $setOnInsert: { baselineSet: false, onlineJson: '[]', onlineCount: 0, lastGoodAt: null, statusUpdatedAt: null, source: null },
         } } });
       } else {
-        const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
         const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
-        serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: { $set: {
+        const state = {
           ...common, lastResult: 'ok', lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
-          source: c.read.source, baselineSet: true, onlineJson: JSON.stringify(online), onlineCount: online.length,
-        }, $inc: { revision: 1 } } } });
+          source: c.read.source, baselineSet: true,
+        };
+        if (c.writeOnline === false) {
+          serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } });
+        } else {
+          const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
+          serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: {
+            $set: { ...state, onlineJson: JSON.stringify(online), onlineCount: online.length }, $inc: { revision: 1 },
+          } } });
+        }
       }
       for (const s of c.diff.ended) {
         const key = sessionKey(s);
