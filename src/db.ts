@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import { mongodObtainable, startMongoJavaServer, startMongoMemoryServer, type EmbeddedMongo } from './store/embedded-mongo.ts';
 import { Store } from './store/store.ts';
 
-export const DB_NAME = 'vpnwatch';
+const DB_NAME = 'vpnwatch';
 
 interface DatabaseRecord {
   uri: string;
@@ -51,7 +51,7 @@ function reachable(uri: string): Promise<boolean> {
 }
 
 /** The embedded database a running `vpnwatch start` recorded, if that process is still alive. */
-export async function runningEmbedded(config: Config): Promise<DatabaseRecord | null> {
+async function runningEmbedded(config: Config): Promise<DatabaseRecord | null> {
   let record: DatabaseRecord;
   try {
     record = JSON.parse(fs.readFileSync(recordFile(config), 'utf8')) as DatabaseRecord;

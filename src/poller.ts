@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.ts';
 import { Store, type CycleWriteStats, type ServerCycle } from './store/store.ts';
 
 /** Byte counters of an unchanged online list reach the store at least this often. */
-export const COUNTER_FLUSH_MS = 30_000;
+const COUNTER_FLUSH_MS = 30_000;
 
 export interface ServerCycleReport {
   server: string;

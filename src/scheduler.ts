@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { Logger } from './log.ts';
 
-export const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'jobs');
+const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'jobs');
 
 function tsWorker(filename: string, options: Partial<WorkerOptions>): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');

@@ -4,7 +4,7 @@
 import type { ServerRead } from '../domain.ts';
 import type { PollJobMessage } from '../../jobs/poll-servers.ts';
 
-export const READ_BATCH_SIZE = 25;
+const READ_BATCH_SIZE = 25;
 
 export class ReadBatcher {
   private batch: ServerRead[] = [];

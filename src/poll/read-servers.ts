@@ -19,7 +19,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 }
 
 /** Reads one server's status file; never throws (a failure is a ServerRead with ok: false). */
-export async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions): Promise<ServerRead> {
+async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions): Promise<ServerRead> {
   const now = opts.now ?? (() => new Date());
   const started = performance.now();
   const base = { server: server.name, source: 'status-file' as const };

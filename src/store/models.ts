@@ -3,8 +3,8 @@
 // Each index below serves a query in store.ts; the comment names it.
 import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
 
-/** A VpnSession inside an event (the session that connected or ended): the parse contract's fields. */
-const vpnSessionSchema = new Schema({
+/** Who and where a session is: the fields an event's session and a session document share. */
+const sessionIdentityFields = {
   commonName: { type: String, required: true },
   username: { type: String, default: null },
   realAddress: { type: String, required: true },
@@ -12,12 +12,17 @@ const vpnSessionSchema = new Schema({
   protocol: { type: String, default: null },
   virtualAddress: { type: String, default: null },
   virtualIpv6: { type: String, default: null },
+  clientId: { type: Number, default: null },
+  cipher: { type: String, default: null },
+} as const;
+
+/** A VpnSession inside an event (the session that connected or ended): the parse contract's fields. */
+const vpnSessionSchema = new Schema({
+  ...sessionIdentityFields,
   bytesReceived: { type: Number, required: true },
   bytesSent: { type: Number, required: true },
   connectedAt: { type: String, required: true },
-  clientId: { type: Number, default: null },
   peerId: { type: Number, default: null },
-  cipher: { type: String, default: null },
 }, { _id: false });
 
 const serverSchema = new Schema({
@@ -53,15 +58,7 @@ const sessionSchema = new Schema({
   server: { type: String, required: true },
   key: { type: String, required: true },
   user: { type: String, required: true },
-  commonName: { type: String, required: true },
-  username: { type: String, default: null },
-  realAddress: { type: String, required: true },
-  realPort: { type: Number, default: null },
-  protocol: { type: String, default: null },
-  virtualAddress: { type: String, default: null },
-  virtualIpv6: { type: String, default: null },
-  clientId: { type: Number, default: null },
-  cipher: { type: String, default: null },
+  ...sessionIdentityFields,
   connectedAt: { type: Date, required: true },
   /** null while the session is online. */
   disconnectedAt: { type: Date, default: null },
