@@ -19,17 +19,18 @@ import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import type { ServerConfig, ServerRead } from '../src/domain.ts';
-import { ManagementKicker } from '../src/kick.ts';
-import { LiveFeed } from '../src/live.ts';
-import { ManagementStream } from '../src/management-stream.ts';
-import { Notifier, type NoticeSink } from '../src/notifier.ts';
+import { ManagementKicker } from '../src/kick/kicker.ts';
+import { LiveFeed } from '../src/poll/live-feed.ts';
+import { ManagementStream } from '../src/poll/management-stream.ts';
+import { Notifier } from '../src/notify/notifier.ts';
 import { readServers } from '../src/poll/read-servers.ts';
-import { Poller } from '../src/poller.ts';
+import { Poller } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
 import { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab } from '../test/harness/openvpn-lab.ts';
 import { sshdAvailable, startSshd } from '../test/harness/sshd.ts';
+import { type NoticeSink } from '../src/notify/targets.ts';
 
 export interface LatencyRow {
   proto: 'udp' | 'tcp';
@@ -144,7 +145,8 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
       notifier.start();
     };
     stops.push(() => Promise.all(notifiers.map((n) => n.stop())));
-    const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log: silent, live, onStored: () => notifiers.at(-1)?.wake() });
+    const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log: silent, live });
+    live.subscribe((u) => { if (u.events.length) notifiers.at(-1)?.wake(); });
     await poller.start();
     await useNotifier(0);
 

@@ -15,12 +15,12 @@ import path from 'node:path';
 import { fork } from 'node:child_process';
 import type { ServerConfig } from '../src/domain.ts';
 import { logger } from '../src/log.ts';
-import { Poller, type CycleReport } from '../src/poller.ts';
+import { Poller, type CycleReport } from '../src/poll/poller.ts';
 import { ReadBatcher } from '../src/poll/read-batcher.ts';
-import { createPollScheduler, stopScheduler } from '../src/scheduler.ts';
+import { createPollScheduler, stopScheduler } from '../src/poll/scheduler.ts';
 import { Store } from '../src/store/store.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
-import type { PollJobMessage } from '../jobs/poll-servers.ts';
+import type { PollJobMessage } from '../src/poll/job-messages.ts';
 
 export interface PollCycleRow {
   mode: 'per-cycle' | 'kept-open';

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { seededRandom, syntheticSession } from '../src/demo/synthetic-sessions.ts';
 import type { VpnSession } from '../src/domain.ts';
-import { LiveFeed } from '../src/live.ts';
+import { LiveFeed } from '../src/poll/live-feed.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { startMongoJavaServer, type EmbeddedMongo } from '../src/store/embedded-mongo.ts';
 import { Store } from '../src/store/store.ts';

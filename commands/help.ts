@@ -1,5 +1,5 @@
 // /vpn help: every command with its arguments, written for where it was asked (chat or terminal).
-import { invocation, usage, type Command } from '../src/reply.ts';
+import { invocation, usage, type Command } from '../src/command.ts';
 
 export const help: Command = {
   name: 'help',
@@ -8,11 +8,9 @@ export const help: Command = {
   adminOnly: false,
   private: true,
   async run(_input, ctx) {
-    // Loaded when run: commands/index.ts imports this file, so a static import would be a cycle.
-    const { commands } = await import('./index.ts');
     return {
       title: 'VPN commands',
-      lines: commands.map((c) => `${invocation(ctx.actor, usage(c))}: ${c.description}${c.adminOnly ? ' (admins)' : ''}`),
+      lines: ctx.commands.map((c) => `${invocation(ctx.actor, usage(c))}: ${c.description}${c.adminOnly ? ' (admins)' : ''}`),
       footer: 'Quote names that contain spaces: "John Smith".',
       tone: 'info',
       private: true,

@@ -1,5 +1,5 @@
 // Every /vpn command. A new command is one file beside this one and one line here.
-import type { Command } from '../src/reply.ts';
+import type { Command } from '../src/command.ts';
 import { help } from './help.ts';
 import { kick } from './kick.ts';
 import { online } from './online.ts';

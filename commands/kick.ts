@@ -3,7 +3,7 @@
 // turns the request into a KickRequest and the outcome into words.
 import type { KickOutcome, KickedSession } from '../src/domain.ts';
 import { formatTime } from '../src/format.ts';
-import { checkServer, invocation, UserError, type Command, type CommandContext, type Reply } from '../src/reply.ts';
+import { checkServer, invocation, UserError, type Command, type CommandContext, type Reply } from '../src/command.ts';
 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);

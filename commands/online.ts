@@ -1,18 +1,20 @@
 // /vpn online [server]: how many are connected per server, and who (the first 25, then a count).
-import { userName } from '../src/diff.ts';
 import { formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
-import { checkServer, type Command } from '../src/reply.ts';
+import { checkServer, type Command } from '../src/command.ts';
 import type { ServerState } from '../src/store/store.ts';
+import { serverHealth, userName } from '../src/domain.ts';
 
 /** Rows shown before "…and N more": a chat message stays readable and under platform limits. */
 const ONLINE_ROWS = 25;
 
 /** Why a server's count may not be current. */
 function healthNote(state: ServerState | undefined): string {
-  if (!state) return ' (not read yet)';
-  if (state.down) return ' (down: showing its last good read)';
-  if (state.lastResult !== 'ok') return ` (last read ${state.lastResult}: showing its last good read)`;
-  return '';
+  switch (serverHealth(state).state) {
+    case 'never': return ' (not read yet)';
+    case 'down': return ' (down: showing its last good read)';
+    case 'failing': return ` (last read ${state!.lastResult}: showing its last good read)`;
+    case 'ok': return '';
+  }
 }
 
 export const online: Command = {

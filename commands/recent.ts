@@ -1,6 +1,6 @@
 // /vpn recent [n]: the last n sessions that ended (default 10, at most 50), newest first.
 import { formatAgo, formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
-import type { Command } from '../src/reply.ts';
+import type { Command } from '../src/command.ts';
 
 export const recent: Command = {
   name: 'recent',

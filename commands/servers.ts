@@ -2,15 +2,8 @@
 // status file), plus notice
 // deliveries that keep failing (a bad token, a missing channel).
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
-import type { Command } from '../src/reply.ts';
-import type { ServerState } from '../src/store/store.ts';
-
-function health(state: ServerState | undefined): string {
-  if (!state || state.lastResult === 'never') return 'never read';
-  if (state.down) return 'down';
-  if (state.lastResult === 'ok') return 'ok';
-  return `${state.lastResult} (${state.consecutiveFailures} in a row)`;
-}
+import type { Command } from '../src/command.ts';
+import { serverHealth } from '../src/domain.ts';
 
 const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
 
@@ -28,9 +21,9 @@ export const servers: Command = {
     const modes = ctx.modes?.() ?? {};
     const rows = names.map((name) => {
       const s = byName.get(name);
-      return [name, health(s), s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modes[name], s?.source ?? null, now)];
+      return [name, serverHealth(s).label, s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modes[name], s?.source ?? null, now)];
     });
-    const healthy = names.filter((n) => health(byName.get(n)) === 'ok').length;
+    const healthy = names.filter((n) => serverHealth(byName.get(n)).healthy).length;
     const lines = [
       ...names.flatMap((n) => {
         const s = byName.get(n);

@@ -1,6 +1,6 @@
 // /vpn stats: totals across the fleet.
 import { formatDuration } from '../src/format.ts';
-import type { Command } from '../src/reply.ts';
+import type { Command } from '../src/command.ts';
 
 export const stats: Command = {
   name: 'stats',

@@ -1,6 +1,6 @@
 // /vpn user <name>: one user's state: online or not, current sessions, last seen, recent sessions, traffic.
 import { formatAgo, formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
-import { UserError, type Command, type CommandContext } from '../src/reply.ts';
+import { UserError, type Command, type CommandContext } from '../src/command.ts';
 import type { UserReport } from '../src/store/store.ts';
 
 const RECENT_SESSIONS = 10;

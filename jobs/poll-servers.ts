@@ -3,18 +3,9 @@
 // batches), then end. Each run opens its SSH connections and closes them at the end (README
 // "Polling" has the measurements behind that choice).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ServerConfig, ServerRead } from '../src/domain.ts';
+import type { PollJobData, PollJobMessage } from '../src/poll/job-messages.ts';
 import { streamReads } from '../src/poll/read-servers.ts';
 import { SshPool } from '../src/ssh.ts';
-
-export interface PollJobData {
-  servers: ServerConfig[];
-  concurrency: number;
-  timeoutMs: number;
-}
-
-/** What the job posts: one message per server read, then one at the end of the cycle. */
-export type PollJobMessage = { type: 'read'; read: ServerRead } | { type: 'cycle-end'; reads: number };
 
 const data = workerData as PollJobData;
 const pool = new SshPool({ connectTimeoutMs: data.timeoutMs });

@@ -7,7 +7,7 @@ import { commands, findCommand } from '../commands/index.ts';
 import type { Config } from './config.ts';
 import type { Actor, Kicker, LiveModeInfo } from './domain.ts';
 import { logger, type Logger } from './log.ts';
-import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './reply.ts';
+import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './command.ts';
 import type { Store } from './store/store.ts';
 
 export { UserError };
@@ -128,7 +128,7 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
     name = commandName;
     const command = findCommand(commandName);
     if (!command) throw new UserError(`Unknown command '${commandName}'. Commands: ${commands.map((c) => c.name).join(', ')}`);
-    const ctx: CommandContext = { store: deps.store, servers: deps.config.servers, kicker: deps.kicker, now, actor, ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}) };
+    const ctx: CommandContext = { store: deps.store, servers: deps.config.servers, kicker: deps.kicker, now, actor, commands, ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}) };
     if (command.adminOnly && !isAdmin(actor, deps.config)) {
       log.warn({ command: command.name, platform: actor.platform, userId: actor.userId }, 'admin command refused');
       // The refusal is the answer even when recording it fails.

@@ -1,5 +1,6 @@
-// The plain data that flows between the parser, the poller, the store, the commands and the page.
-// Types only: no behaviour lives here, so every layer can import it without dragging in I/O.
+// The plain data that flows between the parser, the poller, the store, the commands and the page,
+// and the few rules every layer shares: who a session is (identity), whether a server is healthy,
+// and which configured server a typed name means. Pure: no I/O, so every layer can import it.
 
 export type StatusFormat = 'openvpn-status-v1' | 'openvpn-status-v2' | 'openvpn-status-v3';
 
@@ -154,4 +155,102 @@ export interface LiveModeInfo {
   lastError?: string;
   /** The last management read handed to the poller (ISO-8601). */
   lastReadAt?: string;
+}
+
+// ---- identity -----------------------------------------------------------------------------------
+
+export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
+  return `${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`;
+}
+
+/**
+ * Who a session belongs to: its common name, or its username where OpenVPN has no common name
+ * (`verify-client-cert none` without `username-as-common-name` lists every client as UNDEF).
+ */
+export function userName(s: Pick<VpnSession, 'commonName' | 'username'>): string {
+  return s.commonName === 'UNDEF' && s.username ? s.username : s.commonName;
+}
+
+/** Listed with a pool address (IPv4, IPv6 or, for TAP bridges, a MAC): the client is really in. */
+export function isOnline(s: VpnSession): boolean {
+  return s.virtualAddress !== null || s.virtualIpv6 !== null;
+}
+
+// ---- health -------------------------------------------------------------------------------------
+
+/** How the last read of a server went: ok, or why it was not used; 'never' before the first. */
+export type ReadResult = 'ok' | 'error' | 'incomplete' | 'stale' | 'never';
+
+/** What the health rule looks at (the store's server record has these fields). */
+export interface ServerHealthInput {
+  lastResult: ReadResult;
+  down: boolean;
+  consecutiveFailures: number;
+}
+
+/**
+ * ok: the last read was good. failing: the last read(s) could not be used, fewer than
+ * SERVER_DOWN_AFTER in a row. down: that many in a row (a server-down event was sent). never: not
+ * read yet (or not known to the store at all).
+ */
+export type HealthState = 'ok' | 'failing' | 'down' | 'never';
+
+export interface ServerHealth {
+  state: HealthState;
+  /** Only `ok` is healthy: the online list is current. Otherwise it is the last good read's. */
+  healthy: boolean;
+  /** For a table cell: `ok`, `failing (stale, 2 in a row)`, `down`, `never read`. */
+  label: string;
+}
+
+/** The one health rule, for the page, the API, /healthz, /metrics and the commands. */
+export function serverHealth(s: ServerHealthInput | undefined): ServerHealth {
+  if (!s || s.lastResult === 'never') return { state: 'never', healthy: false, label: 'never read' };
+  if (s.down) return { state: 'down', healthy: false, label: 'down' };
+  if (s.lastResult !== 'ok') return { state: 'failing', healthy: false, label: `failing (${s.lastResult}, ${s.consecutiveFailures} in a row)` };
+  return { state: 'ok', healthy: true, label: 'ok' };
+}
+
+/** The fleet's totals: the page's cards, `/vpn stats` and `/api/status`. */
+export interface Stats {
+  usersOnline: number;
+  activeConnections: number;
+  activeServers: number;
+  unhealthyServers: number;
+  totalServers: number;
+  /** Mean age of the online sessions, in seconds; null with nobody online. */
+  averageConnectionSeconds: number | null;
+}
+
+export function fleetStats(servers: ServerHealthInput[], online: Pick<VpnSession, 'commonName' | 'username' | 'connectedAt'>[], now: Date): Stats {
+  const healthy = servers.filter((s) => serverHealth(s).healthy).length;
+  let ageSum = 0;
+  for (const s of online) ageSum += (now.getTime() - Date.parse(s.connectedAt)) / 1000;
+  return {
+    usersOnline: new Set(online.map(userName)).size,
+    activeConnections: online.length,
+    activeServers: healthy,
+    unhealthyServers: servers.length - healthy,
+    totalServers: servers.length,
+    averageConnectionSeconds: online.length ? Math.round(ageSum / online.length) : null,
+  };
+}
+
+// ---- server lookup ------------------------------------------------------------------------------
+
+/**
+ * The configured server a typed name means: the exact name, else the one name that matches
+ * ignoring letter case (`FRA-1` for `fra-1`). undefined when none matches.
+ */
+export function findServer<S extends { name: string }>(name: string, servers: readonly S[]): S | undefined {
+  const exact = servers.find((s) => s.name === name);
+  if (exact) return exact;
+  const folded = servers.filter((s) => s.name.toLowerCase() === name.toLowerCase());
+  return folded.length === 1 ? folded[0] : undefined;
+}
+
+/** "No server 'fra-9'. Known: fra-1, ams-1" (or that none are configured). */
+export function unknownServerMessage(name: string, servers: readonly { name: string }[]): string {
+  const known = servers.map((s) => s.name).join(', ');
+  return known ? `No server '${name}'. Known: ${known}` : `No server '${name}': no servers are configured`;
 }

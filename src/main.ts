@@ -1,26 +1,27 @@
 // The composition root of `vpnwatch start`: builds every part from the one Config, starts them in
 // dependency order, and stops them in reverse on SIGINT/SIGTERM.
 import type { Config } from './config.ts';
-import { openServiceDatabase, type Database } from './db.ts';
+import { openServiceDatabase, type Database } from './store/db.ts';
 import type { ServerConfig } from './domain.ts';
 import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
-import { LiveFeed } from './live.ts';
+import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
-import { Poller } from './poller.ts';
+import { Poller } from './poll/poller.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
-import { createPollScheduler, stopScheduler } from './scheduler.ts';
+import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
-import { ManagementKicker } from './kick.ts';
-import { ManagementStream } from './management-stream.ts';
-import { Notifier, logSink, noticeTargets, type NoticeSink } from './notifier.ts';
+import { ManagementKicker } from './kick/kicker.ts';
+import { ManagementStream } from './poll/management-stream.ts';
+import { Notifier } from './notify/notifier.ts';
 import { SshPool } from './ssh.ts';
 import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
-import type { PollJobData, PollJobMessage } from '../jobs/poll-servers.ts';
+import type { PollJobData, PollJobMessage } from './poll/job-messages.ts';
+import { logSink, noticeTargets, type NoticeSink } from './notify/targets.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
 const DEMO_POLL_SECONDS = 5;
@@ -73,11 +74,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
     stops.push(() => sshPool.closeAll());
 
-    let notifier: Notifier | undefined;
     const poller = new Poller({
       store: db.store, servers, pollIntervalSeconds: pollSeconds, downAfter: config.poll.downAfter,
       targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
-      onStored: () => notifier?.wake(),
     });
     await poller.start();
 
@@ -113,10 +112,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       sinks.push(discord.sink);
       log.info('Discord is on');
     }
-    notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    // The poller publishes every stored cycle; one with events is news for the outbox.
+    live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();
-    const runningNotifier = notifier;
-    stops.push(() => runningNotifier.stop());
+    stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
     const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes });

@@ -8,9 +8,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import type { VpnSession } from '../src/domain.ts';
-import { LiveFeed } from '../src/live.ts';
+import { LiveFeed } from '../src/poll/live-feed.ts';
 import { createMetrics } from '../src/metrics.ts';
-import type { Poller } from '../src/poller.ts';
+import type { Poller } from '../src/poll/poller.ts';
 import type { Store } from '../src/store/store.ts';
 import { createWebApp } from '../src/web/server.ts';
 import { requirePrerequisite } from './harness/prereq.ts';

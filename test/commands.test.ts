@@ -4,11 +4,11 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffSnapshots, emptyBaseline, userName } from '../src/diff.ts';
-import { renderReplyText } from '../src/cli/commands.ts';
+import { diffSnapshots, emptyBaseline } from '../src/poll/diff.ts';
+import { renderReplyText } from '../src/cli/render-text.ts';
 import { dispatch, parseCommandText, splitWords, type DispatchDeps } from '../src/dispatch.ts';
-import type { Actor, KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
-import { UserError } from '../src/reply.ts';
+import { type Actor, type KickOutcome, type KickRequest, type ServerConfig, type ServerRead, type VpnSession, userName } from '../src/domain.ts';
+import { UserError } from '../src/command.ts';
 import type { Store } from '../src/store/store.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 

@@ -1,7 +1,7 @@
 // The diff rules (src/diff.ts), one test per row of its rule table.
 import { describe, expect, it } from 'vitest';
-import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, type ServerBaseline } from '../src/diff.ts';
-import type { ServerRead, VpnSession } from '../src/domain.ts';
+import { diffSnapshots, emptyBaseline, staleAfterMs, type ServerBaseline } from '../src/poll/diff.ts';
+import { type ServerRead, type VpnSession, sessionKey } from '../src/domain.ts';
 
 const T0 = '2026-11-28T10:00:00.000Z';
 const opts = { downAfter: 3, staleAfterMs: staleAfterMs(10, 30) };

@@ -7,11 +7,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordBot, registerDiscordCommands, type DiscordAdapter } from '../src/chat/discord.ts';
 import type { DiscordConfig } from '../src/config.ts';
-import { DeliveryError } from '../src/notifier.ts';
 import type { Store } from '../src/store/store.ts';
 import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes/fake-discord.ts';
 import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { DeliveryError } from '../src/notify/targets.ts';
 
 const TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.fake.token';
 /** A common name that tries every trick: mentions, markdown, code, a masked link. */

@@ -4,18 +4,18 @@
 import { pino } from 'pino';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { isOnline } from '../src/diff.ts';
-import type { Actor, ServerConfig } from '../src/domain.ts';
-import { DedicatedManagementAccess, ManagementKicker } from '../src/kick.ts';
+import { type Actor, type ServerConfig, isOnline } from '../src/domain.ts';
+import { ManagementKicker } from '../src/kick/kicker.ts';
 import { parseStatus } from '../src/openvpn/parse-status.ts';
 import { readServers } from '../src/poll/read-servers.ts';
-import { Poller } from '../src/poller.ts';
+import { Poller } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import type { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab, type LabClient } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { DedicatedManagementAccess } from '../src/openvpn/management-access.ts';
 
 const prerequisites = [labAvailable(), sshdAvailable()];
 const describeLab = requirePrerequisite(

@@ -9,14 +9,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createDiscordBot } from '../src/chat/discord.ts';
 import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
 import type { Config } from '../src/config.ts';
-import { diffSnapshots, emptyBaseline, sessionKey, userName } from '../src/diff.ts';
-import type { ServerConfig, ServerRead, VpnSession } from '../src/domain.ts';
+import { diffSnapshots, emptyBaseline } from '../src/poll/diff.ts';
+import { type ServerConfig, type ServerRead, type VpnSession, sessionKey, userName } from '../src/domain.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { noticeTargets, Notifier, type NotifierOptions } from '../src/notifier.ts';
+import { Notifier, type NotifierOptions } from '../src/notify/notifier.ts';
 import type { Store } from '../src/store/store.ts';
 import { IDS, startFakeDiscord } from './fakes/fake-discord.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { noticeTargets } from '../src/notify/targets.ts';
 
 const BOT_TOKEN = 'xoxb-notifier';
 const DISCORD_TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAx.notifier.token';

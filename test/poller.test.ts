@@ -3,7 +3,7 @@
 // writes are caught up with before a diff.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/store.ts';
-import type { Poller } from '../src/poller.ts';
+import type { Poller } from '../src/poll/poller.ts';
 import { goodRead, testPoller, vpnSession } from './support/data.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
 import type { SlackConfig } from '../src/config.ts';
 import type { DispatchDeps } from '../src/dispatch.ts';
-import { DeliveryError } from '../src/notifier.ts';
 import type { Store } from '../src/store/store.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { DeliveryError } from '../src/notify/targets.ts';
 
 const SIGNING_SECRET = 'test-signing-secret';
 const BOT_TOKEN = 'xoxb-test-token';

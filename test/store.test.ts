@@ -1,7 +1,7 @@
 // The store against a real MongoDB-wire server: what one cycle writes, and what the queries read back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffSnapshots, emptyBaseline, sessionKey } from '../src/diff.ts';
-import type { ServerRead, VpnSession } from '../src/domain.ts';
+import { diffSnapshots, emptyBaseline } from '../src/poll/diff.ts';
+import { type ServerRead, type VpnSession, sessionKey } from '../src/domain.ts';
 import type { Store, ServerCycle } from '../src/store/store.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 

@@ -6,14 +6,14 @@ import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor, ServerConfig, ServerRead } from '../src/domain.ts';
-import { DedicatedManagementAccess, ManagementKicker } from '../src/kick.ts';
-import { LiveFeed, type LiveUpdate } from '../src/live.ts';
+import { ManagementKicker } from '../src/kick/kicker.ts';
+import { LiveFeed, type LiveUpdate } from '../src/poll/live-feed.ts';
 import type { LiveModeInfo } from '../src/domain.ts';
-import { ManagementStream } from '../src/management-stream.ts';
+import { ManagementStream } from '../src/poll/management-stream.ts';
 import { ManagementClient } from '../src/openvpn/management.ts';
 import { parseStatus } from '../src/openvpn/parse-status.ts';
 import { readServers } from '../src/poll/read-servers.ts';
-import { Poller, type CycleReport } from '../src/poller.ts';
+import { Poller, type CycleReport } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import type { StoredEvent, Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab, type LabClient } from './harness/openvpn-lab.ts';
@@ -21,6 +21,7 @@ import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
+import { DedicatedManagementAccess } from '../src/openvpn/management-access.ts';
 
 const prerequisites = [labAvailable(), sshdAvailable()];
 const describeLab = requirePrerequisite(

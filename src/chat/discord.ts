@@ -16,9 +16,10 @@ import type { DiscordConfig } from '../config.ts';
 import type { Actor } from '../domain.ts';
 import { answersPrivately, dispatch, type DispatchDeps } from '../dispatch.ts';
 import { logger, type Logger } from '../log.ts';
-import { DeliveryError, type NoticeSink } from '../notifier.ts';
-import type { CommandInput, Notice } from '../reply.ts';
+import type { CommandInput } from '../command.ts';
 import { NO_MENTIONS, renderDiscordNotice, renderDiscordReply } from './render-discord.ts';
+import { type Notice } from '../notify/notice-text.ts';
+import { DeliveryError, type NoticeSink } from '../notify/targets.ts';
 
 export interface DiscordAdapterDeps {
   config: DiscordConfig;

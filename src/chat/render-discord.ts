@@ -2,8 +2,9 @@
 // markdown is our own (the bold title and first column). Every payload carries
 // `allowed_mentions: { parse: [] }`, so nothing the bot says can ping anyone.
 import type { APIEmbed } from 'discord.js';
-import { noticeText, type Notice, type Reply, type Tone } from '../reply.ts';
+import { type Reply, type Tone } from '../command.ts';
 import { escapeDiscord } from './escape.ts';
+import { noticeText, type Notice } from '../notify/notice-text.ts';
 
 /** Discord's limits: description 4096, field value 1024, field name 256, 25 fields, message 2000. */
 const DESCRIPTION_MAX = 4096;

@@ -3,8 +3,9 @@
 // stays text), and every message says `link_names: false, parse: 'none'` (so `@everyone` text
 // is never turned into a mention).
 import type { types } from '@slack/bolt';
-import { noticeText, type Notice, type Reply, type Tone } from '../reply.ts';
+import { type Reply, type Tone } from '../command.ts';
 import { escapeSlack } from './escape.ts';
+import { noticeText, type Notice } from '../notify/notice-text.ts';
 
 /** Slack's limits: a section text holds 3000 characters, a header 150, a field 2000. */
 const SECTION_MAX = 3000;

@@ -13,10 +13,10 @@ import type { SlackConfig } from '../config.ts';
 import type { Actor } from '../domain.ts';
 import { dispatch, type DispatchDeps } from '../dispatch.ts';
 import { logger, type Logger } from '../log.ts';
-import { DeliveryError, type NoticeSink } from '../notifier.ts';
-import type { Notice } from '../reply.ts';
 import { unescapeSlack } from './escape.ts';
 import { renderSlackNotice, renderSlackNoticeUpdate, renderSlackReply } from './render-slack.ts';
+import { type Notice } from '../notify/notice-text.ts';
+import { DeliveryError, type NoticeSink } from '../notify/targets.ts';
 
 export interface SlackAdapterDeps {
   config: SlackConfig;

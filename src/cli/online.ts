@@ -1,14 +1,14 @@
 // `vpnwatch online [SERVER] [--server NAME] [--json]`: who is online, from MongoDB (what the
 // running service last read). The JSON is the parse contract's session fields plus "server": a
 // contract other tools call, so it is printed here rather than from the chat command's data.
-import { openCliDatabase } from '../db.ts';
+import { openCliDatabase } from '../store/db.ts';
 import { readArgs, UsageError, type CliIo } from './args.ts';
-import { chatCommand } from './chat-commands.ts';
+import { replyCommand } from './reply-command.ts';
 import { configOrExit } from './config.ts';
 
 export async function onlineCommand(args: string[], io: CliIo): Promise<number> {
   // Without --json: the same answer as /vpn online in chat.
-  if (!args.includes('--json')) return chatCommand('online')(args.flatMap((a) => (a === '--server' ? [] : [a])), io);
+  if (!args.includes('--json')) return replyCommand('online')(args.flatMap((a) => (a === '--server' ? [] : [a])), io);
   const { values, positionals } = readArgs(args, { server: { type: 'string' }, json: { type: 'boolean', default: false } });
   if (positionals.length > 1 || (positionals.length === 1 && values.server)) throw new UsageError('expects at most one SERVER');
   const server = values.server ?? positionals[0];

@@ -1,21 +1,22 @@
 // `vpnwatch poll [--server NAME] [--json]`: one poll cycle now, stored like any other, and what
 // it found per server.
-import { openCliDatabase } from '../db.ts';
+import { openCliDatabase } from '../store/db.ts';
 import { logger } from '../log.ts';
-import { Poller } from '../poller.ts';
+import { Poller } from '../poll/poller.ts';
 import { readServers } from '../poll/read-servers.ts';
 import { SshPool } from '../ssh.ts';
-import { userName } from '../diff.ts';
 import { readArgs, UsageError, type CliIo } from './args.ts';
 import { configOrExit } from './config.ts';
+import { findServer, unknownServerMessage, userName } from '../domain.ts';
 
 export async function pollCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = readArgs(args, { server: { type: 'string' }, json: { type: 'boolean', default: false } }, false);
   const config = configOrExit(io);
   logger.level = values.json ? 'silent' : 'warn';
   if (config.servers.length === 0) throw new UsageError(`no servers file at ${config.serversFile} (copy servers.example.yml, or set VPNWATCH_SERVERS_FILE)`);
-  const servers = values.server ? config.servers.filter((s) => s.name === values.server) : config.servers;
-  if (servers.length === 0) throw new UsageError(`no server '${values.server}'. Known: ${config.servers.map((s) => s.name).join(', ')}`);
+  const picked = values.server === undefined ? undefined : findServer(values.server, config.servers);
+  if (values.server !== undefined && !picked) throw new UsageError(unknownServerMessage(values.server, config.servers));
+  const servers = picked ? [picked] : config.servers;
 
   const db = await openCliDatabase(config, { temporary: true });
   const pool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });

@@ -2,7 +2,7 @@
 // round per batch rather than per server (fewer round trips), and never the whole fleet at once
 // (memory stays flat as the fleet grows).
 import type { ServerRead } from '../domain.ts';
-import type { PollJobMessage } from '../../jobs/poll-servers.ts';
+import type { PollJobMessage } from './job-messages.ts';
 
 const READ_BATCH_SIZE = 25;
 

@@ -3,9 +3,8 @@
 // counters live in one document per server, and history documents are written only when a session
 // starts or ends. Only operations that mongod and the offline mongo-java-server both support.
 import mongoose from 'mongoose';
-import type { ServerRead, SessionEnd, VpnEvent, VpnSession } from '../domain.ts';
-import { sessionKey, userName, type DiffResult, type ServerBaseline } from '../diff.ts';
-import { summarize } from '../stats.ts';
+import { fleetStats, sessionKey, userName, type ReadResult, type ServerRead, type SessionEnd, type Stats, type VpnEvent, type VpnSession } from '../domain.ts';
+import { type DiffResult, type ServerBaseline } from '../poll/diff.ts';
 import { createModels, type Models } from './models.ts';
 
 export interface OnlineSession extends VpnSession {
@@ -17,7 +16,7 @@ export interface ServerState {
   host: string | null;
   lastPollAt: Date | null;
   lastGoodAt: Date | null;
-  lastResult: 'ok' | 'error' | 'incomplete' | 'stale' | 'never';
+  lastResult: ReadResult;
   lastError: string | null;
   statusUpdatedAt: Date | null;
   pollDurationMs: number | null;
@@ -63,16 +62,6 @@ export interface UserReport {
   /** Ended sessions plus the online sessions' counters so far. */
   totalBytesReceived: number;
   totalBytesSent: number;
-}
-
-export interface Stats {
-  usersOnline: number;
-  activeConnections: number;
-  activeServers: number;
-  unhealthyServers: number;
-  totalServers: number;
-  /** Mean age of the online sessions, in seconds; null with nobody online. */
-  averageConnectionSeconds: number | null;
 }
 
 export type DeliveryState = 'pending' | 'sent' | 'failed' | 'skipped';
@@ -393,7 +382,7 @@ export class Store {
   }
 
   async stats(now = new Date()): Promise<Stats> {
-    return summarize(await this.servers(), await this.online(), now);
+    return fleetStats(await this.servers(), await this.online(), now);
   }
 
   async eventsSince(since: Date, limit = 500): Promise<StoredEvent[]> {

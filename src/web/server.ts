@@ -14,12 +14,10 @@ import { gzip } from 'node:zlib';
 import ejs from 'ejs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import type { LiveModeInfo } from '../domain.ts';
-import { userName } from '../diff.ts';
-import type { LiveFeed, LiveUpdate } from '../live.ts';
+import { fleetStats, serverHealth, userName, type LiveModeInfo } from '../domain.ts';
+import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { summarize } from '../stats.ts';
 import type { OnlineSession, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { adminCookieHeader, clearAdminCookieHeader, createAdminAuth, InvalidTokenError, isAdminRequest } from './auth.ts';
 import { toCsv } from './csv.ts';
@@ -249,7 +247,7 @@ export function createWebApp(deps: WebDeps): express.Express {
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
-    const snapshot: StoreSnapshot = { at, stats: summarize(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline };
+    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline };
     return { snapshot, signature: `${written}#${JSON.stringify(modes)}` };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
@@ -401,7 +399,7 @@ export function createWebApp(deps: WebDeps): express.Express {
       const { snapshot } = await cache.get();
       for (const g of gauges) g.reset();
       for (const s of snapshot.servers) {
-        metrics.serverUp.set({ server: s.name }, s.lastResult === 'ok' && !s.down ? 1 : 0);
+        metrics.serverUp.set({ server: s.name }, serverHealth(s).healthy ? 1 : 0);
         metrics.sessionsOnline.set({ server: s.name }, 0);
         metrics.bytesReceived.set({ server: s.name }, 0);
         metrics.bytesSent.set({ server: s.name }, 0);
@@ -433,7 +431,7 @@ export function createWebApp(deps: WebDeps): express.Express {
       mongo,
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
-        name: s.name, healthy: s.lastResult === 'ok' && !s.down, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
+        name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
         consecutiveFailures: s.consecutiveFailures, down: s.down, error: s.lastError,
       })),
     });

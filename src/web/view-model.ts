@@ -8,11 +8,9 @@
 // as IPv4, and anything else (a hostname) becomes `hidden`. Real ports are dropped with it.
 // Virtual (pool) addresses are internal and always shown.
 import { isIPv4, isIPv6 } from 'node:net';
-import { userName } from '../diff.ts';
-import { isHealthy } from '../stats.ts';
-import type { LiveModeInfo, VpnSession } from '../domain.ts';
+import { serverHealth, userName, type HealthState, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
 import { describeMode } from '../format.ts';
-import type { OnlineSession, ServerState, SessionRecord, Stats, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
+import type { OnlineSession, ServerState, SessionRecord, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
 /** Everything the page needs from the store, read at one moment. */
 export interface StoreSnapshot {
@@ -274,12 +272,8 @@ function* sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery): 
   };
 }
 
-function serverHealth(s: ServerState): { text: string; dot: Dot; healthy: boolean } {
-  if (s.down) return { text: 'down', dot: 'bad', healthy: false };
-  if (s.lastResult === 'never') return { text: 'not read yet', dot: 'off', healthy: false };
-  if (!isHealthy(s)) return { text: `failing (${s.lastResult}, ${s.consecutiveFailures}×)`, dot: 'warn', healthy: false };
-  return { text: 'ok', dot: 'on', healthy: true };
-}
+/** The badge of each health state. */
+const HEALTH_DOT: Record<HealthState, Dot> = { ok: 'on', never: 'off', failing: 'warn', down: 'bad' };
 
 function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   return {
@@ -294,12 +288,12 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
         cells: [
           s.name,
           String(s.onlineCount),
-          health.text,
+          health.label,
           s.lastGoodAt ? ago(s.lastGoodAt, snapshot.at) : 'never',
           describeMode(snapshot.modes[s.name], s.source, snapshot.at),
           s.lastError ?? '',
         ],
-        dot: health.dot,
+        dot: HEALTH_DOT[health.state],
         ...(viewer.admin && s.host ? { title: s.host } : {}),
       };
     }),

@@ -2,7 +2,7 @@
 // with a hostile common name), a server config, and the one stand-in they use: a Kicker that
 // records requests (the real one talks to OpenVPN's management interface, tested in the lab).
 import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../../src/domain.ts';
-import { diffSnapshots, emptyBaseline } from '../../src/diff.ts';
+import { diffSnapshots, emptyBaseline } from '../../src/poll/diff.ts';
 import type { Store } from '../../src/store/store.ts';
 
 export const chatSession = (commonName: string, port: number): VpnSession => ({

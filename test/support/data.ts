@@ -1,9 +1,9 @@
 // Test data written the way production writes it: ServerReads applied by the real Poller, so a
 // test sees exactly what polling stores (and the LiveFeed fires).
 import type { ServerConfig, ServerRead, VpnSession } from '../../src/domain.ts';
-import type { LiveFeed } from '../../src/live.ts';
+import type { LiveFeed } from '../../src/poll/live-feed.ts';
 import { logger } from '../../src/log.ts';
-import { Poller } from '../../src/poller.ts';
+import { Poller } from '../../src/poll/poller.ts';
 import type { Store } from '../../src/store/store.ts';
 
 export function vpnSession(commonName: string, n: number, extra: Partial<VpnSession> = {}): VpnSession {

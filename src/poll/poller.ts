@@ -3,12 +3,12 @@
 // Baselines live in memory and in MongoDB; memory is only advanced once the store has the cycle,
 // so a failed write is retried by the next read instead of losing its events.
 import { randomUUID } from 'node:crypto';
-import type { ServerConfig, ServerRead, SessionEnd, VpnEvent, VpnSession } from './domain.ts';
-import { diffSnapshots, emptyBaseline, sessionKey, staleAfterMs, userName, type DiffResult, type ServerBaseline } from './diff.ts';
-import type { LiveFeed } from './live.ts';
-import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
-import { Store, type CycleWriteStats, type ServerCycle } from './store/store.ts';
+import { type ServerConfig, type ServerRead, type SessionEnd, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
+import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type ServerBaseline } from './diff.ts';
+import type { LiveFeed } from './live-feed.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { Store, type CycleWriteStats, type ServerCycle } from '../store/store.ts';
 
 /** Byte counters of an unchanged online list reach the store at least this often. */
 const COUNTER_FLUSH_MS = 30_000;
@@ -37,8 +37,6 @@ export interface PollerDeps {
   log: Logger;
   metrics?: Metrics;
   live?: LiveFeed;
-  /** Called after a cycle with events was stored (the notifier's wake()). */
-  onStored?: () => void;
 }
 
 export class Poller {
@@ -230,7 +228,6 @@ export class Poller {
     }
     const events = cycles.flatMap((c) => c.diff.events);
     for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
-    if (events.length) this.deps.onStored?.();
     this.deps.live?.publish({ events, servers: cycles.map((c) => c.server), at: new Date().toISOString() });
     return {
       writes,

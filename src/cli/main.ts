@@ -1,20 +1,20 @@
 // bin/vpnwatch: one entry point, one small module per subcommand. Exit codes: 0 ok, 1 runtime or
 // config error, 2 usage error or input that is not what the command reads.
-import { UsageError, type CliIo, type Subcommand } from './cli/args.ts';
-import { ExitError } from './cli/config.ts';
+import { UsageError, type CliIo, type Subcommand } from './args.ts';
+import { ExitError } from './config.ts';
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
-  parse: async () => (await import('./cli/parse.ts')).parseCommand,
-  start: async () => (await import('./cli/start.ts')).startCommand,
-  poll: async () => (await import('./cli/poll.ts')).pollCommand,
-  online: async () => (await import('./cli/online.ts')).onlineCommand,
-  user: async () => (await import('./cli/chat-commands.ts')).chatCommand('user'),
-  kick: async () => (await import('./cli/chat-commands.ts')).chatCommand('kick'),
-  servers: async () => (await import('./cli/chat-commands.ts')).chatCommand('servers'),
-  recent: async () => (await import('./cli/chat-commands.ts')).chatCommand('recent'),
-  stats: async () => (await import('./cli/chat-commands.ts')).chatCommand('stats'),
-  demo: async () => (await import('./cli/start.ts')).demoCommand,
-  'discord-register': async () => (await import('./cli/discord-register.ts')).discordRegisterCommand,
+  parse: async () => (await import('./parse.ts')).parseCommand,
+  start: async () => (await import('./start.ts')).startCommand,
+  poll: async () => (await import('./poll.ts')).pollCommand,
+  online: async () => (await import('./online.ts')).onlineCommand,
+  user: async () => (await import('./reply-command.ts')).replyCommand('user'),
+  kick: async () => (await import('./reply-command.ts')).replyCommand('kick'),
+  servers: async () => (await import('./reply-command.ts')).replyCommand('servers'),
+  recent: async () => (await import('./reply-command.ts')).replyCommand('recent'),
+  stats: async () => (await import('./reply-command.ts')).replyCommand('stats'),
+  demo: async () => (await import('./start.ts')).demoCommand,
+  'discord-register': async () => (await import('./discord-register.ts')).discordRegisterCommand,
 };
 
 const usage = `usage: vpnwatch <command> [options]

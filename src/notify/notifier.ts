@@ -21,62 +21,17 @@
 //      network), or failed for a permanent one (bad token, missing channel, no access), which is
 //      logged once and shown by store.deliveryProblems(). A message that keeps failing
 //      transiently for a day is failed too.
-import type { Config } from './config.ts';
-import type { VpnSession } from './domain.ts';
-import { formatDuration, secondsBetween } from './format.ts';
-import { logger, type Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
-import { noticeText, type Notice, type NoticeLine } from './reply.ts';
-import type { Delivery, StoredEvent, Store } from './store/store.ts';
-
-export type NoticeTarget = 'slack' | 'discord' | 'log';
-
-export interface NoticeSink {
-  target: NoticeTarget;
-  /** Posts a notice; resolves to a reference to the message for edit(), or null when it cannot be edited. */
-  post(channel: string, notice: Notice): Promise<string | null>;
-  /** Replaces the content of a notice posted to `channel` (`ref` as post() returned it); absent where post() gives no ref. */
-  edit?(channel: string, ref: string, notice: Notice): Promise<void>;
-}
-
-/** A failed post or edit, classified by the adapter that knows its platform's errors. */
-export class DeliveryError extends Error {
-  override readonly name = 'DeliveryError';
-  constructor(message: string, readonly permanent: boolean, readonly retryAfterMs?: number) {
-    super(message);
-  }
-}
-
-type NoticeConfig = Pick<Config, 'servers' | 'slack' | 'discord'>;
-
-/** The channel a server's notices go to on `target`: the server's own, else the global one. */
-export function noticeChannel(config: NoticeConfig, server: string, target: NoticeTarget): string | undefined {
-  if (target === 'log') return 'log';
-  const notify = config.servers.find((s) => s.name === server)?.notify;
-  if (target === 'slack') return config.slack ? notify?.slackChannel ?? config.slack.noticeChannel : undefined;
-  return config.discord ? notify?.discordChannel ?? config.discord.noticeChannel : undefined;
-}
-
-/** Where a server's events are to be delivered; the log when no chat channel is configured for it. */
-export function noticeTargets(config: NoticeConfig, server: string): NoticeTarget[] {
-  const chats = (['slack', 'discord'] as const).filter((t) => noticeChannel(config, server, t) !== undefined);
-  return chats.length ? [...chats] : ['log'];
-}
-
-/** Writes notices to the log: the target when no chat is configured. */
-export function logSink(log: Logger): NoticeSink {
-  return {
-    target: 'log',
-    async post(_channel, notice) {
-      log.info({ server: notice.server }, noticeText(notice));
-      return null;
-    },
-  };
-}
+import type { Config } from '../config.ts';
+import { logger, type Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Delivery, StoredEvent, Store } from '../store/store.ts';
+import { foldable, ms, pairFlaps, sameUser, withinWindow } from './flaps.ts';
+import { composeNotice, type Notice } from './notice-text.ts';
+import { DeliveryError, logSink, noticeChannel, type NoticeSink, type NoticeTarget } from './targets.ts';
 
 export interface NotifierOptions {
   store: Store;
-  config: NoticeConfig & Pick<Config, 'notices'>;
+  config: Pick<Config, 'servers' | 'slack' | 'discord' | 'notices'>;
   /** Chat sinks; the log sink is added unless one is given. */
   sinks: NoticeSink[];
   log?: Logger;
@@ -117,75 +72,7 @@ const MAX_RETRY_MS = 10 * 60_000;
 /** Events read to find the disconnects a reconnect may fold into: far more than a flap window holds. */
 const RECENT_EVENTS_LIMIT = 2_000;
 
-const ms = (at: string) => Date.parse(at);
 const byTime = (a: StoredEvent, b: StoredEvent) => ms(a.at) - ms(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-function where(s: VpnSession): string {
-  const virtual = s.virtualAddress ?? s.virtualIpv6;
-  return `from ${s.realAddress}${virtual ? ` (${virtual})` : ''}`;
-}
-
-/** One event (and the disconnect it absorbed, for a flap) as one plain line. */
-function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
-  const who = event.user ?? '?';
-  const s = event.session;
-  switch (event.type) {
-    case 'connected':
-      if (flapFrom) return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''} after ${formatDuration(secondsBetween(flapFrom.at, event.at))} away` };
-      return { kind: 'connected', text: `🟢 ${who} connected${s ? ` ${where(s)}` : ''}` };
-    case 'reconnected':
-      return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''}` };
-    case 'disconnected': {
-      const after = s ? ` after ${formatDuration(secondsBetween(s.connectedAt, event.at))}` : '';
-      if (event.endedBy === 'kicked') return { kind: 'disconnected', text: `⛔ ${who} was kicked${after}` };
-      const how = event.endedBy && event.endedBy !== 'disconnected' ? ` (${event.endedBy.replace('-', ' ')})` : '';
-      return { kind: 'disconnected', text: `🔴 ${who} disconnected${after}${how}` };
-    }
-    case 'server-down':
-      return { kind: 'server-down', text: `🚨 ${event.server} is down${event.error ? `: ${event.error}` : ''}` };
-    case 'server-up':
-      return { kind: 'server-up', text: `✅ ${event.server} is back up` };
-  }
-}
-
-/** A disconnect a reconnect may turn into one line: not a kick, which is news of its own. */
-const foldable = (e: StoredEvent) => e.type === 'disconnected' && e.endedBy !== 'kicked' && !!e.user;
-const sameUser = (a: StoredEvent, b: StoredEvent) => a.server === b.server && a.user === b.user;
-const withinWindow = (disconnect: StoredEvent, connect: StoredEvent, windowMs: number) =>
-  ms(connect.at) >= ms(disconnect.at) && ms(connect.at) - ms(disconnect.at) <= windowMs;
-
-/** Flaps among `events` (oldest first): each foldable disconnect with the first later connect of the same user on the same server within the window, by connect. */
-function pairFlaps(events: StoredEvent[], windowMs: number): Map<StoredEvent, StoredEvent> {
-  const flapFrom = new Map<StoredEvent, StoredEvent>();
-  if (windowMs <= 0) return flapFrom;
-  for (const d of events) {
-    if (!foldable(d)) continue;
-    const c = events.find((e) => e.type === 'connected' && !flapFrom.has(e) && sameUser(e, d) && withinWindow(d, e, windowMs));
-    if (c) flapFrom.set(c, d);
-  }
-  return flapFrom;
-}
-
-/**
- * The notice of one message of `cycle`: a line per event of that cycle, in order. A flap is one
- * line, where its connect is when that is of this cycle (both went out together), else where its
- * disconnect is (a reconnect folded into a notice already posted). Events of other cycles show
- * only through their flap partner.
- */
-function composeNotice(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): Notice {
-  const connectOf = new Map([...flapFrom].map(([c, d]) => [d, c]));
-  const lines: NoticeLine[] = [];
-  for (const e of events) {
-    if (e.cycle !== cycle) continue;
-    const connect = connectOf.get(e);
-    if (connect) {
-      if (connect.cycle !== cycle) lines.push(lineFor(connect, e));
-      continue;
-    }
-    lines.push(lineFor(e, flapFrom.get(e)));
-  }
-  return { server, lines: lines.slice(0, maxLines), omitted: Math.max(0, lines.length - maxLines) };
-}
 
 export class Notifier {
   private readonly sinks: Map<NoticeTarget, NoticeSink>;

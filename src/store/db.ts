@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
-import { mongodObtainable, startMongoJavaServer, startMongoMemoryServer, type EmbeddedMongo } from './store/embedded-mongo.ts';
-import { Store } from './store/store.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { mongodObtainable, startMongoJavaServer, startMongoMemoryServer, type EmbeddedMongo } from './embedded-mongo.ts';
+import { Store } from './store.ts';
 
 const DB_NAME = 'vpnwatch';
 

@@ -13,65 +13,12 @@
 //    keeps a HALTed UDP client listed, address and route included, for ~5 s (its delayed exit);
 //    over TCP it is gone within ~0.2 s. A row without a virtual address counts as gone.
 // 5. Every kick is written to the audit log, whatever its result.
-import { isOnline, sessionKey, userName } from './diff.ts';
-import type { Actor, KickedSession, KickOutcome, Kicker, KickRequest, ServerConfig, VpnSession } from './domain.ts';
-import type { Logger } from './log.ts';
-import { connectManagement, ManagementError, notConfigured, type ConnectManagementOptions, type ManagementClient } from './openvpn/management.ts';
-import type { SshPool } from './ssh.ts';
-import type { KickRecord, OnlineSession, Store } from './store/store.ts';
-
-/** A management client lent for one job; release() hands it back (or ends the session). */
-export interface ManagementLease {
-  client: ManagementClient;
-  release(): Promise<void>;
-}
-
-/**
- * How the kicker reaches a server's management interface. OpenVPN serves one management client
- * at a time, so whatever holds a long-lived connection (the live stream) must lend that one
- * instead of letting the kicker open a second, which would wait for the first forever.
- */
-export interface ManagementAccess {
-  acquire(server: ServerConfig): Promise<ManagementLease>;
-}
-
-/**
- * A connection of its own per acquire(), through the server's pooled SSH connection, ended with
- * `quit` on release. Acquires for the same server wait for each other: two of our own kicks must
- * not lock each other out of the one-client interface.
- */
-export class DedicatedManagementAccess implements ManagementAccess {
-  readonly #sshPool: SshPool;
-  readonly #opts: ConnectManagementOptions;
-  readonly #held = new Map<string, Promise<void>>();
-
-  constructor(sshPool: SshPool, opts: ConnectManagementOptions = {}) {
-    this.#sshPool = sshPool;
-    this.#opts = opts;
-  }
-
-  async acquire(server: ServerConfig): Promise<ManagementLease> {
-    const previous = this.#held.get(server.name) ?? Promise.resolve();
-    let unlock!: () => void;
-    const released = new Promise<void>((resolve) => (unlock = resolve));
-    const mine = previous.then(() => released);
-    this.#held.set(server.name, mine);
-    const done = () => {
-      unlock();
-      if (this.#held.get(server.name) === mine) this.#held.delete(server.name);
-    };
-    await previous;
-    try {
-      if (!server.management) throw notConfigured(server);
-      const ssh = await this.#sshPool.get(server);
-      const client = await connectManagement(ssh, server, this.#opts);
-      return { client, release: () => client.quit().finally(done) };
-    } catch (err) {
-      done();
-      throw err;
-    }
-  }
-}
+import { findServer, isOnline, sessionKey, unknownServerMessage, userName, type Actor, type KickedSession, type KickOutcome, type Kicker, type KickRequest, type ServerConfig, type VpnSession } from '../domain.ts';
+import type { Logger } from '../log.ts';
+import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from '../openvpn/management-access.ts';
+import { ManagementError, notConfigured } from '../openvpn/management.ts';
+import type { SshPool } from '../ssh.ts';
+import type { KickRecord, OnlineSession, Store } from '../store/store.ts';
 
 export interface ManagementKickerOptions {
   store: Store;
@@ -100,7 +47,7 @@ interface Candidate {
   blocked?: string;
 }
 
-type ServerRead = { server: ServerConfig; sessions: VpnSession[] } | { server: ServerConfig; error: string };
+type TargetSessions = { server: ServerConfig; sessions: VpnSession[] } | { server: ServerConfig; error: string };
 
 export class ManagementKicker implements Kicker {
   readonly #store: Store;
@@ -141,8 +88,8 @@ export class ManagementKicker implements Kicker {
     let servers: ServerConfig[];
     let lastPoll: OnlineSession[] = [];
     if (request.server !== undefined) {
-      const server = this.#servers.find((s) => s.name === request.server);
-      if (!server) return outcome('failed', [], `No server '${request.server}'. Known: ${this.#servers.map((s) => s.name).join(', ') || 'none'}`);
+      const server = findServer(request.server, this.#servers);
+      if (!server) return outcome('failed', [], unknownServerMessage(request.server, this.#servers));
       servers = [server];
     } else {
       lastPoll = (await this.#store.online()).filter((s) => userName(s) === target);
@@ -191,14 +138,14 @@ export class ManagementKicker implements Kicker {
       const results = await Promise.all(chosen.map((c) => this.#killOne(c, leases)));
       this.#announceKilled(results);
       await this.#verify(results, leases);
-      return summarize(target, results, this.#verifyTimeoutMs);
+      return outcomeOfKills(target, results, this.#verifyTimeoutMs);
     } finally {
       await Promise.all([...leases.values()].map((lease) => lease.release().catch(() => undefined)));
     }
   }
 
   /** A fresh `status 3`: the target's online sessions; the lease stays open for the kill and the checks. */
-  async #readSessions(server: ServerConfig, target: string, leases: Map<string, ManagementLease>): Promise<ServerRead> {
+  async #readSessions(server: ServerConfig, target: string, leases: Map<string, ManagementLease>): Promise<TargetSessions> {
     if (!server.management) return { server, error: notConfigured(server).message };
     try {
       const lease = await this.#access.acquire(server);
@@ -303,7 +250,7 @@ function sessionLabel(c: Candidate | KickedSession): string {
   return `${server} ${cid} from ${c.session.realAddress}`;
 }
 
-function summarize(target: string, results: KickedSession[], verifyTimeoutMs: number): KickOutcome {
+function outcomeOfKills(target: string, results: KickedSession[], verifyTimeoutMs: number): KickOutcome {
   const killed = results.filter((r) => r.killed);
   const failed = results.filter((r) => !r.killed);
   const verified = killed.length > 0 && killed.every((r) => r.gone);

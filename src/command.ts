@@ -1,7 +1,7 @@
 // What commands and notices say, before any platform touches it. Every string here is plain data
 // (a common name may be `<!channel>` or `**bold**`); the renderers in src/chat/ and
 // src/cli/commands.ts escape it for their medium. Nothing in this file does I/O.
-import type { Actor, Kicker, LiveModeInfo, ServerConfig, VpnEventType } from './domain.ts';
+import { findServer, unknownServerMessage, type Actor, type Kicker, type LiveModeInfo, type ServerConfig } from './domain.ts';
 import type { Store } from './store/store.ts';
 
 export type Tone = 'info' | 'ok' | 'warn' | 'error';
@@ -22,28 +22,6 @@ export interface Reply {
   truncated?: { shown: number; total: number };
   /** Machine-readable result for `vpnwatch <command> --json`; chat renderers ignore it. */
   data?: unknown;
-}
-
-/** One grouped announcement: the changes on one server in one poll cycle. */
-export interface Notice {
-  server: string;
-  lines: NoticeLine[];
-  /** Changes summarised away to keep the message short ("…and 12 more changes"). */
-  omitted: number;
-}
-
-export interface NoticeLine {
-  kind: VpnEventType;
-  /** Plain text, e.g. "🟢 alice connected from 203.0.113.5 (198.18.0.10)". */
-  text: string;
-}
-
-/** The notice as one plain string: "fra-1: a · b" when short, else one change per line. */
-export function noticeText(notice: Notice): string {
-  const texts = notice.lines.map((l) => l.text);
-  if (notice.omitted > 0) texts.push(`…and ${notice.omitted} more change${notice.omitted === 1 ? '' : 's'}`);
-  const oneLine = `${notice.server}: ${texts.join(' · ')}`;
-  return oneLine.length <= 200 && !oneLine.includes('\n') ? oneLine : `${notice.server}:\n${texts.join('\n')}`;
 }
 
 /** What the person can fix (a typo, a missing argument): shown to them privately, not logged as a fault. */
@@ -75,6 +53,8 @@ export interface CommandContext {
   where?: string;
   /** How each server is followed now (the management streams); absent outside `vpnwatch start`. */
   modes?: () => Record<string, LiveModeInfo>;
+  /** Every /vpn command (for help). */
+  commands: readonly Command[];
 }
 
 /** One `/vpn <name>` command (commands/<name>.ts). */
@@ -102,8 +82,7 @@ export function usage(command: Command): string {
 
 /** The server name as configured, or a UserError listing the known ones. */
 export function checkServer(name: string, servers: ServerConfig[]): string {
-  const match = servers.find((s) => s.name === name) ?? servers.find((s) => s.name.toLowerCase() === name.toLowerCase());
+  const match = findServer(name, servers);
   if (match) return match.name;
-  const known = servers.map((s) => s.name).join(', ');
-  throw new UserError(known ? `No server '${name}'. Known: ${known}` : `No server '${name}': no servers are configured`);
+  throw new UserError(unknownServerMessage(name, servers));
 }

@@ -21,7 +21,7 @@
 // | good: key kept                         | same session; counters and addresses refreshed              |
 // | good, but its TIME is older than the   | superseded: ignored entirely (the management stream and the |
 // |   read the baseline came from          | file poll feed one baseline; the file lags behind)          |
-import type { ServerRead, VpnEvent, VpnSession } from './domain.ts';
+import { isOnline, sessionKey, userName, type ServerRead, type VpnEvent, type VpnSession } from '../domain.ts';
 
 /** What the poller remembers per server between reads (stored with the server in MongoDB). */
 export interface ServerBaseline {
@@ -56,23 +56,6 @@ export interface DiffResult {
 
 export function emptyBaseline(): ServerBaseline {
   return { sessions: null, consecutiveFailures: 0, down: false, lastGoodAt: null, statusUpdatedAt: null };
-}
-
-export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
-  return `${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`;
-}
-
-/**
- * Who a session belongs to: its common name, or its username where OpenVPN has no common name
- * (`verify-client-cert none` without `username-as-common-name` lists every client as UNDEF).
- */
-export function userName(s: Pick<VpnSession, 'commonName' | 'username'>): string {
-  return s.commonName === 'UNDEF' && s.username ? s.username : s.commonName;
-}
-
-/** Listed with a pool address (IPv4, IPv6 or, for TAP bridges, a MAC): the client is really in. */
-export function isOnline(s: VpnSession): boolean {
-  return s.virtualAddress !== null || s.virtualIpv6 !== null;
 }
 
 function sameInstance(before: VpnSession, now: VpnSession): boolean {

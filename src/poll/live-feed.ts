@@ -1,6 +1,6 @@
 // An in-process feed of changes for the page's Server-Sent Events (GET /api/stream): the poller
 // (and the management stream) publish after they have stored a change, the web server fans out.
-import type { VpnEvent } from './domain.ts';
+import type { VpnEvent } from '../domain.ts';
 
 export interface LiveUpdate {
   /** Events just stored (may be empty when only counters or server health changed). */

@@ -26,12 +26,12 @@
 // This manager is also the kicker's ManagementAccess: a kick borrows the stream's open connection
 // (a second connection would find the interface busy), or, when the stream is down or the server reads in
 // short mode, takes a dedicated connection that our own reconnects and short reads queue behind.
-import type { LiveMode, LiveModeInfo, ServerConfig, ServerRead, StatusSnapshot } from './domain.ts';
-import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from './kick.ts';
-import type { Logger } from './log.ts';
-import { leavingClientFromLog, type ConnectManagementOptions, type ManagementClient, type ManagementError } from './openvpn/management.ts';
+import type { LiveMode, LiveModeInfo, ServerConfig, ServerRead, StatusSnapshot } from '../domain.ts';
+import type { Logger } from '../log.ts';
+import { leavingClientFromLog, type ConnectManagementOptions, type ManagementClient, type ManagementError } from '../openvpn/management.ts';
 import type { Poller } from './poller.ts';
-import type { SshPool } from './ssh.ts';
+import type { SshPool } from '../ssh.ts';
+import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from '../openvpn/management-access.ts';
 
 export interface ManagementStreamOptions {
   servers: ServerConfig[];
@@ -45,7 +45,7 @@ export interface ManagementStreamOptions {
   connect?: ConnectManagementOptions;
 }
 
-interface ServerState {
+interface StreamState {
   server: ServerConfig;
   info: LiveModeInfo;
   /** The open stream connection. */
@@ -73,7 +73,7 @@ export class ManagementStream implements ManagementAccess {
   readonly #intervalMs: number;
   /** Every connection other than an open stream's: our reconnects, short reads and kicks queue on it per server. */
   readonly #dedicated: DedicatedManagementAccess;
-  readonly #states = new Map<string, ServerState>();
+  readonly #states = new Map<string, StreamState>();
   #started = false;
   #stopped = false;
 
@@ -131,7 +131,7 @@ export class ManagementStream implements ManagementAccess {
     await Promise.all([...this.#states.values()].map((s) => s.loop));
   }
 
-  async #streamLoop(state: ServerState): Promise<void> {
+  async #streamLoop(state: StreamState): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
       state.connecting = this.#connect(state);
@@ -150,7 +150,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   /** Opens the stream connection, or records why not and resolves undefined. */
-  async #connect(state: ServerState): Promise<ManagementClient | undefined> {
+  async #connect(state: StreamState): Promise<ManagementClient | undefined> {
     try {
       // Through the dedicated access, so a kick's own connection (taken while we were down) ends first.
       const lease = await this.#dedicated.acquire(state.server);
@@ -167,7 +167,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   /** Reads over an open connection until it closes; true when at least one read got through. */
-  async #serve(state: ServerState, client: ManagementClient): Promise<boolean> {
+  async #serve(state: StreamState, client: ManagementClient): Promise<boolean> {
     const closed = new Promise<ManagementError | undefined>((resolve) => {
       client.once('close', resolve);
       if (!client.isOpen) resolve(undefined); // closed before we listened
@@ -201,7 +201,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   /** A read now, or right after the one in progress: ESTABLISHED bursts and timer ticks coalesce. */
-  #requestRead(state: ServerState): void {
+  #requestRead(state: StreamState): void {
     if (state.reading) {
       state.readAgain = true;
       return;
@@ -216,7 +216,7 @@ export class ManagementStream implements ManagementAccess {
     });
   }
 
-  async #streamRead(state: ServerState): Promise<void> {
+  async #streamRead(state: StreamState): Promise<void> {
     const client = state.client;
     if (!client?.isOpen) return;
     const started = performance.now();
@@ -234,7 +234,7 @@ export class ManagementStream implements ManagementAccess {
     await this.#feed(state, snapshot, started);
   }
 
-  async #shortLoop(state: ServerState): Promise<void> {
+  async #shortLoop(state: StreamState): Promise<void> {
     while (!this.#stopped) {
       const started = performance.now();
       let snapshot: StatusSnapshot | undefined;
@@ -258,7 +258,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   /** Hands one good read to the poller. A store failure is the poller's to log and the next read retries. */
-  async #feed(state: ServerState, snapshot: StatusSnapshot, started: number): Promise<void> {
+  async #feed(state: StreamState, snapshot: StatusSnapshot, started: number): Promise<void> {
     const readAt = new Date().toISOString();
     const read: ServerRead = {
       server: state.server.name, source: 'management', ok: true,
@@ -272,7 +272,7 @@ export class ManagementStream implements ManagementAccess {
     }
   }
 
-  #pause(state: ServerState, ms: number): Promise<void> {
+  #pause(state: StreamState, ms: number): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -285,7 +285,7 @@ export class ManagementStream implements ManagementAccess {
     });
   }
 
-  #setMode(state: ServerState, mode: LiveMode): void {
+  #setMode(state: StreamState, mode: LiveMode): void {
     if (state.info.mode === mode) return;
     const previous = state.info.mode;
     state.info = { ...state.info, mode, since: new Date().toISOString() };
@@ -296,7 +296,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   /** Records why a connection or read failed; logged when it changes, not on every retry. */
-  #noteError(state: ServerState, err: unknown): void {
+  #noteError(state: StreamState, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (message !== state.info.lastError) this.#log.warn({ server: state.server.name, mode: state.info.mode }, message);
     state.info.lastError = message;

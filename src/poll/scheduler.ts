@@ -5,9 +5,9 @@ import Bree from 'bree';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
 
-const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'jobs');
+const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs');
 
 function tsWorker(filename: string, options: Partial<WorkerOptions>): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');

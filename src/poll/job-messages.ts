@@ -1,0 +1,12 @@
+// The contract between the poll job's worker thread (jobs/poll-servers.ts) and the main thread:
+// what the worker is given, and what it posts back. Plain data only (it is structured-cloned).
+import type { ServerConfig, ServerRead } from '../domain.ts';
+
+export interface PollJobData {
+  servers: ServerConfig[];
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** What the job posts: one message per server read, then one at the end of the cycle. */
+export type PollJobMessage = { type: 'read'; read: ServerRead } | { type: 'cycle-end'; reads: number };
