@@ -1,22 +1,27 @@
-// Numbers and times as people read them in chat and the terminal. Everything is UTC: a team spread
-// over time zones reads one clock, and the status page shows the same values.
+// Numbers and times as people read them: one style for chat, the status page and the terminal's
+// text output (CSV and JSON stay raw: ISO times, seconds, bytes). Everything is UTC: a team spread
+// over time zones reads one clock.
 import type { LiveModeInfo } from './domain.ts';
 
-/** 0 B, 512 B, 1.5 KB, 3.4 MB, 2 GB (powers of 1000, as disk and network tools count). */
+/**
+ * 0 B, 512 B, 1.5 kB, 12 kB, 153 kB, 3.4 MB, 2 GB: powers of 1000 with SI prefixes, as network
+ * traffic is counted; three significant digits at most, a trailing `.0` dropped.
+ */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 1000) return `${Math.max(0, Math.round(bytes || 0))} B`;
-  const units = ['KB', 'MB', 'GB', 'TB', 'PB'];
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
   let value = bytes;
   let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
+  // Rounding can carry into the next unit (999,600 B is 1 MB, not 1000 kB): compare rounded values.
+  while (Math.round(value) >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit += 1;
   }
-  const rounded = value >= 100 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, '');
+  const rounded = value >= 99.95 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, '');
   return `${rounded} ${units[unit]}`;
 }
 
-/** The two largest units: 45s, 12m 5s, 2h 3m, 3d 4h. */
+/** The two largest units, a zero second unit left out: 45s, 12m 5s, 1h, 2h 3m, 3d 4h. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   const parts: [number, string][] = [[Math.floor(s / 86_400), 'd'], [Math.floor((s % 86_400) / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm'], [s % 60, 's']];
@@ -29,10 +34,16 @@ export function secondsBetween(from: Date | string, to: Date | string): number {
   return (new Date(to).getTime() - new Date(from).getTime()) / 1000;
 }
 
-/** 2026-11-28 09:00 UTC */
+/** 2026-11-28 09:00 UTC (minutes: what a person compares; the JSON has the exact time). */
 export function formatTime(at: Date | string): string {
   const iso = new Date(at).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** 2026-11-28 09:00:12 UTC: when a live view was made, where seconds show that it moves. */
+export function formatStamp(at: Date | string): string {
+  const iso = new Date(at).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
 /** "5m ago", "just now" */

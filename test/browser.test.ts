@@ -105,7 +105,7 @@ describeWithChromium('status page in Chromium', () => {
     expect(await page.locator('[data-card="activeServers"] .note').textContent()).toBe('1 unhealthy');
     expect(await card(page, 'averageConnection').textContent()).toBe('1h 3m');
     expect(await sessionRows(page).count()).toBe(64);
-    expect(await cellsOf(page, 'fra-1#10')).toEqual(['alice', 'fra-1', '203.0.113.x', '10.8.0.10', '2026-11-28 09:00:00', '1h 3m', '10 kB', '20 kB']);
+    expect(await cellsOf(page, 'fra-1#10')).toEqual(['alice', 'fra-1', '203.0.113.x', '10.8.0.10', '2026-11-28 09:00 UTC', '1h 3m', '10 kB', '20 kB']);
     expect(await page.locator('#servers tbody tr').evaluateAll((rows) => rows.map((r) => [...(r as HTMLTableRowElement).cells].slice(0, 3).map((c) => c.textContent)))).toEqual([
       ['ams-1', '2', 'ok'], ['fra-1', '62', 'ok'], ['lon-1', '0', 'down'],
     ]);
@@ -172,7 +172,7 @@ describeWithChromium('status page in Chromium', () => {
     fra1 = [...fra1, zed];
     await poller.apply([goodRead('fra-1', '2026-11-28T10:02:00.000Z', fra1)]);
     // The page refreshes every 60 s: only the live stream can bring this in time.
-    await expect.poll(() => cellsOf(page, 'fra-1#200'), { timeout: 5000 }).toEqual(['zed', 'fra-1', '203.0.113.x', '10.8.0.200', '2026-11-28 09:00:00', '1h 3m', '200 kB', '400 kB']);
+    await expect.poll(() => cellsOf(page, 'fra-1#200'), { timeout: 5000 }).toEqual(['zed', 'fra-1', '203.0.113.x', '10.8.0.200', '2026-11-28 09:00 UTC', '1h 3m', '200 kB', '400 kB']);
     expect(await card(page, 'activeConnections').textContent()).toBe('65');
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
     expect(await page.locator('#server-filter').inputValue()).toBe('fra-1');

@@ -111,8 +111,8 @@ describe('/vpn online', () => {
     expect(reply.private).toBe(false);
     expect(reply.table!.columns).toEqual(['User', 'Server', 'Real IP', 'Virtual IP', 'Connected since', 'Received / Sent']);
     expect(reply.table!.rows).toEqual([
-      ['alice', 'fra-1', '203.0.113.101', '198.18.0.101', '2026-11-28 09:00 UTC (1h 10m)', '4 KB / 9 KB'],
-      ['carol', 'fra-1', '203.0.113.104', '198.18.0.104', '2026-11-28 10:04 UTC (5m 30s)', '1 KB / 2 KB'],
+      ['alice', 'fra-1', '203.0.113.101', '198.18.0.101', '2026-11-28 09:00 UTC (1h 10m)', '4 kB / 9 kB'],
+      ['carol', 'fra-1', '203.0.113.104', '198.18.0.104', '2026-11-28 10:04 UTC (5m 30s)', '1 kB / 2 kB'],
     ]);
   });
 
@@ -157,7 +157,7 @@ describe('/vpn user', () => {
     expect(reply.title).toBe('bob: offline');
     expect(reply.fields![0]).toEqual({ name: 'Last seen', value: '2026-11-28 10:05 UTC (5m ago)' });
     expect(reply.fields![1]).toEqual({ name: 'Last IP', value: '203.0.113.102 on fra-1' });
-    expect(reply.table!.rows).toEqual([['fra-1', '203.0.113.102', '198.18.0.102', '2026-11-28 08:00 UTC', '2h 5m', '1 KB / 2 KB', 'disconnected 5m ago']]);
+    expect(reply.table!.rows).toEqual([['fra-1', '203.0.113.102', '198.18.0.102', '2026-11-28 08:00 UTC', '2h 5m', '1 kB / 2 kB', 'disconnected 5m ago']]);
   });
 
   it('finds a name typed in other letter case, and suggests names for an unknown one', async () => {
@@ -261,7 +261,7 @@ describe('/vpn servers, recent, stats, help', () => {
   it('recent: the last disconnects, newest first, with a checked count', async () => {
     const reply = await dispatch('recent', admin, deps);
     expect(reply.title).toBe('Last 1 disconnect');
-    expect(reply.table!.rows).toEqual([['bob', 'fra-1', '203.0.113.102', '2026-11-28 08:00 UTC', '5m ago', '2h 5m', '1 KB / 2 KB', 'disconnected']]);
+    expect(reply.table!.rows).toEqual([['bob', 'fra-1', '203.0.113.102', '2026-11-28 08:00 UTC', '5m ago', '2h 5m', '1 kB / 2 kB', 'disconnected']]);
     expect((await dispatch('recent 0', admin, deps)).title).toBe("<n> must be a whole number from 1 to 50, not '0'");
     expect((await dispatch('recent 51', admin, deps)).title).toBe("<n> must be a whole number from 1 to 50, not '51'");
     expect((await dispatch({ name: 'recent', input: { n: 1 } }, admin, deps)).table!.rows).toHaveLength(1);
@@ -301,8 +301,8 @@ describe('in a terminal', () => {
       'fra-1: 2',
       '',
       'User   Server  Real IP        Virtual IP    Connected since                Received / Sent',
-      'alice  fra-1   203.0.113.101  198.18.0.101  2026-11-28 09:00 UTC (1h 10m)  4 KB / 9 KB',
-      'carol  fra-1   203.0.113.104  198.18.0.104  2026-11-28 10:04 UTC (5m 30s)  1 KB / 2 KB',
+      'alice  fra-1   203.0.113.101  198.18.0.101  2026-11-28 09:00 UTC (1h 10m)  4 kB / 9 kB',
+      'carol  fra-1   203.0.113.104  198.18.0.104  2026-11-28 10:04 UTC (5m 30s)  1 kB / 2 kB',
       '',
     ].join('\n'));
     const hostile = renderReplyText({ title: 'x\u001b[2J\u001b]0;pwned\u0007', table: { columns: ['User'], rows: [['a\rb']] }, truncated: { shown: 1, total: 31 }, tone: 'error', private: true });

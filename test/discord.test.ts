@@ -74,8 +74,8 @@ describe('/vpn interactions', () => {
       '**2 online**',
       'fra-1: 2',
       '*User · Server · Real IP · Virtual IP · Connected since · Received / Sent*',
-      '• **\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)** fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
-      '• **alice** fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+      '• **\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)** fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      '• **alice** fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
     ]);
   });
 

@@ -97,8 +97,8 @@ describe('/vpn over HTTP (signed requests)', () => {
     expect(payload.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '2 online', emoji: true } });
     expect(texts(payload)).toContain('User · Server · Real IP · Virtual IP · Connected since · Received / Sent');
     expect(texts(payload)).toContain([
-      '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; · fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
-      'alice · fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 KB / 2 KB',
+      '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; · fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      'alice · fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
     ].join('\n'));
   });
 

@@ -9,7 +9,7 @@
 // Virtual (pool) addresses are internal and always shown.
 import { isIPv4, isIPv6 } from 'node:net';
 import { serverHealth, userName, type HealthState, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
-import { describeMode } from '../format.ts';
+import { describeMode, formatAgo, formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import type { OnlineSession, ServerState, SessionRecord, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
 /** Everything the page needs from the store, read at one moment. */
@@ -49,36 +49,6 @@ export function maskIp(address: string): string {
 
 const showIp = (address: string | null, viewer: Viewer): string | null => (address === null ? null : viewer.realIps ? address : maskIp(address));
 
-/** `45s`, `12m 5s`, `3h 12m`, `2d 4h`: two units at most, for a glance. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
-}
-
-/** Decimal units, as network traffic is usually counted: `999 B`, `1.2 kB`, `523 MB`. */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
-  let value = n;
-  let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-/** `2026-11-28 09:00:12` (UTC; the page says so in its column headers). */
-export function formatTime(at: Date | string): string {
-  const iso = typeof at === 'string' ? at : at.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-}
-
-const secondsBetween = (from: Date | string, to: Date): number => (to.getTime() - new Date(from).getTime()) / 1000;
-const ago = (from: Date, now: Date): string => `${formatDuration(secondsBetween(from, now))} ago`;
 
 /** The summary cards' numbers; the same rules as Store.stats(), from data already read. */
 // ---- the page's view model ----------------------------------------------------------------------
@@ -263,7 +233,7 @@ function* sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery): 
       column('Server', 'server'),
       column('Real IP', 'realIp', viewer.realIps ? {} : { title: 'Masked: sign in as admin to see full addresses' }),
       column('Virtual IP', 'virtualIp'),
-      column('Connected since (UTC)', 'since'),
+      column('Connected since', 'since'),
       column('Duration', 'duration', { cls: 'num' }),
       column('In', 'in', { cls: 'num', title: 'Bytes received from the client' }),
       column('Out', 'out', { cls: 'num', title: 'Bytes sent to the client' }),
@@ -289,7 +259,7 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
           s.name,
           String(s.onlineCount),
           health.label,
-          s.lastGoodAt ? ago(s.lastGoodAt, snapshot.at) : 'never',
+          s.lastGoodAt ? formatAgo(s.lastGoodAt, snapshot.at) : 'never',
           describeMode(snapshot.modes[s.name], s.source, snapshot.at),
           s.lastError ?? '',
         ],
@@ -312,7 +282,7 @@ function recentTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
         r.user,
         r.server,
         showIp(r.realAddress, viewer)!,
-        r.disconnectedAt ? ago(r.disconnectedAt, snapshot.at) : '—',
+        r.disconnectedAt ? formatAgo(r.disconnectedAt, snapshot.at) : '—',
         r.disconnectedAt ? formatDuration(secondsBetween(r.connectedAt, r.disconnectedAt)) : '—',
         formatBytes(r.bytesReceived),
         formatBytes(r.bytesSent),
@@ -328,7 +298,7 @@ function offlineTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
     columns: [{ label: 'User', dot: true }, { label: 'Last seen' }, { label: 'Last server' }, { label: 'Last real IP' }, { label: 'Sessions', cls: 'num' }],
     rows: snapshot.offline.map((u) => ({
       key: u.name,
-      cells: [u.name, ago(u.lastSeen, snapshot.at), u.lastServer ?? '—', showIp(u.lastIp, viewer) ?? '—', String(u.sessionCount)],
+      cells: [u.name, formatAgo(u.lastSeen, snapshot.at), u.lastServer ?? '—', showIp(u.lastIp, viewer) ?? '—', String(u.sessionCount)],
       dot: 'off',
     })),
   };
@@ -343,7 +313,7 @@ export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: Vie
   const sessions = yield* sessionsTable(snapshot, viewer, q);
   return {
     generatedAt: snapshot.at.toISOString(),
-    generatedText: `${formatTime(snapshot.at)} UTC`,
+    generatedText: formatStamp(snapshot.at),
     refreshSeconds,
     admin: viewer.admin,
     realIpsMasked: !viewer.realIps,
