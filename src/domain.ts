@@ -76,8 +76,11 @@ export type ServerRead =
 
 export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up';
 
-/** How a session ended, as stored on the session and shown in `/vpn user`. */
-export type SessionEnd = 'disconnected' | 'kicked' | 'replaced' | 'server-restarted';
+/**
+ * How a session ended, as stored on the session and shown in `/vpn user`: disconnected (it left
+ * the list), kicked (after /vpn kick), replaced (a new instance took its address and port).
+ */
+export type SessionEnd = 'disconnected' | 'kicked' | 'replaced';
 
 export interface VpnEvent {
   type: VpnEventType;

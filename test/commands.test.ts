@@ -28,7 +28,7 @@ async function storeRead(store: Store, read: ServerRead): Promise<void> {
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
   // No session ids: the store then closes sessions by (server, key), as store.test.ts shows.
   const sessionIds = { ended: new Map<string, string>(), current: new Map<string, string>() };
-  await store.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, announce: true, targets: ['slack'], sessionIds }], usersOnline);
+  await store.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, targets: ['slack'], sessionIds }], usersOnline);
 }
 
 const good = (server: string, readAt: string, sessions: VpnSession[]): ServerRead =>

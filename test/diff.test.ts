@@ -108,4 +108,39 @@ describe('diffSnapshots', () => {
     // The same second is not older: it is applied.
     expect(diffSnapshots(prev, good([session('alice', 1001)], '2026-11-28T10:00:06.000Z', '2026-11-28T10:00:05.000Z'), opts).rejected).toBeNull();
   });
+
+  it('UNDEF clients without a username are never paired: each is its own disconnect and connect', () => {
+    const r = diffSnapshots(baselineOf([session('UNDEF', 1001)]), good([session('UNDEF', 1009)]), opts);
+    expect(r.events.map((e) => [e.type, e.session?.realPort])).toEqual([['disconnected', 1001], ['connected', 1009]]);
+  });
+
+  it('the first read since the process started is stored, not announced; a failure still is', () => {
+    const first = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('bob', 1002)]), { ...opts, firstSinceStart: true });
+    expect(first.events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
+    expect(first.announce).toBe(false);
+    expect(diffSnapshots(baselineOf([]), good([]), opts).announce).toBe(true);
+    const down = diffSnapshots({ ...baselineOf([]), consecutiveFailures: 2 }, failed(), { ...opts, firstSinceStart: true });
+    expect([down.events.map((e) => e.type), down.announce]).toEqual([['server-down'], true]);
+  });
+
+  it('a session marked leaving is not online though still listed; a later instance at its address is', () => {
+    const alice = session('alice', 1001, { clientId: 7 });
+    const leaving = new Map([[sessionKey(alice), { clientId: 7 }]]);
+    const r = diffSnapshots(baselineOf([alice]), good([alice]), { ...opts, leaving });
+    expect(r.events.map((e) => [e.type, e.session?.commonName])).toEqual([['disconnected', 'alice']]);
+    expect(r.baseline.sessions).toEqual({});
+    // The client came back at the same address and port with a new Client ID: that instance is online.
+    const again = diffSnapshots(r.baseline, good([{ ...alice, clientId: 8 }]), { ...opts, leaving });
+    expect(again.events.map((e) => [e.type, e.session?.clientId])).toEqual([['connected', 8]]);
+  });
+
+  it('a session ended by a kick ends as kicked; one ended by a new instance as replaced', () => {
+    const alice = session('alice', 1001, { clientId: 4 });
+    const kicked = diffSnapshots(baselineOf([alice, session('bob', 1002)]), good([]), { ...opts, kicked: new Set([sessionKey(alice)]) });
+    expect(kicked.events.map((e) => [e.type, e.session?.commonName, e.endedBy])).toEqual([['disconnected', 'alice', 'kicked'], ['disconnected', 'bob', 'disconnected']]);
+    expect([...kicked.endedBy]).toEqual([[sessionKey(alice), 'kicked']]);
+    const replaced = diffSnapshots(baselineOf([alice]), good([{ ...alice, clientId: 9 }]), opts);
+    expect([...replaced.endedBy]).toEqual([[sessionKey(alice), 'replaced']]);
+    expect(replaced.events.map((e) => [e.type, e.previous?.clientId, e.session?.clientId])).toEqual([['reconnected', 4, 9]]);
+  });
 });

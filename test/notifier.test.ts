@@ -62,11 +62,12 @@ afterEach(async () => { await dropTestStore(store); });
 async function storeRead(server: string, at: string, sessions: VpnSession[], cfg: Pick<Config, 'servers' | 'slack' | 'discord'>, { announce = true, kicked = [] as string[] } = {}) {
   const readAt = `2026-11-28T${at}.000Z`;
   const read: ServerRead = { server, ok: true, readAt, durationMs: 5, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions, warnings: [] } };
-  const diff = diffSnapshots((await store.loadBaselines()).get(server) ?? emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000 });
+  const baseline = (await store.loadBaselines()).get(server) ?? emptyBaseline();
+  const kickedKeys = new Set(Object.values(baseline.sessions ?? {}).filter((s) => kicked.includes(userName(s))).map(sessionKey));
+  const diff = diffSnapshots(baseline, read, { downAfter: 2, staleAfterMs: 3_600_000, firstSinceStart: !announce, kicked: kickedKeys });
   const listed = new Set(sessions.map(userName));
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
-  const endedBy = new Map(diff.ended.filter((s) => kicked.includes(userName(s))).map((s) => [sessionKey(s), 'kicked' as const]));
-  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, announce, targets: noticeTargets(cfg, server), endedBy, sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
+  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
 }
 
 const posted = () => fake.callsTo('chat.postMessage').map((c) => ({ channel: c.body.channel, text: c.body.text }));

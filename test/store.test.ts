@@ -20,11 +20,11 @@ function session(commonName: string, port: number, extra: Partial<VpnSession> = 
 const read = (server: string, readAt: string, sessions: VpnSession[]): ServerRead =>
   ({ server, ok: true, readAt, durationMs: 12, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions, warnings: [] } });
 
-async function cycle(server: string, readAt: string, r: ServerRead, announce = true): Promise<ServerCycle> {
+async function cycle(server: string, readAt: string, r: ServerRead, { announce = true, kicked = [] as string[] } = {}): Promise<ServerCycle> {
   const baselines = await store.loadBaselines();
-  const diff = diffSnapshots(baselines.get(server) ?? emptyBaseline(), r, opts);
+  const diff = diffSnapshots(baselines.get(server) ?? emptyBaseline(), r, { ...opts, firstSinceStart: !announce, kicked: new Set(kicked) });
   // Without ids the store closes sessions by (server, key) instead of by _id: both paths work.
-  return { server, read: r, diff, cycle: `${server}@${readAt}`, announce, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } };
+  return { server, read: r, diff, cycle: `${server}@${readAt}`, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } };
 }
 
 describe('Store', () => {
@@ -49,8 +49,7 @@ describe('Store', () => {
   });
 
   it('a disconnect closes the session, adds its traffic to the user, and queues the event for delivery', async () => {
-    const c = await cycle('fra-1', '2026-11-28T10:01:00.000Z', read('fra-1', '2026-11-28T10:01:00.000Z', [session('bob', 102)]));
-    c.endedBy = new Map([[sessionKey(session('alice', 101)), 'kicked']]);
+    const c = await cycle('fra-1', '2026-11-28T10:01:00.000Z', read('fra-1', '2026-11-28T10:01:00.000Z', [session('bob', 102)]), { kicked: [sessionKey(session('alice', 101))] });
     await store.applyCycle([c], new Map([['alice', false]]));
     const [recent] = await store.recent(5);
     expect(recent).toMatchObject({ server: 'fra-1', user: 'alice', bytesReceived: 5000, bytesSent: 2000, endedBy: 'kicked', disconnectedAt: new Date('2026-11-28T10:01:00.000Z') });

@@ -8,20 +8,31 @@
 //
 // | read                                   | rule                                                        |
 // |----------------------------------------|-------------------------------------------------------------|
+// | good, but its TIME is older than the   | superseded: ignored entirely (the management stream and the |
+// |   read the baseline came from          | file poll feed one baseline; the file lags behind)          |
 // | failed, incomplete (no END) or stale   | sessions left as they were; failures + 1; at `downAfter`    |
 // |                                        | consecutive failures: server-down (once)                    |
 // | good, no baseline yet (first ever)     | the sessions become the baseline; no events (no flood)      |
+// | good, first read since this process    | changes are stored but not announced (`announce: false`):  |
+// |   started (`firstSinceStart`)          | a restart must not flood the channel                        |
 // | good, server was down                  | server-up, then the session rules below                     |
 // | good: session listed without a virtual | not online yet (authenticating, rejected, or kicked and     |
 // |   address                              | lingering ~5 s): ignored on both sides                      |
+// | good: session marked leaving (its exit | not online, though OpenVPN lists it ~5 s more: it ends now; |
+// |   notice was seen, or it was kicked),  | a later instance at the same address (another Client ID)    |
+// |   same Client ID (`leaving`)           | is online as usual                                          |
 // | good: key new                          | connected                                                   |
-// | good: key gone                         | disconnected                                                |
-// | good: same common name gone and new in | one reconnected event instead of a disconnect + connect     |
-// |   the same read                        |                                                             |
-// | good: key kept                         | same session; counters and addresses refreshed              |
-// | good, but its TIME is older than the   | superseded: ignored entirely (the management stream and the |
-// |   read the baseline came from          | file poll feed one baseline; the file lags behind)          |
-import { isOnline, sessionKey, userName, type ServerRead, type VpnEvent, type VpnSession } from '../domain.ts';
+// | good: key gone                         | disconnected (endedBy `kicked` when its key is in `kicked`) |
+// | good: key kept, new instance (another  | the old instance ended (endedBy `replaced`), the new one    |
+// |   Client ID, or counters went back)    | started                                                     |
+// | good: same user ended and started in   | one reconnected event instead of a disconnect + connect     |
+// |   the same read (not UNDEF)            |                                                             |
+// | good: key kept, same instance          | same session; counters and addresses refreshed              |
+//
+// One rule is applied elsewhere, and why: a disconnect and a connect of the same user in DIFFERENT
+// reads within FLAP_WINDOW become one "reconnected" line in src/notify/flaps.ts, when notices are
+// sent: whether to edit a posted message or fold two pending events depends on what was posted.
+import { isOnline, sessionKey, userName, type ServerRead, type SessionEnd, type VpnEvent, type VpnSession } from '../domain.ts';
 
 /** What the poller remembers per server between reads (stored with the server in MongoDB). */
 export interface ServerBaseline {
@@ -34,11 +45,23 @@ export interface ServerBaseline {
   statusUpdatedAt: string | null;
 }
 
+/** A session known to be ending though OpenVPN still lists it (see `leaving` in the table). */
+export interface LeavingMark {
+  /** The instance that is leaving; null when its Client ID is unknown (any instance at the key). */
+  clientId: number | null;
+}
+
 export interface DiffOptions {
   /** Consecutive bad reads before server-down. */
   downAfter: number;
   /** A status text whose TIME is older than this (ms) is stale. */
   staleAfterMs: number;
+  /** The first read of this server since the process started: stored, not announced. */
+  firstSinceStart?: boolean;
+  /** Sessions known to be leaving, by session key. */
+  leaving?: ReadonlyMap<string, LeavingMark>;
+  /** Keys of sessions ended by a kick. */
+  kicked?: ReadonlySet<string>;
 }
 
 export interface DiffResult {
@@ -52,10 +75,20 @@ export interface DiffResult {
   /** Sessions that ended (key gone), and new ones, for the store. */
   ended: VpnSession[];
   started: VpnSession[];
+  /** How ended sessions ended where it is not a plain disconnect ('kicked', 'replaced'), by key. */
+  endedBy: ReadonlyMap<string, SessionEnd>;
+  /** false: the events are stored but not announced. */
+  announce: boolean;
 }
 
 export function emptyBaseline(): ServerBaseline {
   return { sessions: null, consecutiveFailures: 0, down: false, lastGoodAt: null, statusUpdatedAt: null };
+}
+
+/** Whether a listed session is marked as leaving (the same instance that was marked). */
+function isLeaving(s: VpnSession, leaving: ReadonlyMap<string, LeavingMark> | undefined): boolean {
+  const mark = leaving?.get(sessionKey(s));
+  return mark !== undefined && (mark.clientId === null || s.clientId === null || mark.clientId === s.clientId);
 }
 
 function sameInstance(before: VpnSession, now: VpnSession): boolean {
@@ -86,7 +119,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   const updatedAt = read.ok ? read.snapshot.updatedAt : null;
   if (read.ok && updatedAt !== null && prev.statusUpdatedAt !== null && Date.parse(updatedAt) < Date.parse(prev.statusUpdatedAt)) {
     return {
-      baseline: prev, events: [], ended: [], started: [],
+      baseline: prev, events: [], ended: [], started: [], endedBy: new Map(), announce: false,
       rejected: { reason: 'superseded', message: `status written ${updatedAt} is older than the ${prev.statusUpdatedAt} already applied` },
     };
   }
@@ -100,27 +133,35 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
       rejected,
       ended: [],
       started: [],
+      endedBy: new Map(),
+      // A failure is news whenever it happens (server-down), even right after a start.
+      announce: true,
     };
   }
 
   const online: Record<string, VpnSession> = {};
   for (const s of (read as Extract<ServerRead, { ok: true }>).snapshot.sessions) {
-    if (isOnline(s)) online[sessionKey(s)] = s;
+    if (isOnline(s) && !isLeaving(s, opts.leaving)) online[sessionKey(s)] = s;
   }
   const baseline: ServerBaseline = { sessions: online, consecutiveFailures: 0, down: false, lastGoodAt: at, statusUpdatedAt: updatedAt };
   const events: VpnEvent[] = [];
   if (prev.down) events.push({ type: 'server-up', server, at });
+  const announce = !opts.firstSinceStart;
   // First good read ever: everyone listed is recorded as online, but nobody is announced.
-  if (prev.sessions === null) return { baseline, events, rejected: null, ended: [], started: Object.values(online) };
+  if (prev.sessions === null) return { baseline, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), announce };
 
   const ended: VpnSession[] = [];
   const started: VpnSession[] = [];
+  const endedBy = new Map<string, SessionEnd>();
   for (const [key, before] of Object.entries(prev.sessions)) {
     const now = online[key];
-    if (!now) ended.push(before);
-    else if (!sameInstance(before, now)) {
+    if (!now) {
+      ended.push(before);
+      if (opts.kicked?.has(key)) endedBy.set(key, 'kicked');
+    } else if (!sameInstance(before, now)) {
       ended.push(before);
       started.push(now);
+      endedBy.set(key, 'replaced');
     }
   }
   for (const [key, now] of Object.entries(online)) {
@@ -141,12 +182,12 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
     if (previous) reconnectedFrom.set(s, previous);
   }
   const paired = new Set(reconnectedFrom.values());
-  for (const s of ended) if (!paired.has(s)) events.push({ type: 'disconnected', server, at, session: s, endedBy: 'disconnected' });
+  for (const s of ended) if (!paired.has(s)) events.push({ type: 'disconnected', server, at, session: s, endedBy: endedBy.get(sessionKey(s)) ?? 'disconnected' });
   for (const s of started) {
     const previous = reconnectedFrom.get(s);
     events.push(previous ? { type: 'reconnected', server, at, session: s, previous } : { type: 'connected', server, at, session: s });
   }
-  return { baseline, events, rejected: null, ended, started };
+  return { baseline, events, rejected: null, ended, started, endedBy, announce };
 }
 
 /** Slack for a busy server that writes late, and for clocks a little apart (NTP keeps them within ms). */

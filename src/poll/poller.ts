@@ -2,9 +2,13 @@
 // diffs each against its server's baseline, stores the cycle, and tells the notifier and the page.
 // Baselines live in memory and in MongoDB; memory is only advanced once the store has the cycle,
 // so a failed write is retried by the next read instead of losing its events.
+//
+// The poller keeps order (reads apply one batch at a time, in arrival order) and state (baselines,
+// sessions marked leaving or kicked, which servers have had their first read since the start);
+// every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { randomUUID } from 'node:crypto';
-import { type ServerConfig, type ServerRead, type SessionEnd, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
-import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type ServerBaseline } from './diff.ts';
+import { type ServerConfig, type ServerRead, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
+import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
 import type { LiveFeed } from './live-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -52,13 +56,13 @@ export class Poller {
   /**
    * Sessions known to be ending though OpenVPN still lists them: a UDP client that sent its exit
    * notice, or one we kicked, stays in the status for ~5 s ("Delayed exit in 5 seconds"). By
-   * server, then session key; the Client ID tells that instance from a later one at the same address.
+   * server, then session key; each mark expires.
    */
-  private readonly leaving = new Map<string, Map<string, { clientId: number | null; until: number }>>();
-  /** Servers whose first good read since this process started is still to come: it is not announced. */
+  private readonly leaving = new Map<string, Map<string, LeavingMark & { until: number }>>();
+  /** Servers whose first good read since this process started is still to come. */
   private readonly quiet = new Set<string>();
-  /** Sessions ended by a kick, by server and session key, so their history says 'kicked'. */
-  private readonly kicked = new Map<string, Map<string, SessionEnd>>();
+  /** Keys of sessions ended by a kick, by server, until a read sees them end. */
+  private readonly kicked = new Map<string, Set<string>>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly byName: Map<string, ServerConfig>;
 
@@ -118,12 +122,12 @@ export class Poller {
   }
 
   noteKicked(server: string, sessions: VpnSession[]): void {
-    const map = this.kicked.get(server) ?? new Map<string, SessionEnd>();
+    const keys = this.kicked.get(server) ?? new Set<string>();
     for (const s of sessions) {
-      map.set(sessionKey(s), 'kicked');
+      keys.add(sessionKey(s));
       this.noteLeaving(server, s);
     }
-    this.kicked.set(server, map);
+    this.kicked.set(server, keys);
   }
 
   /**
@@ -134,23 +138,19 @@ export class Poller {
     const key = sessionKey(who);
     const current = this.baselines.get(server)?.sessions?.[key];
     if (!current) return false;
-    const marks = this.leaving.get(server) ?? new Map<string, { clientId: number | null; until: number }>();
+    const marks = this.leaving.get(server) ?? new Map<string, LeavingMark & { until: number }>();
     marks.set(key, { clientId: current.clientId, until: Date.now() + ttlMs });
     this.leaving.set(server, marks);
     return true;
   }
 
-  /** The read without the sessions marked as leaving (see `leaving`). */
-  private withoutLeaving(read: ServerRead): ServerRead {
-    const marks = this.leaving.get(read.server);
-    if (!read.ok || !marks?.size) return read;
+  /** The unexpired leaving marks of a server. */
+  private leavingMarks(server: string): ReadonlyMap<string, LeavingMark> | undefined {
+    const marks = this.leaving.get(server);
+    if (!marks?.size) return undefined;
     const now = Date.now();
     for (const [key, mark] of marks) if (mark.until < now) marks.delete(key);
-    const sessions = read.snapshot.sessions.filter((s) => {
-      const mark = marks.get(sessionKey(s));
-      return !(mark && (mark.clientId === null || s.clientId === null || mark.clientId === s.clientId));
-    });
-    return sessions.length === read.snapshot.sessions.length ? read : { ...read, snapshot: { ...read.snapshot, sessions } };
+    return marks;
   }
 
   /** Diffs and stores one batch of reads. Calls are serialised: reads apply in arrival order. */
@@ -169,14 +169,16 @@ export class Poller {
     if (behind.length) await this.reload(behind);
     const cycles: ServerCycle[] = [];
     const next = new Map<string, ServerBaseline>();
-    for (const listed of reads) {
-      const read = this.withoutLeaving(listed);
+    for (const read of reads) {
       const server = this.byName.get(read.server);
       if (!server) continue; // removed from the config since the read started
       const prev = this.baselines.get(read.server) ?? emptyBaseline();
       const diff = diffSnapshots(prev, read, {
         downAfter: this.deps.downAfter,
         staleAfterMs: staleAfterMs(server.statusRefreshSeconds, this.deps.pollIntervalSeconds),
+        firstSinceStart: this.quiet.has(read.server),
+        leaving: this.leavingMarks(read.server),
+        kicked: this.kicked.get(read.server),
       });
       if (diff.rejected?.reason === 'superseded') {
         log.debug({ server: read.server, source: read.source }, diff.rejected.message);
@@ -188,16 +190,13 @@ export class Poller {
         metrics?.pollFailures.inc({ server: read.server, reason: diff.rejected.reason });
         log.warn({ server: read.server, reason: diff.rejected.reason }, diff.rejected.message);
       }
-      const announce = !(this.quiet.has(read.server) && !diff.rejected);
       const cycle: ServerCycle = {
-        server: read.server, host: server.host, read, diff, announce,
+        server: read.server, host: server.host, read, diff,
         cycle: `${read.server}:${read.readAt}:${randomUUID().slice(0, 8)}`,
         targets: this.deps.targets(read.server),
         sessionIds: this.nextSessionIds(read.server, diff),
         writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
-      const kicked = this.kicked.get(read.server);
-      if (kicked && diff.ended.length) cycle.endedBy = kicked;
       cycles.push(cycle);
     }
     if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };

@@ -64,7 +64,7 @@ const sessionSchema = new Schema({
   disconnectedAt: { type: Date, default: null },
   bytesReceived: { type: Number, default: 0 },
   bytesSent: { type: Number, default: 0 },
-  endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', 'server-restarted', null], default: null },
+  endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', null], default: null },
 });
 sessionSchema.index({ server: 1, key: 1, disconnectedAt: 1 }); // closing a session at its end
 sessionSchema.index({ user: 1, connectedAt: -1 }); // /vpn user: recent sessions

@@ -103,12 +103,8 @@ export interface ServerCycle {
   read: ServerRead;
   diff: DiffResult;
   cycle: string;
-  /** false for reads whose changes are recorded but not announced (the first read after a start). */
-  announce: boolean;
   /** Where each event is to be delivered ('slack', 'discord' or 'log'). */
   targets: string[];
-  /** How ended sessions ended, where known better than 'disconnected' (a kick), by session key. */
-  endedBy?: Map<string, SessionEnd>;
   /**
    * Session document ids by session key: of the sessions that ended, and of every session online
    * after this cycle (started ones included). Ending a session is then an update by _id, which
@@ -254,7 +250,7 @@ export class Store {
       }
       for (const s of c.diff.ended) {
         const key = sessionKey(s);
-        const endedBy = c.endedBy?.get(key) ?? 'disconnected';
+        const endedBy = c.diff.endedBy.get(key) ?? 'disconnected';
         const id = c.sessionIds.ended.get(key);
         sessionCloses.push({ updateOne: {
           filter: id ? { _id: new mongoose.Types.ObjectId(id) } : { server: c.server, key, disconnectedAt: null },
@@ -285,9 +281,9 @@ export class Store {
         events.push({
           type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
           session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
-          endedBy: e.type === 'disconnected' && e.session ? c.endedBy?.get(sessionKey(e.session)) ?? e.endedBy ?? null : null,
-          error: e.error ?? null, cycle: c.cycle, pending: c.announce && c.targets.length > 0,
-          deliveries: c.targets.map((target) => ({ target, state: c.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null })),
+          endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
+          error: e.error ?? null, cycle: c.cycle, pending: c.diff.announce && c.targets.length > 0,
+          deliveries: c.targets.map((target) => ({ target, state: c.diff.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null })),
         });
       }
     }
