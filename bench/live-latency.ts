@@ -253,7 +253,7 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
       const allOnlineMs = Date.now() - t0;
       await sleep(8000); // room for late duplicates (and the UDP delayed exit of the old sessions)
       clearInterval(watch);
-      const stored = (await store.eventsSince(since)).filter((e) => e.server === servers[si]!.name);
+      const stored = (await store.queries.eventsSince(since)).filter((e) => e.server === servers[si]!.name);
       const eventsByClient: Record<string, string[]> = {};
       const noticesByClient: Record<string, string[]> = {};
       const duplicatedOrLost: string[] = [];
@@ -287,10 +287,10 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
   }
 }
 
-async function waitOnline(store: Store, server: string, count: number, extra: (online: Awaited<ReturnType<Store['online']>>) => boolean = () => true): Promise<void> {
+async function waitOnline(store: Store, server: string, count: number, extra: (online: Awaited<ReturnType<Store['queries']['online']>>) => boolean = () => true): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const online = await store.online(server);
+    const online = await store.queries.online(server);
     if (online.length === count && extra(online)) return;
     if (Date.now() > deadline) throw new Error(`${server}: ${online.length} online, expected ${count}`);
     await sleep(50);

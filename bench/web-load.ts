@@ -124,7 +124,7 @@ export async function runWebLoadBench(options: Partial<WebLoadOptions> = {}): Pr
     await poller.apply(names.map((name, s) => goodRead(name, readAt(0), sessions[s]!)));
     // A few disconnects, so "recently disconnected" and "not online" have rows too.
     await poller.apply(names.map((name, s) => goodRead(name, readAt(30), sessions[s]!.slice(5))));
-    const online = (await store.online()).length;
+    const online = (await store.queries.online()).length;
     if (online !== o.sessions - 5 * o.servers) throw new Error(`seeded ${online} online sessions, expected ${o.sessions - 5 * o.servers}`);
 
     const config = loadConfig({ VPNWATCH_ADMIN_TOKEN: 'bench-admin-token' }, '/nonexistent');

@@ -91,7 +91,7 @@ export const kick: Command = {
   },
   // The Kicker records every kick it attempts; a refused one never reaches it, so it is recorded here.
   async refused(input, ctx) {
-    await ctx.store.recordKick({
+    await ctx.store.audit.recordKick({
       at: ctx.now(), by: { platform: ctx.actor.platform, userId: ctx.actor.userId, userName: ctx.actor.userName }, where: ctx.where ?? null,
       target: input.name === undefined ? '(none)' : String(input.name), server: input.server === undefined ? null : String(input.server),
       clientIds: [], result: 'refused', verified: false, message: 'not an admin',

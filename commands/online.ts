@@ -1,14 +1,14 @@
 // /vpn online [server]: how many are connected per server, and who (the first 25, then a count).
 import { formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
 import { checkServer, type Command } from '../src/command.ts';
-import type { ServerState } from '../src/store/store.ts';
 import { serverHealth, userName } from '../src/domain.ts';
+import { type ServerRecord } from '../src/store/records.ts';
 
 /** Rows shown before "…and N more": a chat message stays readable and under platform limits. */
 const ONLINE_ROWS = 25;
 
 /** Why a server's count may not be current. */
-function healthNote(state: ServerState | undefined): string {
+function healthNote(state: ServerRecord | undefined): string {
   switch (serverHealth(state).state) {
     case 'never': return ' (not read yet)';
     case 'down': return ' (down: showing its last good read)';
@@ -25,7 +25,7 @@ export const online: Command = {
   private: false,
   async run(input, ctx) {
     const server = input.server === undefined ? undefined : checkServer(String(input.server), ctx.servers);
-    const [sessions, states] = await Promise.all([ctx.store.online(server), ctx.store.servers()]);
+    const [sessions, states] = await Promise.all([ctx.store.queries.online(server), ctx.store.queries.servers()]);
     const now = ctx.now();
     const names = server ? [server] : [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const perServer = names.map((name) => `${name}: ${sessions.filter((s) => s.server === name).length}${healthNote(states.find((s) => s.name === name))}`);

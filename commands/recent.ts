@@ -10,7 +10,7 @@ export const recent: Command = {
   private: false,
   async run(input, ctx) {
     const limit = typeof input.n === 'number' ? input.n : 10;
-    const sessions = await ctx.store.recent(limit);
+    const sessions = await ctx.store.queries.recent(limit);
     const now = ctx.now();
     const rows = sessions.map((s) => [
       s.user, s.server, s.realAddress, formatTime(s.connectedAt), formatAgo(s.disconnectedAt!, now),

@@ -14,7 +14,7 @@ export const servers: Command = {
   adminOnly: false,
   private: false,
   async run(_input, ctx) {
-    const [states, problems] = await Promise.all([ctx.store.servers(), ctx.store.deliveryProblems()]);
+    const [states, problems] = await Promise.all([ctx.store.queries.servers(), ctx.store.outbox.deliveryProblems()]);
     const now = ctx.now();
     const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const byName = new Map(states.map((s) => [s.name, s]));

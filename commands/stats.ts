@@ -9,7 +9,7 @@ export const stats: Command = {
   adminOnly: false,
   private: false,
   async run(_input, ctx) {
-    const s = await ctx.store.stats(ctx.now());
+    const s = await ctx.store.queries.stats(ctx.now());
     return {
       title: 'VPN totals',
       fields: [

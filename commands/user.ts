@@ -1,21 +1,21 @@
 // /vpn user <name>: one user's state: online or not, current sessions, last seen, recent sessions, traffic.
 import { formatAgo, formatDuration, formatTime, formatTraffic, secondsBetween } from '../src/format.ts';
 import { UserError, type Command, type CommandContext } from '../src/command.ts';
-import type { UserReport } from '../src/store/store.ts';
+import { type UserReport } from '../src/store/records.ts';
 
 const RECENT_SESSIONS = 10;
 
 /** The report for `name`, forgiving letter case; a UserError with suggestions when nobody by that name was seen. */
 async function findUser(name: string, ctx: CommandContext): Promise<UserReport> {
-  const exact = await ctx.store.userReport(name, RECENT_SESSIONS);
+  const exact = await ctx.store.queries.userReport(name, RECENT_SESSIONS);
   if (exact) return exact;
-  const similar = await ctx.store.userNames(name, 5);
+  const similar = await ctx.store.queries.userNames(name, 5);
   const sameLetters = similar.find((n) => n.toLowerCase() === name.toLowerCase());
   if (sameLetters) {
-    const report = await ctx.store.userReport(sameLetters, RECENT_SESSIONS);
+    const report = await ctx.store.queries.userReport(sameLetters, RECENT_SESSIONS);
     if (report) return report;
   }
-  const suggestions = similar.length || name.length <= 2 ? similar : await ctx.store.userNames(name.slice(0, 2), 5);
+  const suggestions = similar.length || name.length <= 2 ? similar : await ctx.store.queries.userNames(name.slice(0, 2), 5);
   throw new UserError(`No VPN user '${name}' has been seen.${suggestions.length ? ` Did you mean: ${suggestions.join(', ')}?` : ''}`);
 }
 
@@ -27,7 +27,7 @@ export const user: Command = {
   private: true,
   async run(input, ctx) {
     const report = await findUser(String(input.name), ctx);
-    const [lastKick] = await ctx.store.kicks(report.user.name, 1);
+    const [lastKick] = await ctx.store.audit.kicks(report.user.name, 1);
     const now = ctx.now();
     const { user: u, online } = report;
     const servers = [...new Set(online.map((s) => s.server))];

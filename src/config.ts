@@ -8,6 +8,7 @@ import { parseEnv } from 'node:util';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import type { ServerConfig } from './domain.ts';
+import { errorMessage } from './log.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -156,7 +157,7 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
     raw = parseYaml(fs.readFileSync(file, 'utf8'), { prettyErrors: true });
   } catch (err) {
     if (err instanceof YAMLParseError) problems.push(`${file}: not valid YAML: ${err.message.split('\n')[0]}`);
-    else problems.push(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    else problems.push(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     return [];
   }
   // A bare list of servers is accepted too.
@@ -236,7 +237,7 @@ function withDotEnv(env: Env, cwd: string, problems: string[]): Env {
   try {
     return { ...parseEnv(fs.readFileSync(file, 'utf8')), ...env };
   } catch (err) {
-    problems.push(`${file}: cannot read: ${(err as Error).message}`);
+    problems.push(`${file}: cannot read: ${errorMessage(err)}`);
     return env;
   }
 }

@@ -10,8 +10,6 @@ import { logger, type Logger } from './log.ts';
 import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './command.ts';
 import type { Store } from './store/store.ts';
 
-export { UserError };
-
 export interface DispatchDeps {
   store: Store;
   kicker: Kicker;

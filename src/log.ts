@@ -47,3 +47,8 @@ const options: pino.LoggerOptions = {
 export const logger = process.stdout.isTTY ? pino(options, terminalDestination()) : pino(options);
 
 export type Logger = typeof logger;
+
+/** The message of anything thrown (an Error's message, else its text), for a log line or a reply. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

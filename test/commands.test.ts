@@ -22,13 +22,13 @@ function session(commonName: string, port: number, extra: Partial<VpnSession> = 
 }
 
 async function storeRead(store: Store, read: ServerRead): Promise<void> {
-  const baseline = (await store.loadBaselines()).get(read.server) ?? emptyBaseline();
+  const baseline = (await store.cycles.loadBaselines()).get(read.server) ?? emptyBaseline();
   const diff = diffSnapshots(baseline, read, { downAfter: 2, staleAfterMs: 3_600_000 });
   const listed = new Set((read.ok ? read.snapshot.sessions : []).map(userName));
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
   // No session ids: the store then closes sessions by (server, key), as store.test.ts shows.
   const sessionIds = { ended: new Map<string, string>(), current: new Map<string, string>() };
-  await store.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, targets: ['slack'], sessionIds }], usersOnline);
+  await store.cycles.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, targets: ['slack'], sessionIds }], usersOnline);
 }
 
 const good = (server: string, readAt: string, sessions: VpnSession[]): ServerRead =>
@@ -133,7 +133,7 @@ describe('/vpn online', () => {
 
 describe('/vpn user', () => {
   it('shows the last kick of the user, from the audit log', async () => {
-    await store.recordKick({ at: new Date('2026-11-28T10:06:00.000Z'), by: { platform: 'discord', userId: 'D1', userName: 'grace' }, where: 'C9', target: 'carol', server: 'lon-1', clientIds: [7], result: 'kicked', verified: true, message: null });
+    await store.audit.recordKick({ at: new Date('2026-11-28T10:06:00.000Z'), by: { platform: 'discord', userId: 'D1', userName: 'grace' }, where: 'C9', target: 'carol', server: 'lon-1', clientIds: [7], result: 'kicked', verified: true, message: null });
     const reply = await dispatch('user carol', admin, deps);
     expect(reply.fields!.at(-1)).toEqual({ name: 'Last kick', value: '2026-11-28 10:06 UTC by grace (discord): kicked, verified gone' });
     expect((await dispatch('user alice', admin, deps)).fields!.some((f) => f.name === 'Last kick')).toBe(false);
@@ -176,12 +176,12 @@ describe('/vpn kick', () => {
     expect(reply).toMatchObject({ title: 'Only VPN admins can use kick', tone: 'error', private: true });
     expect(reply.lines).toEqual(['Ask an admin to do it, or to add your user ID (UMEMBER) to SLACK_ADMIN_USERS.']);
     expect(kicker.requests.length).toBe(before);
-    const [record] = await store.kicks('alice');
+    const [record] = await store.audit.kicks('alice');
     expect(record).toMatchObject({ result: 'refused', target: 'alice', where: 'C0OPS', by: { platform: 'slack', userId: 'UMEMBER', userName: 'mel' } });
   });
 
   it('with several sessions, lists them with Client IDs and says how to pick one or all', async () => {
-    const [a1, a2] = (await store.online()).filter((s) => s.commonName === 'alice');
+    const [a1, a2] = (await store.queries.online()).filter((s) => s.commonName === 'alice');
     kicker.outcome = {
       result: 'choose', verified: false, message: 'alice has 2 sessions',
       sessions: [a1!, a2!].map(({ server, ...s }) => ({ server, session: s, killed: false, gone: false })),
@@ -198,7 +198,7 @@ describe('/vpn kick', () => {
   });
 
   it('reads "all" and a Client ID in either position, and reports a verified kick', async () => {
-    const [a1] = (await store.online('fra-1')).filter((s) => s.commonName === 'alice');
+    const [a1] = (await store.queries.online('fra-1')).filter((s) => s.commonName === 'alice');
     const { server, ...s } = a1!;
     kicker.outcome = { result: 'kicked', verified: true, message: 'alice was disconnected from fra-1', sessions: [{ server, session: s, killed: true, gone: true }] };
     await dispatch('kick alice all', admin, deps);
@@ -212,7 +212,7 @@ describe('/vpn kick', () => {
   });
 
   it('says when the kill was not verified, and rejects a choice that is no Client ID', async () => {
-    const [a1] = (await store.online('fra-1')).filter((s) => s.commonName === 'alice');
+    const [a1] = (await store.queries.online('fra-1')).filter((s) => s.commonName === 'alice');
     const { server, ...s } = a1!;
     kicker.outcome = { result: 'kicked', verified: false, message: 'client-kill accepted', sessions: [{ server, session: s, killed: true, gone: false }] };
     const reply = await dispatch('kick alice fra-1 all', admin, deps);
@@ -235,8 +235,8 @@ describe('/vpn kick', () => {
 
 describe('/vpn servers, recent, stats, help', () => {
   it('servers: health, last good read, online count, live mode, and failing notice deliveries', async () => {
-    const [pending] = await store.pendingEvents();
-    await store.saveDeliveries(pending!.id, [{ target: 'slack', state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'Slack API error: channel_not_found', sentAt: null }]);
+    const [pending] = await store.outbox.pendingEvents();
+    await store.outbox.saveDeliveries(pending!.id, [{ target: 'slack', state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'Slack API error: channel_not_found', sentAt: null }]);
     // How the management streams follow the servers (src/management-stream.ts reports these).
     const modes = () => ({
       'fra-1': { mode: 'stream' as const, since: '2026-11-28T09:00:00.000Z' },

@@ -68,11 +68,11 @@ describeE2e('polling a real OpenVPN server through sshd', () => {
   it('a client that connects is announced as connected, with its virtual address', async () => {
     const client = vpn.clients[0]!;
     await client.connect(0);
-    await expect.poll(async () => (await store.online()).map((s) => [s.server, s.commonName, s.virtualAddress]), { timeout: 20_000, interval: 500 })
+    await expect.poll(async () => (await store.queries.online()).map((s) => [s.server, s.commonName, s.virtualAddress]), { timeout: 20_000, interval: 500 })
       .toEqual([['lab-1', client.statusCommonName, client.expectedVirtualAddress(0)]]);
-    const events = await store.eventsSince(new Date(0));
+    const events = await store.queries.eventsSince(new Date(0));
     expect(events.map((e) => [e.type, e.user, e.session?.virtualAddress])).toEqual([['connected', client.statusCommonName, client.expectedVirtualAddress(0)]]);
-    const report = (await store.userReport(client.statusCommonName))!;
+    const report = (await store.queries.userReport(client.statusCommonName))!;
     expect(report.user).toMatchObject({ online: true, lastServer: 'lab-1', sessionCount: 1 });
     expect(report.online[0]!.clientId).toEqual(expect.any(Number));
   }, 40_000);
@@ -81,10 +81,10 @@ describeE2e('polling a real OpenVPN server through sshd', () => {
     const client = vpn.clients[0]!;
     const stoppedAt = Date.now();
     await client.disconnect();
-    await expect.poll(async () => (await store.online()).length, { timeout: 30_000, interval: 500 }).toBe(0);
-    const events = await store.eventsSince(new Date(0));
+    await expect.poll(async () => (await store.queries.online()).length, { timeout: 30_000, interval: 500 }).toBe(0);
+    const events = await store.queries.eventsSince(new Date(0));
     expect(events.map((e) => [e.type, e.user])).toEqual([['connected', client.statusCommonName], ['disconnected', client.statusCommonName]]);
-    const report = (await store.userReport(client.statusCommonName))!;
+    const report = (await store.queries.userReport(client.statusCommonName))!;
     expect(report.user.online).toBe(false);
     expect(report.user.lastSeen.getTime()).toBeGreaterThanOrEqual(stoppedAt - POLL_SECONDS * 1000);
     expect(report.recent[0]).toMatchObject({ server: 'lab-1', endedBy: 'disconnected' });
@@ -92,6 +92,6 @@ describeE2e('polling a real OpenVPN server through sshd', () => {
   }, 50_000);
 
   it('the other client never showed up and was never announced', async () => {
-    expect((await store.eventsSince(new Date(0))).some((e) => e.user === vpn.clients[1]!.statusCommonName)).toBe(false);
+    expect((await store.queries.eventsSince(new Date(0))).some((e) => e.user === vpn.clients[1]!.statusCommonName)).toBe(false);
   });
 });

@@ -108,7 +108,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(outcome.message).toBe(`Kicked alice: ended fra-1 Client ID ${cid} from ${alice.address}. A fresh read confirms it is gone.`);
     // HALT, not RESTART: the client process exits instead of reconnecting.
     timings.tcpClientExitAfterVerified = await waitFor('alice exits', () => !alice.isRunning);
-    expect(await store.kicks('alice')).toEqual([{
+    expect(await store.audit.kicks('alice')).toEqual([{
       at: expect.any(Date), by: ADMIN, where: '#vpn-admins', target: 'alice', server: 'fra-1', clientIds: [cid], result: 'kicked', verified: true, message: outcome.message,
     }]);
   });
@@ -135,7 +135,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(rest.sessions.map((s) => s.session.realAddress).sort()).toEqual([carols[1]!.address, carols[2]!.address].sort());
     await waitFor('the other carols exit', () => !carols[1]!.isRunning && !carols[2]!.isRunning);
 
-    const records = await store.kicks('carol');
+    const records = await store.audit.kicks('carol');
     expect(records.map((r) => [r.result, r.verified, r.clientIds.length, r.server])).toEqual([
       ['kicked', true, 2, 'par-1'],
       ['kicked', true, 1, 'par-1'],
@@ -159,7 +159,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(outcome.sessions.map((s) => [s.server, s.session.commonName, s.killed, s.gone])).toEqual([['udp-1', 'dave', true, true]]);
     expect(dave.isRunning).toBe(false); // the client exits at once; the server lets go of it later
     expect(erin.isRunning).toBe(false);
-    expect((await store.kicks('erin')).map((r) => [r.result, r.verified])).toEqual([['kicked', false]]);
+    expect((await store.audit.kicks('erin')).map((r) => [r.result, r.verified])).toEqual([['kicked', false]]);
   });
 
   it('nobody by that name: not-found, from the last poll and from a fresh read; both recorded', async () => {
@@ -167,7 +167,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(lastPoll).toEqual({ result: 'not-found', sessions: [], verified: false, message: "'nobody' is not online on any server (as of the last poll)." });
     const fresh = await kicker.kick({ target: 'nobody', server: 'fra-1', by: ADMIN });
     expect(fresh).toEqual({ result: 'not-found', sessions: [], verified: false, message: "'nobody' has no session on fra-1 right now." });
-    expect((await store.kicks('nobody')).map((r) => [r.result, r.server])).toEqual([['not-found', 'fra-1'], ['not-found', null]]);
+    expect((await store.audit.kicks('nobody')).map((r) => [r.result, r.server])).toEqual([['not-found', 'fra-1'], ['not-found', null]]);
   });
 
   it('a server without management: failed with the hint, whether named or found through the last poll; the client stays', async () => {
@@ -178,7 +178,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(found.sessions).toEqual([{ server: 'ams-1', killed: false, gone: false, error: HINT('ams-1'), session: expect.objectContaining({ commonName: 'bob', realAddress: bob.address }) }]);
     expect(found.message).toBe(`Could not kick bob: ams-1 Client ID ${found.sessions[0]!.session.clientId} from ${bob.address}: ${HINT('ams-1')}.`);
     expect(bob.isRunning).toBe(true);
-    expect((await store.kicks('bob')).map((r) => [r.result, r.server, r.message])).toEqual([['failed', 'ams-1', found.message], ['failed', 'ams-1', HINT('ams-1')]]);
+    expect((await store.audit.kicks('bob')).map((r) => [r.result, r.server, r.message])).toEqual([['failed', 'ams-1', found.message], ['failed', 'ams-1', HINT('ams-1')]]);
   });
 
   it('an unknown server, a wrong management password, or a busy interface: failed, saying why', async () => {
@@ -202,7 +202,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     } finally {
       holder.destroy();
     }
-    expect((await store.kicks(undefined, 3)).map((r) => [r.target, r.server, r.result])).toEqual([
+    expect((await store.audit.kicks(undefined, 3)).map((r) => [r.target, r.server, r.result])).toEqual([
       ['alice', 'fra-1', 'failed'], ['alice', 'fra-1', 'failed'], ['bob', 'zz-9', 'failed'],
     ]);
   });

@@ -62,12 +62,12 @@ afterEach(async () => { await dropTestStore(store); });
 async function storeRead(server: string, at: string, sessions: VpnSession[], cfg: Pick<Config, 'servers' | 'slack' | 'discord'>, { announce = true, kicked = [] as string[] } = {}) {
   const readAt = `2026-11-28T${at}.000Z`;
   const read: ServerRead = { server, ok: true, readAt, durationMs: 5, source: 'status-file', snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions, warnings: [] } };
-  const baseline = (await store.loadBaselines()).get(server) ?? emptyBaseline();
+  const baseline = (await store.cycles.loadBaselines()).get(server) ?? emptyBaseline();
   const kickedKeys = new Set(Object.values(baseline.sessions ?? {}).filter((s) => kicked.includes(userName(s))).map(sessionKey));
   const diff = diffSnapshots(baseline, read, { downAfter: 2, staleAfterMs: 3_600_000, firstSinceStart: !announce, kicked: kickedKeys });
   const listed = new Set(sessions.map(userName));
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
-  await store.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
+  await store.cycles.applyCycle([{ server, read, diff, cycle: `${server}@${readAt}`, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } }], usersOnline);
 }
 
 const posted = () => fake.callsTo('chat.postMessage').map((c) => ({ channel: c.body.channel, text: c.body.text }));
@@ -76,7 +76,7 @@ const updated = () => fake.callsTo('chat.update').map((c) => ({ channel: c.body.
 const channelShows = () => [...fake.messages.values()].filter((m) => m.channel === 'C0NOTICE').map((m) => m.text);
 /** The Slack delivery of each stored event, oldest first: state, attempts and the message it went out in. */
 async function slackDeliveries() {
-  return (await store.eventsSince(new Date(0))).map((e) => {
+  return (await store.queries.eventsSince(new Date(0))).map((e) => {
     const d = e.deliveries.find((x) => x.target === 'slack')!;
     return { type: e.type, user: e.user, state: d.state, attempts: d.attempts, messageRef: d.messageRef };
   });
@@ -116,8 +116,8 @@ describe('grouping', () => {
       { channel: 'C0FRA', text: 'fra-1: 🔴 bob disconnected after 2h 5m · 🟢 carol connected from 203.0.113.104 (198.18.0.104) · 🟢 dave connected from 203.0.113.105 (198.18.0.105)' },
       { channel: 'C0NOTICE', text: 'ams-1: 🟢 erin connected from 203.0.113.106 (198.18.0.106)' },
     ]);
-    expect(await store.pendingEvents()).toEqual([]);
-    const events = await store.eventsSince(new Date(0));
+    expect(await store.outbox.pendingEvents()).toEqual([]);
+    const events = await store.queries.eventsSince(new Date(0));
     expect(events.map((e) => e.deliveries.map((d) => [d.target, d.state, d.attempts]))).toEqual(Array(4).fill([['slack', 'sent', 1]]));
 
     clock.now = T('10:10:00');
@@ -129,7 +129,7 @@ describe('grouping', () => {
     const cfg = config(0);
     await storeRead('fra-1', '10:00:00', [session('alice', 101)], cfg);
     await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, { announce: false });
-    expect((await store.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped']]);
+    expect((await store.queries.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped']]);
     await notifierAt(cfg, { now: T('10:05:00') }).runOnce();
     expect(posted()).toEqual([]);
   });
@@ -175,7 +175,7 @@ describe('flap window', () => {
       { type: 'connected', user: '<!here> *eve*', state: 'sent', attempts: 1, messageRef: ref },
       { type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: ref },
     ]);
-    expect(await store.pendingEvents()).toEqual([]);
+    expect(await store.outbox.pendingEvents()).toEqual([]);
     const counts = (await metrics.noticeDeliveries.get()).values.map((v) => [v.labels.result, v.value]);
     expect(counts).toEqual([['sent', 1], ['edited', 2]]);
   });
@@ -234,7 +234,7 @@ describe('flap window', () => {
     expect(channelShows()).toEqual(['fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)']);
     const [ts] = [...fake.messages.keys()];
     expect((await slackDeliveries())[1]).toEqual({ type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: JSON.stringify({ channel: 'C0NOTICE', ts }) });
-    expect(await store.pendingEvents()).toEqual([]);
+    expect(await store.outbox.pendingEvents()).toEqual([]);
   });
 
   it('an edit that fails transiently is retried as an edit after retry-after, never posted as well', async () => {
@@ -250,7 +250,7 @@ describe('flap window', () => {
     clock.now = T('10:01:21');
     await notifier.runOnce();
     expect((await slackDeliveries())[1]).toMatchObject({ state: 'pending', attempts: 1, messageRef: null });
-    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ nextAttemptAt: T('10:01:24'), lastError: 'Slack rate limit (retry after 3 s)' });
+    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ nextAttemptAt: T('10:01:24'), lastError: 'Slack rate limit (retry after 3 s)' });
     clock.now = T('10:01:24');
     await notifier.runOnce();
     expect(fake.callsTo('chat.update')).toHaveLength(2);
@@ -320,7 +320,7 @@ describe('flap window', () => {
       const content = 'fra-1: 🔁 \\@everyone reconnected from 203.0.113.102 (198.18.0.102) after 12s away';
       expect(patch).toMatchObject({ path: `/channels/${IDS.channel}/messages/${id}`, body: { content, allowed_mentions: { parse: [] } } });
       expect(discordFake.messages.get(id!)).toMatchObject({ content });
-      const events = await store.eventsSince(new Date(0));
+      const events = await store.queries.eventsSince(new Date(0));
       expect(events.map((e) => [e.type, e.deliveries[0]!.state, e.deliveries[0]!.messageRef])).toEqual([['disconnected', 'sent', id], ['connected', 'sent', id]]);
     } finally {
       await discordFake.close();
@@ -339,7 +339,7 @@ describe('delivery failures', () => {
     fake.answerNext('chat.postMessage', { status: 429, headers: { 'retry-after': '7' } });
     clock.now = T('10:01:01');
     await notifier.runOnce();
-    const [waiting] = await store.pendingEvents();
+    const [waiting] = await store.outbox.pendingEvents();
     expect(waiting!.deliveries[0]).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAt: T('10:01:08'), lastError: 'Slack rate limit (retry after 7 s)' });
 
     clock.now = T('10:01:05');
@@ -350,7 +350,7 @@ describe('delivery failures', () => {
     await notifier.runOnce();
     expect(fake.callsTo('chat.postMessage')).toHaveLength(2);
     expect(posted()[1]).toEqual({ channel: 'C0NOTICE', text: 'fra-1: 🟢 alice connected from 203.0.113.101 (198.18.0.101)' });
-    const [event] = await store.eventsSince(new Date(0));
+    const [event] = await store.queries.eventsSince(new Date(0));
     expect(event!.deliveries[0]).toMatchObject({ state: 'sent', attempts: 2, sentAt: T('10:01:08'), lastError: null });
     const counts = (await metrics.noticeDeliveries.get()).values.map((v) => [v.labels.result, v.value]);
     expect(counts).toEqual([['retry', 1], ['sent', 1]]);
@@ -365,14 +365,14 @@ describe('delivery failures', () => {
     fake.answerNext('chat.postMessage', { status: 500, body: 'oops' }, { status: 503, body: 'oops' });
     clock.now = T('10:01:01');
     await notifier.runOnce();
-    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 1, nextAttemptAt: T('10:01:06'), lastError: 'Slack API HTTP 500' });
+    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 1, nextAttemptAt: T('10:01:06'), lastError: 'Slack API HTTP 500' });
     clock.now = T('10:01:06');
     await notifier.runOnce();
-    expect((await store.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 2, nextAttemptAt: T('10:01:16'), lastError: 'Slack API HTTP 503' });
+    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 2, nextAttemptAt: T('10:01:16'), lastError: 'Slack API HTTP 503' });
     clock.now = T('10:01:16');
     await notifier.runOnce();
     expect(fake.callsTo('chat.postMessage')).toHaveLength(3);
-    expect(await store.pendingEvents()).toEqual([]);
+    expect(await store.outbox.pendingEvents()).toEqual([]);
   });
 
   it('a missing channel or a bad token fails once: recorded, logged once, shown by deliveryProblems, not retried', async () => {
@@ -389,20 +389,20 @@ describe('delivery failures', () => {
     clock.now = T('10:30:00');
     await notifier.runOnce();
     expect(fake.callsTo('chat.postMessage')).toHaveLength(2); // one per cycle, never again
-    const events = await store.eventsSince(new Date(0));
+    const events = await store.queries.eventsSince(new Date(0));
     expect(events.map((e) => e.deliveries[0])).toMatchObject([
       { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
       { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
     ]);
-    expect(await store.deliveryProblems()).toEqual([{ target: 'slack', error: 'Slack API error: channel_not_found', at: T('10:02:00') }]);
+    expect(await store.outbox.deliveryProblems()).toEqual([{ target: 'slack', error: 'Slack API error: channel_not_found', at: T('10:02:00') }]);
     expect(logLines.filter((l) => l.includes('channel_not_found'))).toHaveLength(1);
 
     const revoked = createSlackApp({ config: { botToken: 'xoxb-revoked', signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
     await storeRead('fra-1', '10:31:00', [session('bob', 102)], cfg);
     clock.now = T('10:31:01');
     await notifierAt(config(0), clock, { sinks: [revoked.sink] }).runOnce();
-    expect((await store.pendingEvents())).toEqual([]);
-    expect((await store.eventsSince(T('10:30:00')))[0]!.deliveries[0]).toMatchObject({ state: 'failed', lastError: 'Slack API error: invalid_auth' });
+    expect((await store.outbox.pendingEvents())).toEqual([]);
+    expect((await store.queries.eventsSince(T('10:30:00')))[0]!.deliveries[0]).toMatchObject({ state: 'failed', lastError: 'Slack API error: invalid_auth' });
   });
 });
 
@@ -415,7 +415,7 @@ describe('without chat', () => {
     await storeRead('fra-1', '10:01:00', [session('<!channel> `x`', 101)], cfg);
     await new Notifier({ store, config: cfg, sinks: [], log, now: () => T('10:01:01') }).runOnce();
     expect(logLines.map((l) => JSON.parse(l).msg)).toEqual(['fra-1: 🟢 <!channel> `x` connected from 203.0.113.101 (198.18.0.101)']);
-    expect((await store.eventsSince(new Date(0)))[0]!.deliveries).toMatchObject([{ target: 'log', state: 'sent', attempts: 1 }]);
+    expect((await store.queries.eventsSince(new Date(0)))[0]!.deliveries).toMatchObject([{ target: 'log', state: 'sent', attempts: 1 }]);
   });
 });
 

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await dropTestStore(store); });
 
-const types = async () => (await store.eventsSince(new Date(0))).map((e) => [e.type, e.user]);
+const types = async () => (await store.queries.eventsSince(new Date(0))).map((e) => [e.type, e.user]);
 
 describe('Poller: sessions known to be leaving', () => {
   it('a session marked leaving is disconnected at once, and reads that still list it do not bring it back', async () => {
@@ -25,7 +25,7 @@ describe('Poller: sessions known to be leaving', () => {
     await poller.apply([goodRead('fra-1', '2026-11-28T10:00:02.000Z', stillListed)]);
     await poller.apply([goodRead('fra-1', '2026-11-28T10:00:04.000Z', stillListed)]);
     expect(await types()).toEqual([['disconnected', 'alice']]);
-    expect((await store.online()).map((s) => s.commonName)).toEqual(['bob']);
+    expect((await store.queries.online()).map((s) => s.commonName)).toEqual(['bob']);
   });
 
   it('a new instance at the same address (another Client ID) is not hidden by the mark', async () => {
@@ -41,9 +41,9 @@ describe('Poller: sessions known to be leaving', () => {
   it('a kicked session is both marked leaving and recorded as kicked', async () => {
     poller.noteKicked('fra-1', [vpnSession('bob', 2)]);
     await poller.apply([goodRead('fra-1', '2026-11-28T10:00:08.000Z', [vpnSession('alice', 1, { clientId: 77 }), vpnSession('bob', 2)])]);
-    const last = (await store.eventsSince(new Date(0))).at(-1)!;
+    const last = (await store.queries.eventsSince(new Date(0))).at(-1)!;
     expect([last.type, last.user, last.endedBy]).toEqual(['disconnected', 'bob', 'kicked']);
-    expect((await store.recent(1))[0]).toMatchObject({ user: 'bob', endedBy: 'kicked' });
+    expect((await store.queries.recent(1))[0]).toMatchObject({ user: 'bob', endedBy: 'kicked' });
   });
 });
 
@@ -56,10 +56,10 @@ describe('Poller: byte counters are batched', () => {
       // Two more reads seconds apart (a management stream reads every 2 s): counters grow, nobody comes or goes.
       await p.apply([goodRead('ams-1', '2026-11-28T11:00:02.000Z', [vpnSession('erin', 5, { bytesReceived: 9_000 })])]);
       await p.apply([goodRead('ams-1', '2026-11-28T11:00:04.000Z', [vpnSession('erin', 5, { bytesReceived: 12_000 })])]);
-      expect((await local.online('ams-1'))[0]!.bytesReceived).toBe(5_000); // as first written
-      expect((await local.servers())[0]!.lastPollAt).toEqual(new Date('2026-11-28T11:00:04.000Z')); // the state is current
+      expect((await local.queries.online('ams-1'))[0]!.bytesReceived).toBe(5_000); // as first written
+      expect((await local.queries.servers())[0]!.lastPollAt).toEqual(new Date('2026-11-28T11:00:04.000Z')); // the state is current
       await p.apply([goodRead('ams-1', '2026-11-28T11:00:06.000Z', [vpnSession('erin', 5, { bytesReceived: 15_000 }), vpnSession('frank', 6)])]);
-      expect((await local.online('ams-1')).map((s) => [s.commonName, s.bytesReceived])).toEqual([['erin', 15_000], ['frank', 6_000]]);
+      expect((await local.queries.online('ams-1')).map((s) => [s.commonName, s.bytesReceived])).toEqual([['erin', 15_000], ['frank', 6_000]]);
     } finally {
       await dropTestStore(local);
     }

@@ -15,13 +15,14 @@ import { parseStatus } from '../src/openvpn/parse-status.ts';
 import { readServers } from '../src/poll/read-servers.ts';
 import { Poller, type CycleReport } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
-import type { StoredEvent, Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab, type LabClient } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
 import { DedicatedManagementAccess } from '../src/openvpn/management-access.ts';
+import { type StoredEvent } from '../src/store/records.ts';
 
 const prerequisites = [labAvailable(), sshdAvailable()];
 const describeLab = requirePrerequisite(
@@ -116,7 +117,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
   }
 
   async function events(server: string, since = new Date(0)): Promise<StoredEvent[]> {
-    return (await store.eventsSince(since)).filter((e) => e.server === server);
+    return (await store.queries.eventsSince(since)).filter((e) => e.server === server);
   }
 
   const summary = (list: StoredEvent[]) => list.map((e) => [e.type, e.user]);
@@ -151,7 +152,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     expect(elapsed).toBeLessThan(5000); // the periodic status 3 is an hour away: this came from ESTABLISHED
     const stored = await events('est-1');
     expect(stored.map((e) => [e.type, e.user, e.session?.virtualAddress])).toEqual([['connected', 'alice', alice.expectedVirtualAddress(EST)]]);
-    expect((await store.servers()).find((s) => s.name === 'est-1')).toMatchObject({ source: 'management', onlineCount: 1 });
+    expect((await store.queries.servers()).find((s) => s.name === 'est-1')).toMatchObject({ source: 'management', onlineCount: 1 });
     const update = live.slice(before).find((u) => u.events.some((e) => e.type === 'connected' && e.session?.commonName === 'alice'));
     expect(update?.servers).toEqual(['est-1']);
   });
@@ -172,7 +173,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     expect(summary(await events('tcp-1'))).toEqual([['connected', 'bob'], ['disconnected', 'bob']]);
     expect(summary(await events('udp-1'))).toEqual([['connected', 'carol'], ['disconnected', 'carol']]);
     expect((await events('tcp-1'))[1]!.endedBy).toBe('disconnected');
-    expect(await store.online('tcp-1')).toEqual([]);
+    expect(await store.queries.online('tcp-1')).toEqual([]);
   });
 
   it('a management password: the stream logs in and announces connects', async () => {
@@ -221,8 +222,8 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     await statusFileLists(PW_WRONG, (names) => names.includes('kim'));
     await filePoll('pw-wrong'); // the first good read of this server: the baseline, not announced
     expect(summary(await events('pw-wrong'))).toEqual([]);
-    expect((await store.online('pw-wrong')).map((s) => s.commonName)).toEqual(['kim']);
-    expect((await store.servers()).find((s) => s.name === 'pw-wrong')).toMatchObject({ source: 'status-file', lastResult: 'ok' });
+    expect((await store.queries.online('pw-wrong')).map((s) => s.commonName)).toEqual(['kim']);
+    expect((await store.queries.servers()).find((s) => s.name === 'pw-wrong')).toMatchObject({ source: 'status-file', lastResult: 'ok' });
 
     // The kicker knows the right password; the stream (wrong one) keeps retrying on the same queue.
     const kicker = new ManagementKicker({
@@ -270,7 +271,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     // which on a server with nobody connected can be seconds apart (measured: up to ~8 s).
     const kim = client('kim');
     await kim.connect(TCP);
-    await waitFor(async () => (await store.online('tcp-1')).length === 1, { timeoutMs: 5000, what: 'kim online' });
+    await waitFor(async () => (await store.queries.online('tcp-1')).length === 1, { timeoutMs: 5000, what: 'kim online' });
     const since = new Date();
     let polling = true;
     const fileLoop = (async () => {
@@ -306,7 +307,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
   it('a kick while the stream holds the interface borrows its connection (a second connection would find it busy); the stream stays up', async () => {
     const jack = client('jack');
     await jack.connect(TCP);
-    await waitFor(async () => (await store.online('tcp-1')).some((s) => s.commonName === 'jack'), { timeoutMs: 5000, what: 'jack online' });
+    await waitFor(async () => (await store.queries.online('tcp-1')).some((s) => s.commonName === 'jack'), { timeoutMs: 5000, what: 'jack online' });
     const since = modes()['tcp-1']!.since;
 
     const ownConnection = new ManagementKicker({ store, servers, sshPool, log: silent, access: new DedicatedManagementAccess(sshPool, { greetingTimeoutMs: 1000 }) });
@@ -326,8 +327,8 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
   it('OpenVPN restarted under the stream: it reconnects; each client\'s session really ended and a new one began, announced once, with no false disconnects', async () => {
     const [hank, liam] = [client('hank'), client('liam')];
     await Promise.all([hank.connect(TCP), liam.connect(TCP)]);
-    await waitFor(async () => (await store.online('tcp-1')).length === 2, { timeoutMs: 5000, what: 'hank and liam online' });
-    const cidsBefore = (await store.online('tcp-1')).map((s) => s.clientId);
+    await waitFor(async () => (await store.queries.online('tcp-1')).length === 2, { timeoutMs: 5000, what: 'hank and liam online' });
+    const cidsBefore = (await store.queries.online('tcp-1')).map((s) => s.clientId);
     const since = new Date();
     const seenModes = new Set<string>();
     const watch = setInterval(() => seenModes.add(modes()['tcp-1']!.mode), 20);
@@ -340,7 +341,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     })();
     try {
       await lab.servers[TCP]!.restart({ waitForClients: true });
-      await waitFor(async () => modes()['tcp-1']!.mode === 'stream' && (await store.online('tcp-1')).length === 2, { timeoutMs: 15_000, what: 'the stream back, both online' });
+      await waitFor(async () => modes()['tcp-1']!.mode === 'stream' && (await store.queries.online('tcp-1')).length === 2, { timeoutMs: 15_000, what: 'the stream back, both online' });
       await new Promise((resolve) => setTimeout(resolve, 3000)); // room for a late duplicate or false disconnect
     } finally {
       clearInterval(watch);
@@ -349,7 +350,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     }
     expect(seenModes).toEqual(new Set(['stream', 'reconnecting']));
     expect(modes()['tcp-1']!.lastError).toBeUndefined();
-    const online = await store.online('tcp-1');
+    const online = await store.queries.online('tcp-1');
     expect(online.map((s) => s.commonName).sort()).toEqual(['hank', 'liam']);
     expect(online.some((s) => cidsBefore.includes(s.clientId))).toBe(false); // new OpenVPN process, new sessions
     // Per client: the old session ended and a new one began, told once: one "reconnected" when a
@@ -369,8 +370,8 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     await sshd.restart();
     await waitFor(() => streaming.every((name) => modes()[name]!.mode === 'stream' && modes()[name]!.since > since.toISOString() && modes()[name]!.lastReadAt! > since.toISOString()),
       { timeoutMs: 15_000, what: 'every stream back, with a fresh read' });
-    expect((await store.eventsSince(since)).map((e) => [e.type, e.server, e.user])).toEqual([]);
-    expect((await store.online('tcp-1')).map((s) => s.commonName).sort()).toEqual(['hank', 'liam']);
+    expect((await store.queries.eventsSince(since)).map((e) => [e.type, e.server, e.user])).toEqual([]);
+    expect((await store.queries.online('tcp-1')).map((s) => s.commonName).sort()).toEqual(['hank', 'liam']);
   });
 
   it('stop() quits every connection: each interface greets the next client at once, and modes stop changing', async () => {

@@ -1,5 +1,6 @@
 // What every subcommand shares: its output streams and one way to report bad flags.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errorMessage } from '../log.ts';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -15,6 +16,6 @@ export function readArgs<T extends NonNullable<ParseArgsConfig['options']>>(args
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
 }

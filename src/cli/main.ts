@@ -2,6 +2,7 @@
 // config error, 2 usage error or input that is not what the command reads.
 import { UsageError, type CliIo, type Subcommand } from './args.ts';
 import { ExitError } from './config.ts';
+import { errorMessage } from '../log.ts';
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
   parse: async () => (await import('./parse.ts')).parseCommand,
@@ -53,7 +54,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 2;
     }
     if (err instanceof ExitError) return err.code;
-    io.err(`vpnwatch ${name}: ${(err as Error).message}\n`);
+    io.err(`vpnwatch ${name}: ${errorMessage(err)}\n`);
     return 1;
   }
 }

@@ -5,6 +5,7 @@ import { openCliDatabase } from '../store/db.ts';
 import { readArgs, UsageError, type CliIo } from './args.ts';
 import { replyCommand } from './reply-command.ts';
 import { configOrExit } from './config.ts';
+import { errorMessage } from '../log.ts';
 
 export async function onlineCommand(args: string[], io: CliIo): Promise<number> {
   // Without --json: the same answer as /vpn online in chat.
@@ -17,11 +18,11 @@ export async function onlineCommand(args: string[], io: CliIo): Promise<number> 
   try {
     db = await openCliDatabase(config, { temporary: false });
   } catch (err) {
-    io.err(`vpnwatch online: ${(err as Error).message}\n`);
+    io.err(`vpnwatch online: ${errorMessage(err)}\n`);
     return 1;
   }
   try {
-    const sessions = await db.store.online(server);
+    const sessions = await db.store.queries.online(server);
     io.out(`${JSON.stringify(sessions.map(({ server, ...s }) => ({ ...s, server })), null, 2)}\n`);
     return 0;
   } finally {

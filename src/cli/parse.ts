@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { parseStatus, StatusParseError } from '../openvpn/parse-status.ts';
 import { readArgs, UsageError, type CliIo } from './args.ts';
 import type { StatusSnapshot } from '../domain.ts';
+import { errorMessage } from '../log.ts';
 
 export async function parseCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = readArgs(args, { tz: { type: 'string', default: 'UTC' }, json: { type: 'boolean', default: false } });
@@ -12,7 +13,7 @@ export async function parseCommand(args: string[], io: CliIo): Promise<number> {
   try {
     text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    io.err(`vpnwatch parse: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    io.err(`vpnwatch parse: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}\n`);
     return 2;
   }
   let snapshot: StatusSnapshot;

@@ -1,5 +1,5 @@
 // `vpnwatch start`: the long-running service. Stops cleanly on SIGINT/SIGTERM.
-import { logger } from '../log.ts';
+import { errorMessage, logger } from '../log.ts';
 import { startService } from '../main.ts';
 import { readArgs, type CliIo } from './args.ts';
 import { configOrExit } from './config.ts';
@@ -21,7 +21,7 @@ async function run(args: string[], io: CliIo, demo: boolean): Promise<number> {
   try {
     service = await startService(demo ? { ...config, demo: true } : config);
   } catch (err) {
-    logger.fatal({ err }, `vpnwatch could not start: ${(err as Error).message}`);
+    logger.fatal({ err }, `vpnwatch could not start: ${errorMessage(err)}`);
     return 1;
   }
   await new Promise<void>((resolve) => {

@@ -14,14 +14,15 @@
 //    over TCP it is gone within ~0.2 s. A row without a virtual address counts as gone.
 // 5. Every kick is written to the audit log, whatever its result.
 import { findServer, isOnline, sessionKey, unknownServerMessage, userName, type Actor, type KickedSession, type KickOutcome, type Kicker, type KickRequest, type ServerConfig, type VpnSession } from '../domain.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage, type Logger } from '../log.ts';
 import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from '../openvpn/management-access.ts';
 import { ManagementError, notConfigured } from '../openvpn/management.ts';
 import type { SshPool } from '../ssh.ts';
-import type { KickRecord, OnlineSession, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { type KickRecord, type OnlineSession } from '../store/records.ts';
 
 export interface ManagementKickerOptions {
-  store: Store;
+  store: Pick<Store, 'queries' | 'audit'>;
   servers: ServerConfig[];
   sshPool: SshPool;
   log: Logger;
@@ -47,10 +48,11 @@ interface Candidate {
   blocked?: string;
 }
 
+/** What a fresh read of one server says about the target: its sessions there, or why it could not be read. */
 type TargetSessions = { server: ServerConfig; sessions: VpnSession[] } | { server: ServerConfig; error: string };
 
 export class ManagementKicker implements Kicker {
-  readonly #store: Store;
+  readonly #store: Pick<Store, 'queries' | 'audit'>;
   readonly #servers: ServerConfig[];
   readonly #log: Logger;
   readonly #now: () => Date;
@@ -75,7 +77,7 @@ export class ManagementKicker implements Kicker {
       outcome = await this.#kick(request);
     } catch (err) {
       this.#log.error({ err, target: request.target }, 'kick failed unexpectedly');
-      outcome = { result: 'failed', sessions: [], verified: false, message: `The kick failed: ${(err as Error).message}` };
+      outcome = { result: 'failed', sessions: [], verified: false, message: `The kick failed: ${errorMessage(err)}` };
     }
     await this.#record(request, outcome, at);
     return outcome;
@@ -92,7 +94,7 @@ export class ManagementKicker implements Kicker {
       if (!server) return outcome('failed', [], unknownServerMessage(request.server, this.#servers));
       servers = [server];
     } else {
-      lastPoll = (await this.#store.online()).filter((s) => userName(s) === target);
+      lastPoll = (await this.#store.queries.online()).filter((s) => userName(s) === target);
       const listed = new Set(lastPoll.map((s) => s.server));
       servers = this.#servers.filter((s) => listed.has(s.name));
       if (servers.length === 0) return outcome('not-found', [], `'${target}' is not online on any server (as of the last poll).`);
@@ -153,7 +155,7 @@ export class ManagementKicker implements Kicker {
       const snapshot = await lease.client.status(3);
       return { server, sessions: snapshot.sessions.filter((s) => userName(s) === target && isOnline(s)) };
     } catch (err) {
-      return { server, error: explain(err) };
+      return { server, error: errorMessage(err) };
     }
   }
 
@@ -167,7 +169,7 @@ export class ManagementKicker implements Kicker {
     } catch (err) {
       const why = err instanceof ManagementError && err.kind === 'error-reply'
         ? `${c.server.name}: OpenVPN refused client-kill for Client ID ${cid} (${err.reply}); the session may have ended just before`
-        : explain(err);
+        : errorMessage(err);
       return kickedSession(c, why);
     }
   }
@@ -201,7 +203,7 @@ export class ManagementKicker implements Kicker {
             r.gone = !sessions.some((s) => s.clientId === r.session.clientId && sessionKey(s) === sessionKey(r.session) && isOnline(s));
           }
         } catch (err) {
-          for (const r of killed) r.error = `client-kill was accepted, but no fresh read could confirm it: ${explain(err)}`;
+          for (const r of killed) r.error = `client-kill was accepted, but no fresh read could confirm it: ${errorMessage(err)}`;
           return;
         }
         const remaining = deadline - Date.now();
@@ -228,7 +230,7 @@ export class ManagementKicker implements Kicker {
     };
     this.#log.info({ target: record.target, server: record.server, clientIds: record.clientIds, result: result.result, verified: record.verified, by: record.by }, 'kick');
     try {
-      await this.#store.recordKick(record);
+      await this.#store.audit.recordKick(record);
     } catch (err) {
       // The kick itself happened (or not) regardless; say so in the log rather than fail the reply.
       this.#log.error({ err, target: record.target }, 'could not record the kick in MongoDB');
@@ -267,11 +269,6 @@ function outcomeOfKills(target: string, results: KickedSession[], verifyTimeoutM
     return { result: 'partial', sessions: results, verified, message: `Kicked ${killed.length} of ${results.length} sessions of ${target}: ended ${list(killed)}. ${check} Not ended: ${failures}.` };
   }
   return { result: 'failed', sessions: results, verified: false, message: `Could not kick ${target}: ${failures}.` };
-}
-
-/** A message an admin can act on, for anything reading or killing threw. */
-function explain(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function actorOf(by: Actor): KickRecord['by'] {

@@ -1,8 +1,8 @@
+import { type StoredEvent } from '../store/records.ts';
 // Flap pairing: a user who disconnects and connects again on the same server within FLAP_WINDOW is
 // one "reconnected" line, not two notices. Decided from the stored events' times alone, so it
 // works when the two arrive in different poll cycles, and across a restart. (A reconnect seen
 // within one read is paired by the diff instead: src/poll/diff.ts.)
-import type { StoredEvent } from '../store/store.ts';
 
 export const ms = (at: string) => Date.parse(at);
 

@@ -3,7 +3,7 @@
 // renderers in src/chat/ escape it for their medium.
 import type { VpnEventType, VpnSession } from '../domain.ts';
 import { formatDuration, secondsBetween } from '../format.ts';
-import type { StoredEvent } from '../store/store.ts';
+import { type StoredEvent } from '../store/records.ts';
 
 /** One grouped announcement: the changes on one server in one poll cycle. */
 export interface Notice {

@@ -19,18 +19,19 @@
 //   4. post it; mark every event in it: sent (with the message's ref), or pending again with a
 //      later nextAttemptAt for a transient error (429 honouring retry-after, 5xx, timeouts,
 //      network), or failed for a permanent one (bad token, missing channel, no access), which is
-//      logged once and shown by store.deliveryProblems(). A message that keeps failing
+//      logged once and shown by store.outbox.deliveryProblems(). A message that keeps failing
 //      transiently for a day is failed too.
 import type { Config } from '../config.ts';
-import { logger, type Logger } from '../log.ts';
+import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Delivery, StoredEvent, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import { foldable, ms, pairFlaps, sameUser, withinWindow } from './flaps.ts';
 import { composeNotice, type Notice } from './notice-text.ts';
 import { DeliveryError, logSink, noticeChannel, type NoticeSink, type NoticeTarget } from './targets.ts';
+import { type Delivery, type StoredEvent } from '../store/records.ts';
 
 export interface NotifierOptions {
-  store: Store;
+  store: Pick<Store, 'outbox' | 'queries'>;
   config: Pick<Config, 'servers' | 'slack' | 'discord' | 'notices'>;
   /** Chat sinks; the log sink is added unless one is given. */
   sinks: NoticeSink[];
@@ -133,7 +134,7 @@ export class Notifier {
 
   /** One pass over the outbox (what wake() and the tick run). */
   async runOnce(): Promise<void> {
-    const events = await this.opts.store.pendingEvents(500);
+    const events = await this.opts.store.outbox.pendingEvents(500);
     if (events.length === 0) return;
     const now = this.now();
     // Working copies of each event's deliveries: saved after every message, so a crash between
@@ -187,7 +188,7 @@ export class Notifier {
     if (!sink?.edit || windowMs <= 0 || connects.length === 0) return handled;
 
     const since = Math.min(...connects.map((c) => ms(c.at))) - windowMs;
-    const recent = await this.opts.store.eventsSince(new Date(since - 1), RECENT_EVENTS_LIMIT);
+    const recent = await this.opts.store.queries.eventsSince(new Date(since - 1), RECENT_EVENTS_LIMIT);
     const refOf = (e: StoredEvent) => {
       const d = e.deliveries.find((x) => x.target === target);
       return d?.state === 'sent' ? d.messageRef ?? null : null;
@@ -208,7 +209,7 @@ export class Notifier {
 
     const maxLines = this.opts.maxLines ?? 20;
     for (const fold of folds.values()) {
-      const posted = await this.opts.store.eventsOfMessage(target, fold.ref);
+      const posted = await this.opts.store.outbox.eventsOfMessage(target, fold.ref);
       const flapFrom = pairFlaps([...posted, ...fold.connects].sort(byTime), windowMs);
       // The message as it stands decides: a connect that pairs with none of its lines is posted.
       const connects = fold.connects.filter((c) => flapFrom.has(c));
@@ -277,12 +278,12 @@ export class Notifier {
       const list = deliveries.get(e.id)!;
       const d = mine(e);
       Object.assign(d, update, { attempts: d.attempts + 1 });
-      await this.opts.store.saveDeliveries(e.id, list);
+      await this.opts.store.outbox.saveDeliveries(e.id, list);
     }
   }
 }
 
 /** Errors the adapter did not classify (a dropped connection, a timeout) are worth a retry. */
 function classify(err: unknown): DeliveryError {
-  return err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err), false);
+  return err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), false);
 }

@@ -26,6 +26,7 @@ import type { ServerConfig, StatusSnapshot, VpnSession } from '../domain.ts';
 import type { SshConnection } from '../ssh.ts';
 import { parseRealAddress } from './addresses.ts';
 import { parseStatus } from './parse-status.ts';
+import { errorMessage } from '../log.ts';
 
 export type ManagementErrorKind =
   /** The server has no `management` block in the servers file. */
@@ -477,7 +478,7 @@ export async function connectManagement(ssh: SshConnection, server: ServerConfig
     stream = m.socket !== undefined ? await ssh.openUnixSocket(m.socket, channelOpts) : await ssh.forwardOut(m.host ?? '127.0.0.1', m.port!, channelOpts);
   } catch (err) {
     throw new ManagementError('unreachable',
-      `${server.name}: cannot reach the management interface at ${managementAddress(server)}: ${(err as Error).message}. Is OpenVPN running with a matching "management" line?`,
+      `${server.name}: cannot reach the management interface at ${managementAddress(server)}: ${errorMessage(err)}. Is OpenVPN running with a matching "management" line?`,
       undefined, { cause: err });
   }
   const clientOpts: ManagementClientOptions = { label: server.name, timezone: server.timezone };

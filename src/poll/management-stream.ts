@@ -27,7 +27,7 @@
 // (a second connection would find the interface busy), or, when the stream is down or the server reads in
 // short mode, takes a dedicated connection that our own reconnects and short reads queue behind.
 import type { LiveMode, LiveModeInfo, ServerConfig, ServerRead, StatusSnapshot } from '../domain.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage, type Logger } from '../log.ts';
 import { leavingClientFromLog, type ConnectManagementOptions, type ManagementClient, type ManagementError } from '../openvpn/management.ts';
 import type { Poller } from './poller.ts';
 import type { SshPool } from '../ssh.ts';
@@ -297,7 +297,7 @@ export class ManagementStream implements ManagementAccess {
 
   /** Records why a connection or read failed; logged when it changes, not on every retry. */
   #noteError(state: StreamState, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (message !== state.info.lastError) this.#log.warn({ server: state.server.name, mode: state.info.mode }, message);
     state.info.lastError = message;
   }

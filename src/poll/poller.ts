@@ -12,7 +12,8 @@ import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type Leavi
 import type { LiveFeed } from './live-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { Store, type CycleWriteStats, type ServerCycle } from '../store/store.ts';
+import { CycleWrites, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
+import type { Store } from '../store/store.ts';
 
 /** Byte counters of an unchanged online list reach the store at least this often. */
 const COUNTER_FLUSH_MS = 30_000;
@@ -32,7 +33,8 @@ export interface CycleReport {
 }
 
 export interface PollerDeps {
-  store: Store;
+  /** The poller writes cycles and reads baselines, nothing else. */
+  store: Pick<Store, 'cycles'>;
   servers: ServerConfig[];
   pollIntervalSeconds: number;
   downAfter: number;
@@ -77,7 +79,7 @@ export class Poller {
   }
 
   private async reload(names?: string[]): Promise<void> {
-    const loaded = await this.deps.store.loadBaselines(names);
+    const loaded = await this.deps.store.cycles.loadBaselines(names);
     for (const [name, { revision, ids, ...baseline }] of loaded) {
       this.baselines.set(name, baseline);
       this.revisions.set(name, revision);
@@ -116,7 +118,7 @@ export class Poller {
     const startedKeys = new Set(diff.started.map(sessionKey));
     const current = new Map<string, string>();
     for (const key of Object.keys(diff.baseline.sessions ?? {})) {
-      current.set(key, (!startedKeys.has(key) && previous.get(key)) || Store.newSessionId());
+      current.set(key, (!startedKeys.has(key) && previous.get(key)) || CycleWrites.newSessionId());
     }
     return { ended, current };
   }
@@ -164,7 +166,7 @@ export class Poller {
     const { store, log, metrics } = this.deps;
     // Another process (`vpnwatch poll` run beside `start`) may have stored newer reads: catch up.
     const names = reads.map((r) => r.server);
-    const stored = await store.revisions(names);
+    const stored = await store.cycles.revisions(names);
     const behind = names.filter((n) => (stored.get(n) ?? 0) !== (this.revisions.get(n) ?? 0));
     if (behind.length) await this.reload(behind);
     const cycles: ServerCycle[] = [];
@@ -210,7 +212,7 @@ export class Poller {
     }
     const usersOnline = new Map([...delta].map(([name, d]) => [name, (this.userSessions.get(name) ?? 0) + d > 0]));
 
-    const writes = await store.applyCycle(cycles, usersOnline);
+    const writes = await store.cycles.applyCycle(cycles, usersOnline);
     for (const [name, d] of delta) {
       const n = (this.userSessions.get(name) ?? 0) + d;
       if (n > 0) this.userSessions.set(name, n); else this.userSessions.delete(name);

@@ -4,6 +4,7 @@
 import type { ServerConfig, ServerRead } from '../domain.ts';
 import { parseStatus } from '../openvpn/parse-status.ts';
 import { SshPool } from '../ssh.ts';
+import { errorMessage } from '../log.ts';
 
 export interface ReadOptions {
   concurrency: number;
@@ -31,7 +32,7 @@ async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions
     const snapshot = parseStatus(text, { timezone: server.timezone });
     return { ...base, ok: true, snapshot, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };
   } catch (err) {
-    const message = (err as Error).message;
+    const message = errorMessage(err);
     // Parse errors name a line but not the file: say which.
     const error = (err as Error).name === 'StatusParseError' ? `${server.name}: ${server.statusPath}: ${message}` : message;
     return { ...base, ok: false, error, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };

@@ -1,7 +1,7 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
 // document per session), events (the outbox for notices) and kicks (an audit log).
 // Each index below serves a query in store.ts; the comment names it.
-import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
+import { Schema, type Connection, type InferSchemaType } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
 const sessionIdentityFields = {
@@ -146,4 +146,3 @@ export function createModels(connection: Connection) {
 }
 
 export type Models = ReturnType<typeof createModels>;
-export { mongoose };

@@ -1,30 +1,23 @@
-// The status page, the JSON API, /metrics and /healthz: an express app that only reads.
-//
-// Speed under load comes from one shared snapshot of the store: every request within ~1 s uses the
-// same read; each view of it (page, view.json, /api/status; per viewer kind, filter and sort) is
-// built and rendered once, in steps that let other requests through, and kept with its gzip form.
-// A LiveFeed update (something was just stored) drops the snapshot at once, so the page never shows
-// a change late. Between 1 and 3 s old, the snapshot is still served while a fresh one is read, so
-// no request waits for MongoDB under load.
+// The status page, the JSON API, /metrics and /healthz: an express app that only reads. Requests
+// share one snapshot of the store and the bodies rendered from it (src/web/response-cache.ts).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-import ejs from 'ejs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
 import { fleetStats, serverHealth, userName, type LiveModeInfo } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
-import { logger, type Logger } from '../log.ts';
+import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { OnlineSession, SessionRecord, Store, UserRecord } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import { adminCookieHeader, clearAdminCookieHeader, createAdminAuth, InvalidTokenError, isAdminRequest } from './auth.ts';
-import { toCsv } from './csv.ts';
-import {
-  apiEvent, apiUser, buildApiStatus, cellClass, parseViewQuery, statusViewSteps, REPORT_HEADER, reportRows, viewKey,
-  type StoreSnapshot, type Viewer,
-} from './view-model.ts';
+import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
+import type { OnlineSession, SessionRecord, UserRecord } from '../store/records.ts';
+import { apiEvent, apiUser, buildApiStatus } from './api-view.ts';
+import { statusViewSteps } from './page-view.ts';
+import { bodyFor, breathe, jsonBody, sendBody, SnapshotCache, stepped, type CachedSnapshot } from './response-cache.ts';
+import { useTemplates, VIEWS_DIR } from './templates.ts';
+import { parseViewQuery, viewKey } from './view-query.ts';
+import type { StoreSnapshot, Viewer } from './viewer.ts';
 
 export interface WebDeps {
   store: Store;
@@ -42,10 +35,6 @@ export interface WebDeps {
   modes?: () => Record<string, LiveModeInfo>;
 }
 
-export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
-
-const gzipAsync = promisify(gzip);
-
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   'X-Content-Type-Options': 'nosniff',
@@ -56,144 +45,6 @@ const SECURITY_HEADERS: Record<string, string> = {
 const SSE_HEARTBEAT_MS = 15_000;
 const EVENTS_LIMIT = 500;
 const REPORT_DEFAULT_HOURS = 24;
-/** Rendered views kept per snapshot: viewer kinds × filters × sorts in use, bounded. */
-const MAX_BODIES_PER_SNAPSHOT = 32;
-
-/** A response body rendered once per snapshot, with its gzip form made on first demand (off the main thread). */
-interface Body {
-  type: string;
-  raw: Buffer;
-  gzipped?: Promise<Buffer>;
-}
-
-interface CachedSnapshot {
-  snapshot: StoreSnapshot;
-  /** What the data depends on; two reads with one signature show the same data. */
-  signature: string;
-  readAt: number;
-  generation: number;
-  bodies: Map<string, Promise<Body>>;
-}
-
-/**
- * How long rendered bodies are reused while the data has not changed. Rendering 5,000 rows takes
- * ~100 ms of the event loop; doing that every second for an unchanged page made it the slowest
- * percent of requests. Durations and `generatedAt` in a reused body are up to this much old.
- */
-const REUSE_UNCHANGED_MS = 5_000;
-
-/**
- * One store read shared by all requests: fresh for `freshMs`, then served while a new read runs
- * until 3 × that. After an update, requests wait for a read that began after it. Reads run one at a
- * time, so a burst of updates (a management stream on many servers) cannot stack them up.
- */
-class SnapshotCache {
-  private current: CachedSnapshot | undefined;
-  private reading: { generation: number; entry: Promise<CachedSnapshot> } | undefined;
-  private generation = 0;
-
-  constructor(private readonly read: () => Promise<{ snapshot: StoreSnapshot; signature: string }>, private readonly freshMs: number) {}
-
-  /** Something was stored: the next request needs a read that starts after this. */
-  invalidate(): void {
-    this.generation++;
-  }
-
-  async get(): Promise<CachedSnapshot> {
-    const c = this.current;
-    const usable = c !== undefined && c.generation === this.generation;
-    const age = usable ? performance.now() - c.readAt : Infinity;
-    if (usable && age < this.freshMs) return c;
-    const next = this.refresh();
-    if (usable && age < 3 * this.freshMs) {
-      next.catch(() => { /* the next request that has to wait will see the error */ });
-      return c;
-    }
-    return next;
-  }
-
-  private refresh(): Promise<CachedSnapshot> {
-    const generation = this.generation;
-    if (this.reading?.generation === generation) return this.reading.entry;
-    const before = this.reading?.entry.catch(() => undefined);
-    const entry = (async () => {
-      await before;
-      const readAt = performance.now();
-      const { snapshot, signature } = await this.read();
-      const previous = this.current;
-      const unchanged = previous !== undefined && previous.signature === signature && generation === previous.generation
-        && snapshot.at.getTime() - previous.snapshot.at.getTime() < REUSE_UNCHANGED_MS;
-      // Unchanged data: keep the previous snapshot and the bodies rendered from it, freshly dated.
-      const fresh: CachedSnapshot = unchanged
-        ? { ...previous, readAt }
-        : { snapshot, signature, readAt, generation, bodies: new Map() };
-      if (generation === this.generation) this.current = fresh;
-      return fresh;
-    })();
-    const reading = { generation, entry };
-    this.reading = reading;
-    entry.catch(() => undefined).finally(() => { if (this.reading === reading) this.reading = undefined; });
-    return entry;
-  }
-}
-
-/** The body for `key` in this snapshot, made once: concurrent requests for it share the one being made. */
-function bodyFor(entry: CachedSnapshot, key: string, make: () => Promise<Body>): Promise<Body> {
-  let body = entry.bodies.get(key);
-  if (!body) {
-    if (entry.bodies.size >= MAX_BODIES_PER_SNAPSHOT) entry.bodies.delete(entry.bodies.keys().next().value!);
-    body = make();
-    entry.bodies.set(key, body);
-    body.catch(() => entry.bodies.delete(key));
-  }
-  return body;
-}
-
-async function sendBody(req: Request, res: Response, body: Body): Promise<void> {
-  res.setHeader('Content-Type', body.type);
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Vary', 'Accept-Encoding, Authorization, Cookie');
-  if (body.raw.length > 1024 && req.acceptsEncodings('gzip') === 'gzip') {
-    body.gzipped ??= gzipAsync(body.raw, { level: 6 });
-    const gz = await body.gzipped;
-    res.setHeader('Content-Encoding', 'gzip');
-    res.setHeader('Content-Length', gz.length);
-    res.end(gz);
-  } else {
-    res.setHeader('Content-Length', body.raw.length);
-    res.end(body.raw);
-  }
-}
-
-/** Lets the event loop serve other requests in the middle of long work (rendering 5,000 rows). */
-const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Runs a stepped computation (view-model.ts), letting other requests through between steps. */
-async function stepped<T>(steps: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await breathe();
-  }
-}
-
-/** Every name the templates in views/ use (EJS declares them from the locals). */
-const TEMPLATE_LOCALS = ['view', 'adminLogin', 'cellClass', 'breathe', 'id', 'table', 'empty', 'title', 'message', 'enabled', 'admin', 'error'];
-
-const HTML_SPECIAL = /[&<>"']/;
-const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
-
-export function escapeHtml(value: unknown): string {
-  const text = value === undefined || value === null ? '' : String(value);
-  return HTML_SPECIAL.test(text) ? text.replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!) : text;
-}
-
-/** JSON of a value built by `make`, with a breath between building and serialising (both take ~10 ms at 5,000 sessions). */
-async function jsonBody(make: () => unknown): Promise<Body> {
-  const value = await make();
-  await breathe();
-  return { type: 'application/json; charset=utf-8', raw: Buffer.from(JSON.stringify(value)) };
-}
 
 /** ISO-8601 date or date-time; a date-time without an offset is UTC. null when absent, throws when malformed. */
 function parseTimeParam(value: unknown, name: string): Date | null {
@@ -240,10 +91,10 @@ export function createWebApp(deps: WebDeps): express.Express {
   let lists: { written: string; online: OnlineSession[]; recent: SessionRecord[]; offline: UserRecord[] } | undefined;
   const cache = new SnapshotCache(async () => {
     const at = now();
-    const servers = await store.servers();
+    const servers = await store.queries.servers();
     const written = servers.map((s) => `${s.name}@${s.lastPollAt?.getTime()}`).join('|');
     if (lists?.written !== written) {
-      const [online, recent, offline] = await Promise.all([store.online(), store.recent(20), store.offlineUsers(50)]);
+      const [online, recent, offline] = await Promise.all([store.queries.online(), store.queries.recent(20), store.queries.offlineUsers(50)]);
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
@@ -257,17 +108,7 @@ export function createWebApp(deps: WebDeps): express.Express {
   app.disable('x-powered-by');
   // Bodies are rendered once and sent many times; hashing megabytes per request for an ETag is not worth it.
   app.set('etag', false);
-  app.set('views', VIEWS_DIR);
-  app.set('view engine', 'ejs');
-  // Compiled templates are cached; no `with` block (V8 runs it several times slower: the locals are
-  // declared instead); the escaper is EJS's rule with a fast path for text without & < > " '.
-  app.engine('ejs', (file, locals, done) => {
-    const options = { cache: true, escape: escapeHtml, _with: false, destructuredLocals: TEMPLATE_LOCALS, async: true };
-    ejs.renderFile(file, { ...locals, cellClass, breathe }, options).then((html) => done(null, html), done);
-  });
-  const render = (view: string, locals: object) => new Promise<string>((resolve, reject) => {
-    app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html!)));
-  });
+  const render = useTemplates(app);
 
   app.use((_req, res, next) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -346,7 +187,7 @@ export function createWebApp(deps: WebDeps): express.Express {
   });
 
   app.get('/api/users/:name', async (req, res) => {
-    const report = await store.userReport(String(req.params.name));
+    const report = await store.queries.userReport(String(req.params.name));
     if (!report) return void res.status(404).json({ error: `No user '${req.params.name}'.` });
     res.setHeader('Cache-Control', 'no-store');
     res.json(apiUser(report, viewerOf(res), now()));
@@ -354,7 +195,7 @@ export function createWebApp(deps: WebDeps): express.Express {
 
   app.get('/api/events', async (req, res) => {
     const since = parseTimeParam(req.query.since, 'since') ?? new Date(now().getTime() - 3600_000);
-    const events = await store.eventsSince(since, EVENTS_LIMIT + 1);
+    const events = await store.queries.eventsSince(since, EVENTS_LIMIT + 1);
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       since: since.toISOString(),
@@ -373,7 +214,7 @@ export function createWebApp(deps: WebDeps): express.Express {
     const to = parseTimeParam(req.query.to, 'to') ?? at;
     const from = parseTimeParam(req.query.from, 'from') ?? new Date(to.getTime() - REPORT_DEFAULT_HOURS * 3600_000);
     if (from >= to) throw new BadRequest('from must be before to');
-    const rows = await store.sessionsBetween(from, to);
+    const rows = await store.queries.sessionsBetween(from, to);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', 'attachment; filename="vpnwatch-sessions.csv"');
@@ -422,7 +263,7 @@ export function createWebApp(deps: WebDeps): express.Express {
   app.get('/healthz', async (_req, res) => {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
-    const servers = mongo ? await within(store.servers(), 2000, []) : [];
+    const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
     res.setHeader('Cache-Control', 'no-store');
@@ -447,7 +288,7 @@ export function createWebApp(deps: WebDeps): express.Express {
     // body-parser's own client errors (too large, malformed) carry a status and a safe message.
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
-      return sendMessage(req, res, status, 'Bad request', (err as Error).message);
+      return sendMessage(req, res, status, 'Bad request', errorMessage(err));
     }
     const ref = randomBytes(3).toString('hex');
     log.error({ err, ref, method: req.method, path: req.path }, 'request failed');

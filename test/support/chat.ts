@@ -35,6 +35,6 @@ export async function seedChatStore(store: Store, evil: string, target: string):
     snapshot: { format: 'openvpn-status-v2', updatedAt: readAt, complete: true, sessions: [chatSession('alice', 101), chatSession(evil, 102)], warnings: [] },
   };
   const diff = diffSnapshots(emptyBaseline(), read, { downAfter: 2, staleAfterMs: 3_600_000, firstSinceStart: true });
-  await store.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', targets: [target], sessionIds: { ended: new Map(), current: new Map() } }],
+  await store.cycles.applyCycle([{ server: 'fra-1', read, diff, cycle: 'c1', targets: [target], sessionIds: { ended: new Map(), current: new Map() } }],
     new Map([['alice', true], [evil, true]]));
 }

@@ -1,0 +1,74 @@
+// The readers' side of the store: what the commands, the page, the API and the CLI ask. Only
+// operations that mongod and the offline mongo-java-server both support.
+import { fleetStats, userName, type Stats } from '../domain.ts';
+import type { Models } from './models.ts';
+import {
+  decodeOnline, plainSession, toServerRecord, toSessionRecord, toStoredEvent, toUserRecord,
+  type OnlineSession, type ServerRecord, type SessionRecord, type StoredEvent, type UserRecord, type UserReport,
+} from './records.ts';
+
+export class Queries {
+  constructor(private readonly models: Models) {}
+
+  async servers(): Promise<ServerRecord[]> {
+    const docs = await this.models.Server.find({}, { onlineJson: 0 }).sort({ name: 1 }).lean();
+    return docs.map(toServerRecord);
+  }
+
+  /** Online sessions, from the servers' last good reads, oldest connection first. */
+  async online(server?: string): Promise<OnlineSession[]> {
+    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
+    const sessions = docs.flatMap((d) => decodeOnline(d.onlineJson).map((s) => ({ ...plainSession(s), server: d.name })));
+    // ISO strings of one format sort as their times; plain comparison is far cheaper than localeCompare.
+    return sessions.sort((a, b) => (a.connectedAt < b.connectedAt ? -1 : a.connectedAt > b.connectedAt ? 1 : a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
+  }
+
+  async userReport(name: string, recentLimit = 10): Promise<UserReport | null> {
+    const user = await this.models.User.findOne({ name }).lean();
+    if (!user) return null;
+    const online = (await this.online()).filter((s) => userName(s) === name);
+    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean();
+    return {
+      user: toUserRecord(user),
+      online,
+      recent: recent.map(toSessionRecord),
+      totalBytesReceived: (user.totalBytesReceived ?? 0) + online.reduce((n, s) => n + s.bytesReceived, 0),
+      totalBytesSent: (user.totalBytesSent ?? 0) + online.reduce((n, s) => n + s.bytesSent, 0),
+    };
+  }
+
+  /** Users whose name starts like `prefix` (case-insensitive), for suggestions. */
+  async userNames(prefix: string, limit = 10): Promise<string[]> {
+    const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const docs = await this.models.User.find({ name: { $regex: `^${escaped}`, $options: 'i' } }, { name: 1 }).sort({ name: 1 }).limit(limit).lean();
+    return docs.map((d) => d.name);
+  }
+
+  /** Recently ended sessions, newest first. */
+  async recent(limit = 10, server?: string): Promise<SessionRecord[]> {
+    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1 }).limit(limit).lean();
+    return docs.map(toSessionRecord);
+  }
+
+  /** Users not online now, most recently seen first. */
+  async offlineUsers(limit = 50): Promise<UserRecord[]> {
+    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1 }).limit(limit).lean();
+    return docs.map(toUserRecord);
+  }
+
+  async stats(now = new Date()): Promise<Stats> {
+    return fleetStats(await this.servers(), await this.online(), now);
+  }
+
+  async eventsSince(since: Date, limit = 500): Promise<StoredEvent[]> {
+    const docs = await this.models.Event.find({ at: { $gt: since } }).sort({ at: 1, _id: 1 }).limit(limit).lean();
+    return docs.map(toStoredEvent);
+  }
+
+  /** Sessions that overlap [from, to), for the connection report. */
+  async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
+    const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })
+      .sort({ connectedAt: 1 }).limit(limit).lean();
+    return docs.map(toSessionRecord);
+  }
+}

@@ -1,0 +1,170 @@
+// The JSON API's shapes (/api/status, /api/users/:name, /api/events), built from store records for
+// one viewer: addresses masked unless the viewer may see real IPs, SSH hosts for the admin only.
+// These types are the public JSON contract (README "Status page and API"), so they mirror the
+// store's records field by field on purpose.
+import { serverHealth, userName, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
+import { secondsBetween } from '../format.ts';
+import type { OnlineSession, ServerRecord, SessionRecord, StoredEvent, UserReport } from '../store/records.ts';
+import { showIp, type StoreSnapshot, type Viewer } from './viewer.ts';
+
+export interface ApiSession {
+  server: string;
+  user: string;
+  commonName: string;
+  username: string | null;
+  realAddress: string;
+  realPort: number | null;
+  protocol: string | null;
+  virtualAddress: string | null;
+  virtualIpv6: string | null;
+  connectedAt: string;
+  connectedSeconds: number;
+  bytesReceived: number;
+  bytesSent: number;
+  clientId: number | null;
+}
+
+export interface ApiServer {
+  name: string;
+  host?: string | null;
+  healthy: boolean;
+  lastResult: ServerRecord['lastResult'];
+  lastPollAt: string | null;
+  lastGoodAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  down: boolean;
+  source: string | null;
+  /** 'stream', 'reconnecting', 'short' or 'file-only' where known. */
+  mode: LiveModeInfo['mode'] | null;
+  onlineCount: number;
+}
+
+export interface ApiStatus {
+  generatedAt: string;
+  realIpsMasked: boolean;
+  counts: Stats;
+  servers: ApiServer[];
+  sessions: ApiSession[];
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function apiSession(s: OnlineSession, viewer: Viewer, now: Date): ApiSession {
+  return {
+    server: s.server, user: userName(s), commonName: s.commonName, username: s.username,
+    realAddress: showIp(s.realAddress, viewer)!, realPort: viewer.realIps ? s.realPort : null, protocol: s.protocol,
+    virtualAddress: s.virtualAddress, virtualIpv6: s.virtualIpv6, connectedAt: s.connectedAt,
+    connectedSeconds: Math.max(0, Math.floor(secondsBetween(s.connectedAt, now))),
+    bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, clientId: s.clientId,
+  };
+}
+
+export function apiServer(s: ServerRecord, viewer: Viewer, mode?: LiveModeInfo): ApiServer {
+  return {
+    name: s.name, ...(viewer.admin ? { host: s.host } : {}), healthy: serverHealth(s).healthy, lastResult: s.lastResult,
+    lastPollAt: iso(s.lastPollAt), lastGoodAt: iso(s.lastGoodAt), lastError: s.lastError, consecutiveFailures: s.consecutiveFailures,
+    down: s.down, source: s.source, mode: mode?.mode ?? null, onlineCount: s.onlineCount,
+  };
+}
+
+export function buildApiStatus(snapshot: StoreSnapshot, viewer: Viewer): ApiStatus {
+  return {
+    generatedAt: snapshot.at.toISOString(),
+    realIpsMasked: !viewer.realIps,
+    counts: snapshot.stats,
+    servers: snapshot.servers.map((s) => apiServer(s, viewer, snapshot.modes[s.name])),
+    sessions: snapshot.online.map((s) => apiSession(s, viewer, snapshot.at)),
+  };
+}
+
+export interface ApiSessionRecord {
+  id: string;
+  server: string;
+  user: string;
+  commonName: string;
+  username: string | null;
+  realAddress: string;
+  realPort: number | null;
+  virtualAddress: string | null;
+  virtualIpv6: string | null;
+  connectedAt: string;
+  disconnectedAt: string | null;
+  bytesReceived: number;
+  bytesSent: number;
+  endedBy: string | null;
+}
+
+export function apiSessionRecord(r: SessionRecord, viewer: Viewer): ApiSessionRecord {
+  return {
+    id: r.id, server: r.server, user: r.user, commonName: r.commonName, username: r.username,
+    realAddress: showIp(r.realAddress, viewer)!, realPort: viewer.realIps ? r.realPort : null,
+    virtualAddress: r.virtualAddress, virtualIpv6: r.virtualIpv6, connectedAt: r.connectedAt.toISOString(),
+    disconnectedAt: iso(r.disconnectedAt), bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, endedBy: r.endedBy,
+  };
+}
+
+export interface ApiUser {
+  name: string;
+  online: boolean;
+  firstSeen: string;
+  lastSeen: string;
+  lastIp: string | null;
+  lastServer: string | null;
+  sessionCount: number;
+  totalBytesReceived: number;
+  totalBytesSent: number;
+  sessions: ApiSession[];
+  recent: ApiSessionRecord[];
+}
+
+export function apiUser(report: UserReport, viewer: Viewer, now: Date): ApiUser {
+  const u = report.user;
+  return {
+    name: u.name, online: report.online.length > 0, firstSeen: u.firstSeen.toISOString(), lastSeen: u.lastSeen.toISOString(),
+    lastIp: showIp(u.lastIp, viewer), lastServer: u.lastServer, sessionCount: u.sessionCount,
+    totalBytesReceived: report.totalBytesReceived, totalBytesSent: report.totalBytesSent,
+    sessions: report.online.map((s) => apiSession(s, viewer, now)),
+    recent: report.recent.map((r) => apiSessionRecord(r, viewer)),
+  };
+}
+
+export interface ApiEventSession {
+  user: string;
+  commonName: string;
+  realAddress: string;
+  virtualAddress: string | null;
+  connectedAt: string;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+export interface ApiEvent {
+  id: string;
+  type: StoredEvent['type'];
+  server: string;
+  at: string;
+  user: string | null;
+  session?: ApiEventSession;
+  previous?: ApiEventSession;
+  endedBy?: string;
+  error?: string;
+}
+
+function apiEventSession(s: VpnSession, viewer: Viewer): ApiEventSession {
+  return {
+    user: userName(s), commonName: s.commonName, realAddress: showIp(s.realAddress, viewer)!, virtualAddress: s.virtualAddress,
+    connectedAt: s.connectedAt, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent,
+  };
+}
+
+/** An event without its delivery bookkeeping (the notifier's business), addresses masked. */
+export function apiEvent(e: StoredEvent, viewer: Viewer): ApiEvent {
+  return {
+    id: e.id, type: e.type, server: e.server, at: e.at, user: e.user,
+    ...(e.session ? { session: apiEventSession(e.session, viewer) } : {}),
+    ...(e.previous ? { previous: apiEventSession(e.previous, viewer) } : {}),
+    ...(e.endedBy ? { endedBy: e.endedBy } : {}),
+    ...(e.error ? { error: e.error } : {}),
+  };
+}
