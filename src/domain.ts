@@ -98,6 +98,8 @@ export interface VpnEvent {
   endedBy?: SessionEnd;
   /** server-down: the last error. */
   error?: string;
+  /** server-down / server-up: the last good read before the outage (ISO-8601), null if there was none. */
+  since?: string | null;
 }
 
 /** Who asked for something in chat or the terminal (for the audit log and admin checks). */

@@ -32,8 +32,8 @@ describe('Store', () => {
   it('stores a first read as history and baseline, with no events', async () => {
     const c = await cycle('fra-1', '2026-11-28T10:00:00.000Z', read('fra-1', '2026-11-28T10:00:00.000Z', [session('alice', 101), session('bob', 102)]));
     const stats = await store.cycles.applyCycle([c], new Map([['alice', true], ['bob', true]]));
-    // 2 session inserts + 2 user upserts + 1 server update, in 3 bulk writes
-    expect(stats).toEqual({ operations: 5, bulkWrites: 3 });
+    // 2 session upserts + 2 user states + 2 guarded session counts + 1 server update, in 3 bulk writes
+    expect(stats).toEqual({ operations: 7, bulkWrites: 3 });
     expect((await store.queries.online()).map((s) => [s.server, s.commonName])).toEqual([['fra-1', 'alice'], ['fra-1', 'bob']]);
     expect(await store.queries.eventsSince(new Date(0))).toEqual([]);
     const [server] = await store.queries.servers();

@@ -73,7 +73,7 @@ const MAX_RETRY_MS = 10 * 60_000;
 /** Events read to find the disconnects a reconnect may fold into: far more than a flap window holds. */
 const RECENT_EVENTS_LIMIT = 2_000;
 
-const byTime = (a: StoredEvent, b: StoredEvent) => ms(a.at) - ms(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byTime = (a: StoredEvent, b: StoredEvent) => ms(a.at) - ms(b.at) || a.seq - b.seq;
 
 export class Notifier {
   private readonly sinks: Map<NoticeTarget, NoticeSink>;

@@ -129,7 +129,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
     const goesDown = !prev.down && failures >= opts.downAfter;
     return {
       baseline: { ...prev, consecutiveFailures: failures, down: prev.down || goesDown },
-      events: goesDown ? [{ type: 'server-down', server, at, error: rejected.message }] : [],
+      events: goesDown ? [{ type: 'server-down', server, at, error: rejected.message, since: prev.lastGoodAt }] : [],
       rejected,
       ended: [],
       started: [],
@@ -145,7 +145,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   }
   const baseline: ServerBaseline = { sessions: online, consecutiveFailures: 0, down: false, lastGoodAt: at, statusUpdatedAt: updatedAt };
   const events: VpnEvent[] = [];
-  if (prev.down) events.push({ type: 'server-up', server, at });
+  if (prev.down) events.push({ type: 'server-up', server, at, since: prev.lastGoodAt });
   const announce = !opts.firstSinceStart;
   // First good read ever: everyone listed is recorded as online, but nobody is announced.
   if (prev.sessions === null) return { baseline, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), announce };

@@ -6,13 +6,12 @@
 // The poller keeps order (reads apply one batch at a time, in arrival order) and state (baselines,
 // sessions marked leaving or kicked, which servers have had their first read since the start);
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
-import { randomUUID } from 'node:crypto';
 import { type ServerConfig, type ServerRead, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
 import type { LiveFeed } from './live-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { CycleWrites, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
+import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
 import type { Store } from '../store/store.ts';
 
 /** Byte counters of an unchanged online list reach the store at least this often. */
@@ -117,8 +116,8 @@ export class Poller {
     }
     const startedKeys = new Set(diff.started.map(sessionKey));
     const current = new Map<string, string>();
-    for (const key of Object.keys(diff.baseline.sessions ?? {})) {
-      current.set(key, (!startedKeys.has(key) && previous.get(key)) || CycleWrites.newSessionId());
+    for (const [key, session] of Object.entries(diff.baseline.sessions ?? {})) {
+      current.set(key, (!startedKeys.has(key) && previous.get(key)) || sessionDocId(server, session));
     }
     return { ended, current };
   }
@@ -194,7 +193,8 @@ export class Poller {
       }
       const cycle: ServerCycle = {
         server: read.server, host: server.host, read, diff,
-        cycle: `${read.server}:${read.readAt}:${randomUUID().slice(0, 8)}`,
+        // One read of one server (its source and time tell it from any other): the notifier groups by it.
+        cycle: `${read.server}:${read.source}:${read.readAt}`,
         targets: this.deps.targets(read.server),
         sessionIds: this.nextSessionIds(read.server, diff),
         writeOnline: this.mustWriteOnline(read.server, prev, diff),

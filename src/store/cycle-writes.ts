@@ -2,10 +2,11 @@
 // Writes per cycle grow with the number of servers and changes, not with online users: the online
 // sessions and their byte counters live in one document per server, and history documents are
 // written only when a session starts or ends.
+import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
-import { sessionKey, userName, type ServerRead } from '../domain.ts';
+import { sessionKey, userName, type ServerRead, type VpnEvent, type VpnSession } from '../domain.ts';
 import type { DiffResult, ServerBaseline } from '../poll/diff.ts';
-import type { Models } from './models.ts';
+import type { EventDoc, Models, ServerDoc, SessionDoc, UserDoc } from './models.ts';
 import { decodeOnline, plainSession, type OnlineEntry } from './records.ts';
 
 /** One server's part of a poll cycle, as the poller hands it over. */
@@ -43,7 +44,13 @@ export interface CycleWriteStats {
   bulkWrites: number;
 }
 
+/** The four writes of a cycle, in order: a test can fail any of them (beforeWrite). */
+export type CycleStage = 'events' | 'sessions' | 'users' | 'servers';
+
 export class CycleWrites {
+  /** Called before each write of a cycle; a test injects failures here. */
+  beforeWrite: ((stage: CycleStage) => void | Promise<void>) | undefined;
+
   constructor(private readonly models: Models) {}
 
   /**
@@ -76,120 +83,211 @@ export class CycleWrites {
   }
 
   /**
-   * Stores one poll cycle: server states, sessions started and ended, users touched, events.
-   * `usersOnline` says, for each user touched, whether any server still lists them.
+   * Stores one poll cycle: events, sessions started and ended, users touched, server states (the
+   * commit point: the baseline and its revision). `usersOnline` says, for each user touched,
+   * whether any server still lists them.
+   *
+   * Idempotent: applying the same changes again (a write failed half-way, so the baseline did not
+   * advance and the next read repeats the diff) stores them once. Event and session documents have
+   * ids derived from what they record (eventId, sessionDocId) and are upserted; user totals are
+   * incremented once per transition, guarded by the transition's id in the user's `counted` list.
    */
   async applyCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): Promise<CycleWriteStats> {
-    const serverOps: mongoose.mongo.AnyBulkWriteOperation[] = [];
-    const sessionCloses: mongoose.mongo.AnyBulkWriteOperation[] = [];
-    const sessionOpens: mongoose.mongo.AnyBulkWriteOperation[] = [];
-    const userChanges = new Map<string, { set: Record<string, unknown>; inc: Record<string, number>; firstSeen?: Date }>();
-    const events: Record<string, unknown>[] = [];
-
-    const touchUser = (name: string) => {
-      let change = userChanges.get(name);
-      if (!change) userChanges.set(name, (change = { set: {}, inc: {} }));
-      return change;
-    };
-
-    for (const c of cycles) {
-      const at = new Date(c.read.readAt);
-      const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
-      if (c.diff.rejected) {
-        serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: {
-          $set: { ...common, lastResult: c.diff.rejected.reason, lastError: c.diff.rejected.message },
-          $inc: { revision: 1 },
-          // A server whose first read ever fails: the driver applies no schema defaults.
-          $setOnInsert: { baselineSet: false, onlineJson: '[]', onlineCount: 0, lastGoodAt: null, statusUpdatedAt: null, source: null },
-        } } });
-      } else {
-        const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
-        const state = {
-          ...common, lastResult: 'ok', lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
-          source: c.read.source, baselineSet: true,
-        };
-        if (c.writeOnline === false) {
-          serverOps.push({ updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } });
-        } else {
-          const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
-          serverOps.push({ updateOne: { filter: { name: c.server }, upsert: true, update: {
-            $set: { ...state, onlineJson: JSON.stringify(online), onlineCount: online.length }, $inc: { revision: 1 },
-          } } });
-        }
-      }
-      for (const s of c.diff.ended) {
-        const key = sessionKey(s);
-        const endedBy = c.diff.endedBy.get(key) ?? 'disconnected';
-        const id = c.sessionIds.ended.get(key);
-        sessionCloses.push({ updateOne: {
-          filter: id ? { _id: new mongoose.Types.ObjectId(id) } : { server: c.server, key, disconnectedAt: null },
-          update: { $set: { disconnectedAt: at, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy } },
-        } });
-        const u = touchUser(userName(s));
-        u.set.lastSeen = at;
-        u.inc.totalBytesReceived = (u.inc.totalBytesReceived ?? 0) + s.bytesReceived;
-        u.inc.totalBytesSent = (u.inc.totalBytesSent ?? 0) + s.bytesSent;
-      }
-      for (const s of c.diff.started) {
-        const connectedAt = new Date(s.connectedAt);
-        const id = c.sessionIds.current.get(sessionKey(s));
-        sessionOpens.push({ insertOne: { document: {
-          ...(id ? { _id: new mongoose.Types.ObjectId(id) } : {}),
-          server: c.server, key: sessionKey(s), user: userName(s), commonName: s.commonName, username: s.username,
-          realAddress: s.realAddress, realPort: s.realPort, protocol: s.protocol, virtualAddress: s.virtualAddress, virtualIpv6: s.virtualIpv6,
-          clientId: s.clientId, cipher: s.cipher, connectedAt, disconnectedAt: null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy: null,
-        } } });
-        const u = touchUser(userName(s));
-        u.set.lastSeen = at;
-        u.set.lastIp = s.realAddress;
-        u.set.lastServer = c.server;
-        u.inc.sessionCount = (u.inc.sessionCount ?? 0) + 1;
-        if (!u.firstSeen || connectedAt < u.firstSeen) u.firstSeen = connectedAt;
-      }
-      for (const e of c.diff.events) {
-        events.push({
-          type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
-          session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
-          endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
-          error: e.error ?? null, cycle: c.cycle, pending: c.diff.announce && c.targets.length > 0,
-          deliveries: c.targets.map((target) => ({ target, state: c.diff.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null })),
-        });
-      }
-    }
-
-    const userOps: mongoose.mongo.AnyBulkWriteOperation[] = [...userChanges].map(([name, change]) => ({ updateOne: {
-      filter: { name },
-      upsert: true,
-      update: {
-        $set: { ...change.set, online: usersOnline.get(name) ?? false },
-        ...(Object.keys(change.inc).length ? { $inc: change.inc } : {}),
-        // Defaults for a new user (the driver's bulkWrite applies no schema defaults), except
-        // what $inc sets: one field may not be in both.
-        $setOnInsert: Object.fromEntries(Object.entries({ firstSeen: change.firstSeen ?? change.set.lastSeen, totalBytesReceived: 0, totalBytesSent: 0, sessionCount: 0 })
-          .filter(([field]) => !(field in change.inc))),
-      },
-    } }));
-
+    const plan = planCycle(cycles, usersOnline);
     const stats: CycleWriteStats = { operations: 0, bulkWrites: 0 };
-    // The driver's collection, not the model: these documents are built field by field above,
-    // and mongoose's casting of every online session (100,000 at 200 servers) cost seconds a cycle.
-    const run = async (model: { collection: mongoose.Collection }, ops: mongoose.mongo.AnyBulkWriteOperation[]) => {
+    // The driver's collection, not the model: these documents are built field by field (typed by
+    // the schemas' inferred types), and mongoose's casting of every online session (100,000 at
+    // 200 servers) cost seconds a cycle.
+    const run = async <T extends mongoose.mongo.Document>(stage: CycleStage, model: { collection: mongoose.Collection }, ops: Op<T>[]) => {
       if (ops.length === 0) return;
-      await model.collection.bulkWrite(ops, { ordered: true });
+      await this.beforeWrite?.(stage);
+      // mongoose types its collection for any document; the ops are typed by this collection's.
+      await (model.collection as unknown as mongoose.mongo.Collection<T>).bulkWrite(ops, { ordered: true });
       stats.operations += ops.length;
       stats.bulkWrites += 1;
     };
-    // Events first: they are the record of what happened, and the notifier's outbox.
-    await run(this.models.Event, events.map((document) => ({ insertOne: { document } })));
+    // Events first: they are the record of what happened, and the notifier's outbox. Their
+    // sequence numbers are taken just before they are written, so seq order is write order.
+    if (plan.events.length) {
+      const last = await this.takeSequence('events', plan.events.length);
+      plan.events.forEach((e, n) => { e.seq = last - plan.events.length + 1 + n; });
+    }
+    await run<EventDocument>('events', this.models.Event, plan.events.map(({ _id, ...doc }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true } })));
     // Closing before opening: an address can end one instance and start the next in one cycle.
-    await run(this.models.Session, [...sessionCloses, ...sessionOpens]);
-    await run(this.models.User, userOps);
-    await run(this.models.Server, serverOps);
+    await run<SessionDoc>('sessions', this.models.Session, plan.sessions);
+    await run<UserDoc>('users', this.models.User, plan.users);
+    await run<ServerDoc>('servers', this.models.Server, plan.servers);
     return stats;
   }
 
-  /** A fresh id for a session document (the poller assigns it before the insert; see ServerCycle). */
-  static newSessionId(): string {
-    return new mongoose.Types.ObjectId().toHexString();
+  /** Reserves `count` numbers of the named sequence; returns the last one. */
+  private async takeSequence(name: string, count: number): Promise<number> {
+    const doc = await this.models.Counter.findOneAndUpdate({ _id: name }, { $inc: { seq: count } }, { upsert: true, new: true }).lean();
+    return doc!.seq;
   }
+
+}
+
+// ---- ids ------------------------------------------------------------------------------------------
+
+/** A document id derived from what the document records: the same parts always give the same id. */
+function derivedId(...parts: (string | number | null)[]): mongoose.Types.ObjectId {
+  const digest = createHash('sha256').update(parts.map((p) => (p === null ? '\u0000' : String(p))).join('\n')).digest();
+  return new mongoose.Types.ObjectId(digest.subarray(0, 12));
+}
+
+/**
+ * The session document of one client instance: server, session key, and when and as which Client
+ * ID it started, so a reconnect at the same address and port is another document.
+ */
+export function sessionDocId(server: string, s: VpnSession): string {
+  return derivedId('session', server, sessionKey(s), s.connectedAt, s.clientId).toHexString();
+}
+
+/**
+ * An event's id: its server, its type, and what it is about (the session's document; for a
+ * server going down or up, the last good read before the outage, so a second outage is another).
+ */
+function eventId(server: string, e: VpnEvent, sessionId: (s: VpnSession) => string): mongoose.Types.ObjectId {
+  if (e.session) return derivedId('event', server, e.type, sessionId(e.session));
+  return derivedId('event', server, e.type, e.since ?? null);
+}
+
+// ---- the plan: every document and operation of a cycle, built before anything is written --------
+
+type Op<T extends mongoose.mongo.Document> = mongoose.mongo.AnyBulkWriteOperation<T>;
+/** An event as written: its seq is filled in just before the write. */
+type EventDocument = Omit<EventDoc, '_id' | 'seq'> & { _id: mongoose.Types.ObjectId; seq?: number };
+
+interface CyclePlan {
+  events: EventDocument[];
+  sessions: Op<SessionDoc>[];
+  users: Op<UserDoc>[];
+  servers: Op<ServerDoc>[];
+}
+
+/** How many transition ids a user document keeps to guard its totals: far more than one cycle adds. */
+const COUNTED_KEPT = 500;
+
+function planCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): CyclePlan {
+  const plan: CyclePlan = { events: [], sessions: [], users: [], servers: [] };
+  const sessionCloses: Op<SessionDoc>[] = [];
+  const sessionOpens: Op<SessionDoc>[] = [];
+  const userState = new Map<string, { lastSeen: Date; firstSeen?: Date; lastIp?: string; lastServer?: string }>();
+  const userCounts: Op<UserDoc>[] = [];
+
+  const seen = (name: string, at: Date) => {
+    const u = userState.get(name) ?? { lastSeen: at };
+    if (at > u.lastSeen) u.lastSeen = at;
+    userState.set(name, u);
+    return u;
+  };
+  const count = (name: string, transition: string, inc: Record<string, number>) => {
+    userCounts.push({ updateOne: {
+      filter: { name, counted: { $ne: transition } },
+      update: { $inc: inc, $push: { counted: { $each: [transition], $slice: -COUNTED_KEPT } } },
+    } });
+  };
+
+  for (const c of cycles) {
+    const at = new Date(c.read.readAt);
+    plan.servers.push(serverUpdate(c, at));
+    const idOf = (s: VpnSession) => c.sessionIds.current.get(sessionKey(s)) ?? c.sessionIds.ended.get(sessionKey(s)) ?? sessionDocId(c.server, s);
+    const endedIdOf = (s: VpnSession) => c.sessionIds.ended.get(sessionKey(s)) ?? sessionDocId(c.server, s);
+
+    for (const s of c.diff.ended) {
+      const id = endedIdOf(s);
+      const endedBy = c.diff.endedBy.get(sessionKey(s)) ?? 'disconnected';
+      // An upsert: the close stands even if the session's start was never stored.
+      sessionCloses.push({ updateOne: {
+        filter: { _id: new mongoose.Types.ObjectId(id) },
+        update: { $set: { disconnectedAt: at, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy }, $setOnInsert: sessionIdentity(c.server, s) },
+        upsert: true,
+      } });
+      seen(userName(s), at);
+      count(userName(s), `${id}:end`, { totalBytesReceived: s.bytesReceived, totalBytesSent: s.bytesSent });
+    }
+    for (const s of c.diff.started) {
+      const id = c.sessionIds.current.get(sessionKey(s)) ?? sessionDocId(c.server, s);
+      const connectedAt = new Date(s.connectedAt);
+      const doc: Omit<SessionDoc, '_id' | 'disconnectedAt' | 'bytesReceived' | 'bytesSent' | 'endedBy'> = sessionIdentity(c.server, s);
+      sessionOpens.push({ updateOne: {
+        filter: { _id: new mongoose.Types.ObjectId(id) },
+        update: { $setOnInsert: { ...doc, disconnectedAt: null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, endedBy: null } },
+        upsert: true,
+      } });
+      const u = seen(userName(s), at);
+      u.lastIp = s.realAddress;
+      u.lastServer = c.server;
+      if (!u.firstSeen || connectedAt < u.firstSeen) u.firstSeen = connectedAt;
+      count(userName(s), `${id}:start`, { sessionCount: 1 });
+    }
+    for (const e of c.diff.events) {
+      const doc: EventDocument = {
+        _id: eventId(c.server, e, e.type === 'disconnected' ? endedIdOf : idOf),
+        type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
+        session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
+        endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
+        error: e.error ?? null, cycle: c.cycle, pending: c.diff.announce && c.targets.length > 0,
+        deliveries: c.targets.map((target) => ({ target, state: c.diff.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
+      };
+      plan.events.push(doc);
+    }
+  }
+
+  plan.sessions = [...sessionCloses, ...sessionOpens];
+  // Per user: its state (set, idempotent by nature), then its guarded increments. The state's
+  // upsert creates a new user, so the increments (which must not upsert: their filter would not
+  // match a user already counted, and an insert would collide on the name) find it.
+  for (const [name, u] of userState) {
+    plan.users.push({ updateOne: {
+      filter: { name },
+      update: {
+        $set: { online: usersOnline.get(name) ?? false, ...(u.lastIp ? { lastIp: u.lastIp, lastServer: u.lastServer } : {}) },
+        $max: { lastSeen: u.lastSeen },
+        $min: { firstSeen: u.firstSeen ?? u.lastSeen },
+        // The driver's bulkWrite applies no schema defaults; the totals are incremented by the
+        // guarded operations that follow, never here.
+        $setOnInsert: { totalBytesReceived: 0, totalBytesSent: 0, sessionCount: 0, counted: [] },
+      },
+      upsert: true,
+    } });
+  }
+  plan.users.push(...userCounts);
+  return plan;
+}
+
+/** The fields of a session document that say who and where it is (written once, when it starts). */
+function sessionIdentity(server: string, s: VpnSession) {
+  return {
+    server, key: sessionKey(s), user: userName(s), commonName: s.commonName, username: s.username,
+    realAddress: s.realAddress, realPort: s.realPort, protocol: s.protocol, virtualAddress: s.virtualAddress, virtualIpv6: s.virtualIpv6,
+    clientId: s.clientId, cipher: s.cipher, connectedAt: new Date(s.connectedAt),
+  };
+}
+
+/** The server's state after this read: the last write of a cycle, and the one that moves its revision. */
+function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
+  const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
+  if (c.diff.rejected) {
+    const { reason, message } = c.diff.rejected;
+    // The poller drops superseded reads before they get here: nothing about the server changed.
+    if (reason === 'superseded') throw new Error(`${c.server}: a superseded read is not stored`);
+    return { updateOne: { filter: { name: c.server }, upsert: true, update: {
+      $set: { ...common, lastResult: reason, lastError: message },
+      $inc: { revision: 1 },
+      // A server whose first read ever fails: the driver applies no schema defaults.
+      $setOnInsert: { baselineSet: false, onlineJson: '[]', onlineCount: 0, lastGoodAt: null, statusUpdatedAt: null, source: null },
+    } } };
+  }
+  const updatedAt = c.read.ok ? c.read.snapshot.updatedAt : null;
+  const state = {
+    ...common, lastResult: 'ok' as const, lastError: null, lastGoodAt: at, statusUpdatedAt: updatedAt ? new Date(updatedAt) : null,
+    source: c.read.source, baselineSet: true,
+  };
+  if (c.writeOnline === false) return { updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } };
+  const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
+  return { updateOne: { filter: { name: c.server }, upsert: true, update: {
+    $set: { ...state, onlineJson: JSON.stringify(online), onlineCount: online.length }, $inc: { revision: 1 },
+  } } };
 }

@@ -1,7 +1,7 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
 // document per session), events (the outbox for notices) and kicks (an audit log).
 // Each index below serves a query in store.ts; the comment names it.
-import { Schema, type Connection, type InferSchemaType } from 'mongoose';
+import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
 const sessionIdentityFields = {
@@ -82,6 +82,11 @@ const userSchema = new Schema({
   totalBytesReceived: { type: Number, default: 0 },
   totalBytesSent: { type: Number, default: 0 },
   sessionCount: { type: Number, default: 0 },
+  /**
+   * Ids of the latest transitions (a session's start or end) counted into the totals above: a
+   * cycle written again after a failure counts each transition once (store/cycle-writes.ts).
+   */
+  counted: { type: [String], default: [] },
 });
 userSchema.index({ online: 1, lastSeen: -1 }); // users not online, by last seen
 
@@ -107,11 +112,16 @@ const eventSchema = new Schema({
   error: { type: String, default: null },
   /** One poll of one server: the notifier groups a cycle's events into one message. */
   cycle: { type: String, required: true },
+  /** Monotonic across processes (taken from the `counters` collection as events are written): a paging cursor. */
+  seq: { type: Number, required: true },
+  /** server-down / server-up: the last good read before the outage (what tells two outages apart). */
+  since: { type: Date, default: null },
   /** true when some delivery is still pending: what the notifier's query looks for. */
   pending: { type: Boolean, default: false },
   deliveries: { type: [deliverySchema], default: [] },
 });
 eventSchema.index({ at: 1 }); // /api/events?since=
+eventSchema.index({ seq: 1 }); // /api/events?after=
 eventSchema.index({ pending: 1, at: 1 }); // the notifier's outbox scan
 eventSchema.index({ 'deliveries.messageRef': 1 }); // the events of a posted message, to edit it
 
@@ -129,11 +139,19 @@ const kickSchema = new Schema({
 kickSchema.index({ target: 1, at: -1 }); // a user's kick history
 kickSchema.index({ at: -1 });
 
-export type ServerDoc = InferSchemaType<typeof serverSchema>;
-export type SessionDoc = InferSchemaType<typeof sessionSchema>;
-export type UserDoc = InferSchemaType<typeof userSchema>;
-export type EventDoc = InferSchemaType<typeof eventSchema>;
-export type KickDoc = InferSchemaType<typeof kickSchema>;
+/** Named sequences (`events`): findOneAndUpdate with $inc hands out blocks of numbers. */
+const counterSchema = new Schema({
+  _id: { type: String, required: true },
+  seq: { type: Number, required: true },
+});
+
+// The documents as stored (plain objects with _id, as lean queries return them and as the cycle
+// writes build them).
+export type ServerDoc = InferRawDocTypeFromSchema<typeof serverSchema>;
+export type SessionDoc = InferRawDocTypeFromSchema<typeof sessionSchema>;
+export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
+export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
+export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -142,6 +160,7 @@ export function createModels(connection: Connection) {
     User: connection.model('User', userSchema, 'users'),
     Event: connection.model('Event', eventSchema, 'events'),
     Kick: connection.model('Kick', kickSchema, 'kicks'),
+    Counter: connection.model('Counter', counterSchema, 'counters'),
   };
 }
 

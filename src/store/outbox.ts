@@ -8,13 +8,13 @@ export class Outbox {
 
   /** Events with a delivery still pending, oldest first. */
   async pendingEvents(limit = 200): Promise<StoredEvent[]> {
-    const docs = await this.models.Event.find({ pending: true }).sort({ at: 1, _id: 1 }).limit(limit).lean();
+    const docs = await this.models.Event.find({ pending: true }).sort({ at: 1, seq: 1 }).limit(limit).lean();
     return docs.map(toStoredEvent);
   }
 
   /** The events delivered to `target` in the message `messageRef` (what the notifier re-renders to edit it), oldest first. */
   async eventsOfMessage(target: string, messageRef: string): Promise<StoredEvent[]> {
-    const docs = await this.models.Event.find({ deliveries: { $elemMatch: { target, messageRef } } }).sort({ at: 1, _id: 1 }).lean();
+    const docs = await this.models.Event.find({ deliveries: { $elemMatch: { target, messageRef } } }).sort({ at: 1, seq: 1 }).lean();
     return docs.map(toStoredEvent);
   }
 

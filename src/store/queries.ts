@@ -61,7 +61,7 @@ export class Queries {
   }
 
   async eventsSince(since: Date, limit = 500): Promise<StoredEvent[]> {
-    const docs = await this.models.Event.find({ at: { $gt: since } }).sort({ at: 1, _id: 1 }).limit(limit).lean();
+    const docs = await this.models.Event.find({ at: { $gt: since } }).sort({ at: 1, seq: 1 }).limit(limit).lean();
     return docs.map(toStoredEvent);
   }
 

@@ -76,6 +76,8 @@ export interface Delivery {
 
 export interface StoredEvent extends VpnEvent {
   id: string;
+  /** Monotonic: later writes have higher numbers (the /api/events cursor). */
+  seq: number;
   user: string | null;
   cycle: string;
   deliveries: Delivery[];
@@ -109,7 +111,7 @@ export const plainSession = (s: VpnSession): VpnSession => ({
 });
 
 /** A lean query result: the schema's fields plus the document id. */
-type Lean<T> = T & { _id: unknown };
+type Lean<T> = T;
 
 export function toServerRecord(d: Lean<Omit<ServerDoc, 'onlineJson'>>): ServerRecord {
   return {
@@ -138,7 +140,7 @@ export function toUserRecord(d: Lean<UserDoc>): UserRecord {
 
 export function toStoredEvent(d: Lean<EventDoc>): StoredEvent {
   const e: StoredEvent = {
-    id: String(d._id), type: d.type, server: d.server, at: d.at.toISOString(), user: d.user ?? null, cycle: d.cycle,
+    id: String(d._id), seq: d.seq, type: d.type, server: d.server, at: d.at.toISOString(), user: d.user ?? null, cycle: d.cycle,
     deliveries: (d.deliveries ?? []).map((x) => ({
       target: x.target, state: x.state, attempts: x.attempts, nextAttemptAt: x.nextAttemptAt ?? null, lastError: x.lastError ?? null,
       sentAt: x.sentAt ?? null, messageRef: x.messageRef ?? null,
@@ -148,6 +150,7 @@ export function toStoredEvent(d: Lean<EventDoc>): StoredEvent {
   if (d.previous) e.previous = plainSession(d.previous as VpnSession);
   if (d.endedBy) e.endedBy = d.endedBy as SessionEnd;
   if (d.error) e.error = d.error;
+  if (d.since !== undefined && (d.type === 'server-down' || d.type === 'server-up')) e.since = d.since ? d.since.toISOString() : null;
   return e;
 }
 
