@@ -58,6 +58,8 @@ export interface Config {
   slack?: SlackConfig;
   discord?: DiscordConfig;
   logLevel: string;
+  /** This process among the services sharing the database (VPNWATCH_REPLICA_ID; default host name + pid). */
+  replicaId: string;
   /** PATH, searched for a mongod binary by the embedded default. */
   searchPath?: string;
 }
@@ -79,6 +81,7 @@ const envSchema = z.object({
   VPNWATCH_ENV_FILE: optionalString,
   VPNWATCH_DATA_DIR: optionalString,
   VPNWATCH_SERVERS_FILE: optionalString,
+  VPNWATCH_REPLICA_ID: z.preprocess(emptyToUndefined, z.string().regex(/^[\w.:-]{1,100}$/, 'must be 1-100 letters, digits, dots, colons, dashes or underscores').optional()),
   MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
   POLL_INTERVAL: int(30, 5, 86_400),
   POLL_CONCURRENCY: int(16, 1, 1000),
@@ -295,6 +298,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): 
     web: { port: e.PORT, refreshSeconds: e.PAGE_REFRESH, showRealIps: e.SHOW_REAL_IPS },
     notices: { flapWindowSeconds: e.FLAP_WINDOW },
     logLevel: e.LOG_LEVEL,
+    replicaId: e.VPNWATCH_REPLICA_ID ?? `${os.hostname()}-${process.pid}`,
   };
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;

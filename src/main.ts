@@ -9,6 +9,8 @@ import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Poller } from './poll/poller.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
+import { readServers } from './poll/read-servers.ts';
+import { RequestRunner, type PollArgs } from './request-runner.ts';
 import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
@@ -151,7 +153,22 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     bree.on('worker created', () => { cycleStarted = performance.now(); });
     await bree.start();
     stops.push(() => stopScheduler(bree));
-    log.info({ servers: servers.length, pollSeconds, database: db.engine }, 'vpnwatch started');
+    // Requests from other processes on this database (`vpnwatch poll` beside this service).
+    const runner = new RequestRunner({
+      requests: db.store.requests, replicas: db.store.replicas, replicaId: config.replicaId, log: log.child({ component: 'requests' }),
+      servers: () => servers.map((s) => s.name),
+      handlers: {
+        poll: async (request) => {
+          const { server } = request.args as PollArgs;
+          const chosen = server === null ? servers : servers.filter((s) => s.name === server);
+          const reads = await readServers(chosen, sshPool, { concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 });
+          return (await poller.apply(reads)).servers;
+        },
+      },
+    });
+    await runner.start();
+    stops.push(() => runner.stop());
+    log.info({ servers: servers.length, pollSeconds, database: db.engine, replica: config.replicaId }, 'vpnwatch started');
     return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {
     await stopAll();

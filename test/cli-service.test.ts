@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSimulatedServer, type SimulatedServer } from '../src/demo/simulated-server.ts';
 import { syntheticSessions } from '../src/demo/synthetic-sessions.ts';
 import { writeStatus } from '../src/openvpn/write-status.ts';
@@ -41,6 +41,7 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
   let env: Record<string, string>;
   let output = '';
   const sessions = syntheticSessions(3, new Date()).map((s, i) => ({ ...s, commonName: ['alice', 'bob', '<script>x</script>'][i]! }));
+  const dave = { ...syntheticSessions(4, new Date())[3]!, commonName: 'dave', clientId: 3 };
 
   beforeAll(async () => {
     sim = await startSimulatedServer({ name: 'sim-1', statusRefreshSeconds: 5 });
@@ -92,6 +93,19 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
     expect(JSON.parse((await vpnwatch(dir, env, 'online', '--server', 'nope', '--json')).stdout)).toEqual([]);
   });
 
+  it('poll beside it asks the service to poll now: the change is found, stored and announced once, by the service', async () => {
+    sim.setStatus(writeStatus(2, [...sessions, dave], new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()));
+    const r = await vpnwatch(dir, env, 'poll', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { server: string; ok: boolean; online: number }[];
+    expect(report).toEqual([expect.objectContaining({ server: 'sim-1', ok: true, online: 4 })]);
+    expect(output).toMatch(/carrying out a poll request from vpnwatch poll/);
+    // Whichever poll saw dave first (the request, or the service's own schedule), one notice says so.
+    await waitFor(() => /dave connected/.test(output), { timeoutMs: 10_000, what: 'the notice of dave in the service log' });
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // another scheduled poll
+    expect(output.match(/dave connected/g)).toHaveLength(1);
+  }, 60_000);
+
   it('stops cleanly on SIGTERM and removes its database record', async () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -101,6 +115,52 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
     expect(after.code).toBe(1);
     expect(after.stderr).toMatch(/no database: set MONGODB_URI, or run `vpnwatch start`/);
   }, 30_000);
+});
+
+describe('vpnwatch poll with no service running, then vpnwatch start on the same database', () => {
+  let sim: SimulatedServer;
+  let dir: string;
+  let env: Record<string, string>;
+  let child: ChildProcess | undefined;
+  let output = '';
+  const people = syntheticSessions(3, new Date()).map((s, i) => ({ ...s, commonName: ['alice', 'bob', 'carol'][i]! }));
+  const status = (list: typeof people) => writeStatus(2, list, new Date(Math.floor(Date.now() / 1000) * 1000).toISOString());
+
+  beforeAll(async () => {
+    sim = await startSimulatedServer({ name: 'sim-2', statusRefreshSeconds: 5 });
+    sim.setStatus(status(people));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-poll-'));
+    const c = sim.config;
+    fs.writeFileSync(path.join(dir, 'servers.yml'), `servers:\n  - { name: ${c.name}, host: ${c.host}, port: ${c.port}, username: ${c.username}, passwordEnv: SIM_SSH_PASSWORD, hostKey: '${c.hostKey}', statusPath: ${c.statusPath}, statusRefresh: 5 }\n`);
+    const database = `vpnwatch_cli_${process.pid}_${Date.now()}`;
+    env = { MONGODB_URI: `${inject('mongoUri')}/${database}`, POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info' };
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    await sim?.close();
+  });
+
+  it('polls by itself and stores the changes with their notices pending; the service announces them once when it starts', async () => {
+    const first = await vpnwatch(dir, env, 'poll', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual([expect.objectContaining({ server: 'sim-2', ok: true, online: 3, events: [] })]); // the baseline
+    sim.setStatus(status([people[0]!, people[2]!]));
+    const second = await vpnwatch(dir, env, 'poll', '--json');
+    const report = JSON.parse(second.stdout) as { events: { type: string; session: { commonName: string } }[] }[];
+    expect(report[0]!.events.map((e) => [e.type, e.session.commonName])).toEqual([['disconnected', 'bob']]);
+
+    child = spawn(bin, ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+    await waitFor(() => /bob disconnected/.test(output), { timeoutMs: 30_000, what: `the pending notice of bob (service output:\n${output})` });
+    await new Promise((resolve) => setTimeout(resolve, 7_000)); // the service's own polls see nothing new
+    expect(output.match(/bob disconnected/g)).toHaveLength(1);
+    expect(output).not.toMatch(/connected from/);
+  }, 90_000);
 });
 
 describe('vpnwatch start with a bad configuration', () => {

@@ -42,6 +42,11 @@ export interface PollerDeps {
   log: Logger;
   metrics?: Metrics;
   live?: LiveFeed;
+  /**
+   * Announce what the first read of each server finds against the stored baseline. A service
+   * starting up does not (no flood); `vpnwatch poll` does: it was asked to find changes.
+   */
+  announceFirstRead?: boolean;
 }
 
 export class Poller {
@@ -69,7 +74,7 @@ export class Poller {
 
   constructor(private readonly deps: PollerDeps) {
     this.byName = new Map(deps.servers.map((s) => [s.name, s]));
-    for (const s of deps.servers) this.quiet.add(s.name);
+    if (!deps.announceFirstRead) for (const s of deps.servers) this.quiet.add(s.name);
   }
 
   /** Loads the stored baselines: a restart compares against the last good read, not against nothing. */

@@ -145,6 +145,33 @@ const counterSchema = new Schema({
   seq: { type: Number, required: true },
 });
 
+/** A request from one process to another (store/requests.ts). Arguments and result are JSON. */
+const requestSchema = new Schema({
+  _id: { type: String, required: true },
+  kind: { type: String, enum: ['poll', 'kick'], required: true },
+  server: { type: String, default: null },
+  argsJson: { type: String, required: true },
+  state: { type: String, enum: ['pending', 'running', 'done', 'failed'], required: true },
+  requestedBy: { type: String, required: true },
+  requestedAt: { type: Date, required: true },
+  deadline: { type: Date, required: true },
+  claimedBy: { type: String, default: null },
+  leaseUntil: { type: Date, default: null },
+  resultJson: { type: String, default: null },
+  error: { type: String, default: null },
+});
+requestSchema.index({ state: 1, requestedAt: 1 }); // the claim
+requestSchema.index({ requestedAt: 1 }, { expireAfterSeconds: 7 * 86_400 }); // old requests (real MongoDB only)
+
+/** A running service: refreshed every few seconds (store/replicas.ts). */
+const replicaSchema = new Schema({
+  _id: { type: String, required: true },
+  host: { type: String, required: true },
+  pid: { type: Number, required: true },
+  startedAt: { type: Date, required: true },
+  seenAt: { type: Date, required: true },
+});
+
 // The documents as stored (plain objects with _id, as lean queries return them and as the cycle
 // writes build them).
 export type ServerDoc = InferRawDocTypeFromSchema<typeof serverSchema>;
@@ -152,6 +179,7 @@ export type SessionDoc = InferRawDocTypeFromSchema<typeof sessionSchema>;
 export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
 export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
+export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -161,6 +189,8 @@ export function createModels(connection: Connection) {
     Event: connection.model('Event', eventSchema, 'events'),
     Kick: connection.model('Kick', kickSchema, 'kicks'),
     Counter: connection.model('Counter', counterSchema, 'counters'),
+    Request: connection.model('Request', requestSchema, 'requests'),
+    Replica: connection.model('Replica', replicaSchema, 'replicas'),
   };
 }
 

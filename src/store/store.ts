@@ -1,11 +1,14 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
-// poller's cycle writes, the readers' queries, the notifier's outbox and the kick audit log.
+// poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
+// between processes and the registry of running services.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
+import { Replicas } from './replicas.ts';
+import { Requests } from './requests.ts';
 
 export class Store {
   readonly models: Models;
@@ -13,6 +16,8 @@ export class Store {
   readonly queries: Queries;
   readonly outbox: Outbox;
   readonly audit: KickAudit;
+  readonly requests: Requests;
+  readonly replicas: Replicas;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -20,6 +25,8 @@ export class Store {
     this.queries = new Queries(this.models);
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
+    this.requests = new Requests(this.models);
+    this.replicas = new Replicas(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */
