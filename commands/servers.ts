@@ -3,7 +3,7 @@
 // deliveries that keep failing (a bad token, a missing channel).
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
 import type { Command } from '../src/command.ts';
-import { serverHealth } from '../src/domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems } from '../src/domain.ts';
 
 const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
 
@@ -27,7 +27,14 @@ export const servers: Command = {
     const lines = [
       ...names.flatMap((n) => {
         const s = byName.get(n);
-        return s?.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
+        if (!s) return [];
+        // The server's own failure, and each source that is not read (the status file may fail
+        // while the management stream keeps the server current).
+        const own = s.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
+        const sources = sourceProblems(s.sources, modes[n])
+          .filter((p) => p.error !== s.lastError)
+          .map((p) => `${n}: ${SOURCE_NAMES[p.source]}: ${p.error}${p.since ? ` (since ${formatTime(p.since)})` : ''}`);
+        return [...own, ...sources];
       }),
       ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)}): ${p.error}`),
     ];

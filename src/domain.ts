@@ -186,8 +186,25 @@ export function isOnline(s: VpnSession): boolean {
 
 // ---- health -------------------------------------------------------------------------------------
 
-/** How the last read of a server went: ok, or why it was not used; 'never' before the first. */
-export type ReadResult = 'ok' | 'error' | 'incomplete' | 'stale' | 'never';
+/**
+ * How the last read of a server (or of one of its sources) went: ok, or why it was not used
+ * (future: its time is ahead of vpnwatch's clock); 'never' before the first.
+ */
+export type ReadResult = 'ok' | 'error' | 'incomplete' | 'stale' | 'future' | 'never';
+
+/** Where a read comes from: the status file over SFTP, or `status 3` over the management interface. */
+export type SourceName = 'status-file' | 'management';
+
+/** The state of one source of a server, kept whatever the server's own health. */
+export interface SourceState {
+  result: ReadResult;
+  /** Why the last read was not ok (for the admin), or null. */
+  error: string | null;
+  /** When this result began (the first read that gave it). */
+  since: Date | null;
+  lastReadAt: Date | null;
+  lastGoodAt: Date | null;
+}
 
 /** What the health rule looks at (the store's server record has these fields). */
 export interface ServerHealthInput {
@@ -218,6 +235,33 @@ export function serverHealth(s: ServerHealthInput | undefined): ServerHealth {
   if (s.lastResult !== 'ok') return { state: 'failing', healthy: false, label: `failing (${s.lastResult}, ${s.consecutiveFailures} in a row)` };
   return { state: 'ok', healthy: true, label: 'ok' };
 }
+
+/** A source of a server that needs an operator: what it says and since when. */
+export interface SourceProblem {
+  source: SourceName;
+  result: ReadResult | 'reconnecting';
+  error: string;
+  since: Date | null;
+}
+
+/**
+ * The sources of a server that are not being read: the status file's last read was not ok (even
+ * when the management stream keeps the server current), or the management stream is reconnecting.
+ */
+export function sourceProblems(sources: Partial<Record<SourceName, SourceState>>, mode?: LiveModeInfo): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  for (const source of ['status-file', 'management'] as const) {
+    const s = sources[source];
+    if (s && s.result !== 'ok' && s.result !== 'never') problems.push({ source, result: s.result, error: s.error ?? s.result, since: s.since });
+  }
+  if (mode?.mode === 'reconnecting' && mode.lastError && !problems.some((p) => p.source === 'management')) {
+    problems.push({ source: 'management', result: 'reconnecting', error: mode.lastError, since: new Date(mode.since) });
+  }
+  return problems;
+}
+
+/** "status file" / "management interface": a source as people name it. */
+export const SOURCE_NAMES: Record<SourceName, string> = { 'status-file': 'status file', management: 'management interface' };
 
 /** The fleet's totals: the page's cards, `/vpn stats` and `/api/status`. */
 export interface Stats {

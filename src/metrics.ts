@@ -12,8 +12,12 @@ export function createMetrics() {
       labelNames: ['server', 'source'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
     }),
     pollFailures: new Counter({
-      name: 'vpnwatch_poll_failures_total', help: 'Reads not used: error, incomplete (no END) or stale, by server',
+      name: 'vpnwatch_poll_failures_total', help: 'Reads that could not be used: error, incomplete, stale or future, by server',
       labelNames: ['server', 'reason'] as const, registers: [registry],
+    }),
+    readsSuperseded: new Counter({
+      name: 'vpnwatch_reads_superseded_total', help: 'Good reads older than the status already applied from the other source, by server and source',
+      labelNames: ['server', 'source'] as const, registers: [registry],
     }),
     cycleDuration: new Histogram({
       name: 'vpnwatch_poll_cycle_duration_seconds', help: 'One poll cycle over all servers, read to stored',

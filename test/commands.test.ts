@@ -253,6 +253,8 @@ describe('/vpn servers, recent, stats, help', () => {
     ]);
     expect(reply.lines).toEqual([
       'ams-1: connect ECONNREFUSED 192.0.2.9:22',
+      // Each source on its own: the management interface is reconnecting, whatever the file says.
+      'ams-1: management interface: bad management password (since 2026-11-28 10:07 UTC)',
       'Notices to Slack are failing (since 2026-11-28 10:05 UTC): Slack API error: channel_not_found',
     ]);
     expect(reply.tone).toBe('warn');

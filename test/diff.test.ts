@@ -19,7 +19,7 @@ function good(sessions: VpnSession[], readAt = T0, updatedAt: string | null = re
 const failed = (error = 'connect ECONNREFUSED'): ServerRead => ({ server: 'fra-1', ok: false, error, readAt: T0, durationMs: 5, source: 'status-file' });
 
 function baselineOf(sessions: VpnSession[]): ServerBaseline {
-  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0, statusUpdatedAt: null };
+  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0, statusUpdatedAt: null, source: 'status-file' };
 }
 
 describe('diffSnapshots', () => {
@@ -142,5 +142,42 @@ describe('diffSnapshots', () => {
     const replaced = diffSnapshots(baselineOf([alice]), good([{ ...alice, clientId: 9 }]), opts);
     expect([...replaced.endedBy]).toEqual([[sessionKey(alice), 'replaced']]);
     expect(replaced.events.map((e) => [e.type, e.previous?.clientId, e.session?.clientId])).toEqual([['reconnected', 4, 9]]);
+  });
+
+  it('a status time more than a minute ahead of the read is a failed read that says what to check', () => {
+    const ahead = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, '2026-11-28T12:00:00.000Z'), opts);
+    expect(ahead.rejected?.reason).toBe('future');
+    expect(ahead.rejected?.message).toBe("status file time is 2h ahead of vpnwatch's clock (written 2026-11-28T12:00:00.000Z, read 2026-11-28T10:00:00.000Z): is `timezone` right for this server, and is its clock right?");
+    expect(ahead.events).toEqual([]);
+    expect(Object.keys(ahead.baseline.sessions!)).toHaveLength(1);
+    // Within the allowance (clocks a little apart) the read is used.
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T10:01:00.000Z'), opts).rejected).toBeNull();
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T10:01:01.000Z'), opts).rejected?.reason).toBe('future');
+  });
+
+  it('a future time no longer blocks newer reads: after the fix, the next good read applies', () => {
+    const ahead = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('alice', 1001)], T0, '2026-11-28T12:00:00.000Z'), opts);
+    const next = diffSnapshots(ahead.baseline, good([session('bob', 1002)], '2026-11-28T10:00:30.000Z'), opts);
+    expect(next.rejected).toBeNull();
+    expect(next.events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
+  });
+
+  it('a failed file read while the management stream keeps the server current is covered: recorded for its source only', () => {
+    const streamed: ServerBaseline = { ...baselineOf([session('alice', 1001)]), source: 'management', lastGoodAt: '2026-11-28T09:59:58.000Z' };
+    const r = diffSnapshots(streamed, failed('Permission denied'), opts);
+    expect([r.affectsServer, r.rejected?.reason, r.events]).toEqual([false, 'covered', []]);
+    expect(r.baseline).toBe(streamed);
+    expect(r.verdict).toEqual({ source: 'status-file', result: 'error', message: 'Permission denied' });
+    // The stream itself silent for longer than the staleness bound: the failure counts again.
+    const quiet = diffSnapshots({ ...streamed, lastGoodAt: '2026-11-28T09:58:00.000Z' }, failed('Permission denied'), opts);
+    expect([quiet.affectsServer, quiet.rejected?.reason, quiet.baseline.consecutiveFailures]).toEqual([true, 'error', 1]);
+  });
+
+  it('a superseded file read still gets its own verdict: a stale file shows while the stream serves', () => {
+    const streamed: ServerBaseline = { ...baselineOf([session('alice', 1001)]), source: 'management', lastGoodAt: T0, statusUpdatedAt: T0 };
+    const fine = diffSnapshots(streamed, good([session('alice', 1001)], T0, '2026-11-28T09:59:50.000Z'), opts);
+    expect([fine.affectsServer, fine.rejected?.reason, fine.verdict.result]).toEqual([false, 'superseded', 'ok']);
+    const stale = diffSnapshots(streamed, good([session('alice', 1001)], T0, '2026-11-28T09:00:00.000Z'), opts);
+    expect([stale.affectsServer, stale.verdict.result]).toEqual([false, 'stale']);
   });
 });

@@ -6,8 +6,8 @@
 // The poller keeps order (reads apply one batch at a time, in arrival order) and state (baselines,
 // sessions marked leaving or kicked, which servers have had their first read since the start);
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
-import { type ServerConfig, type ServerRead, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
-import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
+import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
+import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
 import type { LiveFeed } from './live-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -65,6 +65,8 @@ export class Poller {
    * server, then session key; each mark expires.
    */
   private readonly leaving = new Map<string, Map<string, LeavingMark & { until: number }>>();
+  /** The state of each source of each server, as last stored. */
+  private readonly sourceStates = new Map<string, Partial<Record<SourceName, SourceState>>>();
   /** Servers whose first good read since this process started is still to come. */
   private readonly quiet = new Set<string>();
   /** Keys of sessions ended by a kick, by server, until a read sees them end. */
@@ -84,10 +86,11 @@ export class Poller {
 
   private async reload(names?: string[]): Promise<void> {
     const loaded = await this.deps.store.cycles.loadBaselines(names);
-    for (const [name, { revision, ids, ...baseline }] of loaded) {
+    for (const [name, { revision, ids, sources, ...baseline }] of loaded) {
       this.baselines.set(name, baseline);
       this.revisions.set(name, revision);
       this.sessionIds.set(name, ids);
+      this.sourceStates.set(name, sources);
     }
     this.userSessions.clear();
     for (const b of this.baselines.values()) {
@@ -150,6 +153,14 @@ export class Poller {
     return true;
   }
 
+  /** One log line per change of a source's state (not one per failed read). */
+  private logSourceChange(read: ServerRead, prev: SourceState | undefined, next: SourceState): void {
+    const what = read.source === 'management' ? 'management interface' : 'status file';
+    const fields = { server: read.server, source: read.source, result: next.result };
+    if (next.result !== 'ok') this.deps.log.warn(fields, `${read.server}: ${what}: ${next.error}`);
+    else if (prev) this.deps.log.info(fields, `${read.server}: ${what} is read again (was ${prev.result} since ${prev.since?.toISOString() ?? '?'})`);
+  }
+
   /** The unexpired leaving marks of a server. */
   private leavingMarks(server: string): ReadonlyMap<string, LeavingMark> | undefined {
     const marks = this.leaving.get(server);
@@ -186,18 +197,20 @@ export class Poller {
         leaving: this.leavingMarks(read.server),
         kicked: this.kicked.get(read.server),
       });
-      if (diff.rejected?.reason === 'superseded') {
-        log.debug({ server: read.server, source: read.source }, diff.rejected.message);
-        continue;
-      }
-      next.set(read.server, diff.baseline);
       metrics?.pollDuration.observe({ server: read.server, source: read.source }, read.durationMs / 1000);
-      if (diff.rejected) {
-        metrics?.pollFailures.inc({ server: read.server, reason: diff.rejected.reason });
-        log.warn({ server: read.server, reason: diff.rejected.reason }, diff.rejected.message);
-      }
+      if (diff.rejected?.reason === 'superseded') metrics?.readsSuperseded.inc({ server: read.server, source: read.source });
+      if (diff.verdict.result !== 'ok') metrics?.pollFailures.inc({ server: read.server, reason: diff.verdict.result });
+      const prevSource = this.sourceStates.get(read.server)?.[read.source];
+      const sourceState = nextSourceState(prevSource, diff.verdict, read.readAt);
+      if (prevSource?.result !== sourceState.result) this.logSourceChange(read, prevSource, sourceState);
+      // A read that changes nothing about the server is stored only for its source, and only when
+      // that source's state changed or was last written a while ago (the file lags the stream
+      // on every read).
+      if (!diff.affectsServer && prevSource?.result === sourceState.result
+        && Date.parse(read.readAt) - (prevSource.lastReadAt?.getTime() ?? 0) < COUNTER_FLUSH_MS) continue;
+      if (diff.affectsServer) next.set(read.server, diff.baseline);
       const cycle: ServerCycle = {
-        server: read.server, host: server.host, read, diff,
+        server: read.server, host: server.host, read, diff, sourceState,
         // One read of one server (its source and time tell it from any other): the notifier groups by it.
         cycle: `${read.server}:${read.source}:${read.readAt}`,
         targets: this.deps.targets(read.server),
@@ -224,6 +237,8 @@ export class Poller {
     }
     for (const [name, baseline] of next) this.baselines.set(name, baseline);
     for (const c of cycles) {
+      this.sourceStates.set(c.server, { ...this.sourceStates.get(c.server), [c.read.source]: c.sourceState });
+      if (!c.diff.affectsServer) continue;
       this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       if (!c.diff.rejected) this.sessionIds.set(c.server, c.sessionIds.current);
       if (c.writeOnline) this.onlineWrittenAt.set(c.server, Date.now());
@@ -239,8 +254,8 @@ export class Poller {
       writes,
       servers: cycles.map((c) => ({
         server: c.server,
-        ok: !c.diff.rejected,
-        error: c.diff.rejected?.message ?? null,
+        ok: c.diff.verdict.result === 'ok',
+        error: c.diff.verdict.message,
         online: Object.keys(c.diff.baseline.sessions ?? {}).length,
         events: c.diff.events,
       })),

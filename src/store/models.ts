@@ -25,13 +25,24 @@ const vpnSessionSchema = new Schema({
   peerId: { type: Number, default: null },
 }, { _id: false });
 
+const READ_RESULTS = ['ok', 'error', 'incomplete', 'stale', 'future', 'never'];
+
+/** One source of a server (domain.ts SourceState): kept whatever the server's own health. */
+const sourceStateSchema = new Schema({
+  result: { type: String, enum: READ_RESULTS, required: true },
+  error: { type: String, default: null },
+  since: { type: Date, default: null },
+  lastReadAt: { type: Date, default: null },
+  lastGoodAt: { type: Date, default: null },
+}, { _id: false });
+
 const serverSchema = new Schema({
   name: { type: String, required: true, unique: true },
   host: { type: String, default: null },
   lastPollAt: { type: Date, default: null },
   /** Last read that was complete and fresh. */
   lastGoodAt: { type: Date, default: null },
-  lastResult: { type: String, enum: ['ok', 'error', 'incomplete', 'stale', 'never'], default: 'never' },
+  lastResult: { type: String, enum: READ_RESULTS, default: 'never' },
   lastError: { type: String, default: null },
   /** The status file's own TIME/Updated line at the last good read. */
   statusUpdatedAt: { type: Date, default: null },
@@ -50,7 +61,12 @@ const serverSchema = new Schema({
    */
   onlineJson: { type: String, default: '[]' },
   onlineCount: { type: Number, default: 0 },
-  /** Bumped by every write: a poller that finds another value reloads the baseline first. */
+  /** Each source's own state: the status file may fail while the management stream serves. */
+  sources: {
+    'status-file': { type: sourceStateSchema, default: null },
+    management: { type: sourceStateSchema, default: null },
+  },
+  /** Bumped by every write of the baseline: a poller that finds another value reloads it first. */
   revision: { type: Number, default: 0 },
 }, { timestamps: true });
 

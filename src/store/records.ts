@@ -1,6 +1,6 @@
 // What the store hands out: plain records, never mongoose documents, and the mappers that make
 // them from lean query results (typed by the schemas' inferred types in models.ts).
-import type { ReadResult, SessionEnd, VpnEvent, VpnSession } from '../domain.ts';
+import type { ReadResult, SessionEnd, SourceName, SourceState, VpnEvent, VpnSession } from '../domain.ts';
 import type { EventDoc, KickDoc, ServerDoc, SessionDoc, UserDoc } from './models.ts';
 
 export interface OnlineSession extends VpnSession {
@@ -21,6 +21,8 @@ export interface ServerRecord {
   down: boolean;
   source: string | null;
   onlineCount: number;
+  /** Each source's own state (the status file, the management interface). */
+  sources: Partial<Record<SourceName, SourceState>>;
 }
 
 export interface SessionRecord {
@@ -110,6 +112,16 @@ export const plainSession = (s: VpnSession): VpnSession => ({
   connectedAt: s.connectedAt, clientId: s.clientId ?? null, peerId: s.peerId ?? null, cipher: s.cipher ?? null,
 });
 
+/** The recorded state of each source of a server. */
+export function toSourceStates(d: ServerDoc['sources'] | null | undefined): Partial<Record<SourceName, SourceState>> {
+  const states: Partial<Record<SourceName, SourceState>> = {};
+  for (const name of ['status-file', 'management'] as const) {
+    const s = d?.[name];
+    if (s) states[name] = { result: s.result as ReadResult, error: s.error ?? null, since: s.since ?? null, lastReadAt: s.lastReadAt ?? null, lastGoodAt: s.lastGoodAt ?? null };
+  }
+  return states;
+}
+
 /** A lean query result: the schema's fields plus the document id. */
 type Lean<T> = T;
 
@@ -118,7 +130,7 @@ export function toServerRecord(d: Lean<Omit<ServerDoc, 'onlineJson'>>): ServerRe
     name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
     lastResult: d.lastResult as ReadResult, lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
     pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
-    onlineCount: d.onlineCount ?? 0,
+    onlineCount: d.onlineCount ?? 0, sources: toSourceStates(d.sources),
   };
 }
 

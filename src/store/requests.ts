@@ -61,7 +61,7 @@ export class Requests {
         $or: [{ state: 'pending' }, { state: 'running', leaseUntil: { $lt: now } }],
       },
       { $set: { state: 'running', claimedBy: claimant, leaseUntil: new Date(now.getTime() + leaseMs) } },
-      { sort: { requestedAt: 1 }, new: true },
+      { sort: { requestedAt: 1 }, returnDocument: 'after' },
     ).lean();
     return doc ? toRequest<A, never>(doc) : null;
   }

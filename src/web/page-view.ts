@@ -2,7 +2,7 @@
 // cells. Pure: no I/O, no clock (the snapshot carries its own `at`), so the page, the client's
 // refresh (view.json) and the tests all see the same thing for the same data. Built in steps so
 // thousands of rows do not hold the event loop.
-import { serverHealth, userName, type HealthState } from '../domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type HealthState } from '../domain.ts';
 import { describeMode, formatAgo, formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import type { OnlineSession } from '../store/records.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
@@ -168,7 +168,8 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
           health.label,
           s.lastGoodAt ? formatAgo(s.lastGoodAt, snapshot.at) : 'never',
           describeMode(snapshot.modes[s.name], s.source, snapshot.at),
-          s.lastError ?? '',
+          [s.lastResult !== 'ok' ? s.lastError : null, ...sourceProblems(s.sources, snapshot.modes[s.name]).filter((p) => p.error !== s.lastError).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`)]
+            .filter(Boolean).join(' · '),
         ],
         dot: HEALTH_DOT[health.state],
         ...(viewer.admin && s.host ? { title: s.host } : {}),

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, userName, type LiveModeInfo } from '../domain.ts';
+import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -73,6 +73,12 @@ function sendMessage(req: Request, res: Response, status: number, title: string,
   res.status(status).setHeader('Cache-Control', 'no-store');
   if (wantsJson(req)) res.json({ error: message });
   else res.render('message', { title, message });
+}
+
+/** Each source of a server for /healthz: its last result, why, since when, and the management mode. */
+function sourceStatus(sources: Partial<Record<SourceName, SourceState>>, mode: LiveModeInfo | undefined, ageOf: (d: Date | null) => number | null) {
+  const one = (s: SourceState | undefined) => (s ? { result: s.result, error: s.error, since: s.since?.toISOString() ?? null, lastGoodAgeSeconds: ageOf(s.lastGoodAt) } : null);
+  return { 'status-file': one(sources['status-file']), management: mode || sources.management ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
 }
 
 /** What the page's live stream says: which servers changed and who came and went; never an address. */
@@ -260,22 +266,29 @@ export function createWebApp(deps: WebDeps): express.Express {
     res.send(await metrics.registry.metrics());
   });
 
+  // One rule (README "/healthz"): HTTP 503 only when this process cannot work (the database is
+  // unreachable), since load balancers act on it; anything else that needs an operator makes `ok`
+  // false in the body, with the sections that say why.
   app.get('/healthz', async (_req, res) => {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
     const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
+    const modes = deps.modes?.() ?? {};
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(mongo ? 200 : 503).json({
-      ok: mongo,
+    const body = {
       mongo,
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
         name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
         consecutiveFailures: s.consecutiveFailures, down: s.down, error: s.lastError,
+        sources: sourceStatus(s.sources, modes[s.name], ageOf),
+        problems: sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
       })),
-    });
+    };
+    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(mongo ? 200 : 503).json({ ok, ...body });
   });
 
   // ---- the rest -----------------------------------------------------------------------------------
