@@ -77,7 +77,8 @@ export type ServerRead =
   | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management' }
   | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
 
-export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up';
+/** summary: what changed on a server while vpnwatch was stopped for long (see the diff's table). */
+export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary';
 
 /**
  * How a session ended, as stored on the session and shown in `/vpn user`: disconnected (it left
@@ -98,8 +99,15 @@ export interface VpnEvent {
   endedBy?: SessionEnd;
   /** server-down: the last error. */
   error?: string;
-  /** server-down / server-up: the last good read before the outage (ISO-8601), null if there was none. */
+  /**
+   * server-down / server-up: the last good read before the outage; summary: the last good read
+   * before vpnwatch stopped (ISO-8601), null if there was none.
+   */
   since?: string | null;
+  /** A change seen on the first read after vpnwatch restarted: it happened between these times. */
+  gap?: { from: string; to: string };
+  /** summary: how many sessions came, went and came back while vpnwatch was stopped. */
+  counts?: { connected: number; disconnected: number; reconnected: number };
 }
 
 /** Who asked for something in chat or the terminal (for the audit log and admin checks). */

@@ -114,13 +114,29 @@ describe('diffSnapshots', () => {
     expect(r.events.map((e) => [e.type, e.session?.realPort])).toEqual([['disconnected', 1001], ['connected', 1009]]);
   });
 
-  it('the first read since the process started is stored, not announced; a failure still is', () => {
-    const first = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('bob', 1002)]), { ...opts, firstSinceStart: true });
-    expect(first.events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
-    expect(first.announce).toBe(false);
-    expect(diffSnapshots(baselineOf([]), good([]), opts).announce).toBe(true);
-    const down = diffSnapshots({ ...baselineOf([]), consecutiveFailures: 2 }, failed(), { ...opts, firstSinceStart: true });
-    expect([down.events.map((e) => e.type), down.announce]).toEqual([['server-down'], true]);
+  it('the first read since a start, against a baseline under an hour old: every change, marked with the gap it happened in', () => {
+    const prev = { ...baselineOf([session('alice', 1001)]), lastGoodAt: '2026-11-28T09:10:00.000Z' };
+    const first = diffSnapshots(prev, good([session('bob', 1002)]), { ...opts, firstSinceStart: true });
+    expect(first.events.map((e) => [e.type, e.session?.commonName, e.gap])).toEqual([
+      ['disconnected', 'alice', { from: '2026-11-28T09:10:00.000Z', to: T0 }],
+      ['connected', 'bob', { from: '2026-11-28T09:10:00.000Z', to: T0 }],
+    ]);
+    expect(first.silent.size).toBe(0);
+    // Not the first read since a start: no gap.
+    expect(diffSnapshots(prev, good([session('bob', 1002)]), opts).events.map((e) => e.gap)).toEqual([undefined, undefined]);
+  });
+
+  it('the first read since a start, against an older baseline: the changes are stored silently, one summary is announced', () => {
+    const prev = { ...baselineOf([session('alice', 1001), session('bob', 1002), session('carol', 1003)]), lastGoodAt: '2026-11-28T07:00:00.000Z' };
+    const first = diffSnapshots(prev, good([session('carol', 1009), session('dave', 1004), session('erin', 1005)]), { ...opts, firstSinceStart: true });
+    const summary = first.events.at(-1)!;
+    expect(summary).toEqual({ type: 'summary', server: 'fra-1', at: T0, since: '2026-11-28T07:00:00.000Z', counts: { connected: 2, disconnected: 2, reconnected: 1 } });
+    expect(first.events.filter((e) => !first.silent.has(e))).toEqual([summary]);
+    expect(first.silent.size).toBe(5);
+    // Nothing changed: no summary either; a failure after a start is announced as always.
+    expect(diffSnapshots(prev, good([session('alice', 1001), session('bob', 1002), session('carol', 1003)]), { ...opts, firstSinceStart: true }).events).toEqual([]);
+    const down = diffSnapshots({ ...prev, consecutiveFailures: 2 }, failed(), { ...opts, firstSinceStart: true });
+    expect([down.events.map((e) => e.type), down.silent.size]).toEqual([['server-down'], 0]);
   });
 
   it('a session marked leaving is not online though still listed; a later instance at its address is', () => {

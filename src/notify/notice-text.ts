@@ -2,7 +2,7 @@
 // poll cycle. Pure: no I/O. Every string is plain data (a common name may be `<!channel>`); the
 // renderers in src/chat/ escape it for their medium.
 import type { VpnEventType, VpnSession } from '../domain.ts';
-import { formatDuration, secondsBetween } from '../format.ts';
+import { formatDuration, formatTime, secondsBetween } from '../format.ts';
 import { type StoredEvent } from '../store/records.ts';
 
 /** One grouped announcement: the changes on one server in one poll cycle. */
@@ -32,8 +32,21 @@ function where(s: VpnSession): string {
   return `from ${s.realAddress}${virtual ? ` (${virtual})` : ''}`;
 }
 
+/** " (while vpnwatch was stopped, between 10:00 and 10:15 UTC)": a change seen late, after a restart. */
+function gapNote(e: StoredEvent): string {
+  if (!e.gap) return '';
+  const [from, to] = [formatTime(e.gap.from), formatTime(e.gap.to)];
+  const sameDay = from.slice(0, 10) === to.slice(0, 10);
+  return ` (while vpnwatch was stopped, between ${sameDay ? from.slice(11, 16) : from.replace(' UTC', '')} and ${sameDay ? to.slice(11) : to})`;
+}
+
 /** One event (and the disconnect it absorbed, for a flap) as one plain line. */
 export function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
+  const line = plainLine(event, flapFrom);
+  return { ...line, text: line.text + gapNote(event) };
+}
+
+function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
   const who = event.user ?? '?';
   const s = event.session;
   switch (event.type) {
@@ -52,6 +65,12 @@ export function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine 
       return { kind: 'server-down', text: `🚨 ${event.server} is down${event.error ? `: ${event.error}` : ''}` };
     case 'server-up':
       return { kind: 'server-up', text: `✅ ${event.server} is back up` };
+    case 'summary': {
+      const c = event.counts ?? { connected: 0, disconnected: 0, reconnected: 0 };
+      const parts = [c.connected && `${c.connected} connected`, c.disconnected && `${c.disconnected} left`, c.reconnected && `${c.reconnected} reconnected`].filter(Boolean);
+      const stopped = event.since ? ` for ${formatDuration(secondsBetween(event.since, event.at))} (from ${formatTime(event.since)})` : '';
+      return { kind: 'summary', text: `⏸ While vpnwatch was stopped${stopped}: ${parts.join(', ')}` };
+    }
   }
 }
 

@@ -22,8 +22,12 @@
 // |   TIME more than FUTURE_ALLOWANCE ahead| consecutive failures: server-down (once)                    |
 // |   of the read (`future`)               |                                                             |
 // | good, no baseline yet (first ever)     | the sessions become the baseline; no events (no flood)      |
-// | good, first read since this process    | changes are stored but not announced (`announce: false`):  |
-// |   started (`firstSinceStart`)          | a restart must not flood the channel                        |
+// | good, first read since this process    | what changed while vpnwatch was stopped: with a baseline at |
+// |   started (`firstSinceStart`)          | most RESTART_DETAIL_MS old, every change is announced,      |
+// |                                        | marked with the gap it happened in; with an older baseline, |
+// |                                        | the changes are stored silently and ONE summary event per   |
+// |                                        | server is announced ("while vpnwatch was stopped for 3h:    |
+// |                                        | 12 connected, 9 left"): never a flood                       |
 // | good, server was down                  | server-up, then the session rules below                     |
 // | good: session listed without a virtual | not online yet (authenticating, rejected, or kicked and     |
 // |   address                              | lingering ~5 s): ignored on both sides                      |
@@ -68,8 +72,10 @@ export interface DiffOptions {
   downAfter: number;
   /** A status text whose TIME is older than this (ms) is stale. */
   staleAfterMs: number;
-  /** The first read of this server since the process started: stored, not announced. */
+  /** The first read of this server since the process started (see the table). */
   firstSinceStart?: boolean;
+  /** How old a baseline may be for its changes to be announced one by one after a start. */
+  restartDetailMs?: number;
   /** Sessions known to be leaving, by session key. */
   leaving?: ReadonlyMap<string, LeavingMark>;
   /** Keys of sessions ended by a kick. */
@@ -105,13 +111,18 @@ export interface DiffResult {
   started: VpnSession[];
   /** How ended sessions ended where it is not a plain disconnect ('kicked', 'replaced'), by key. */
   endedBy: ReadonlyMap<string, SessionEnd>;
-  /** false: the events are stored but not announced. */
-  announce: boolean;
+  /** Events stored but not announced (the details behind a restart summary). */
+  silent: ReadonlySet<VpnEvent>;
 }
 
 export function emptyBaseline(): ServerBaseline {
   return { sessions: null, consecutiveFailures: 0, down: false, lastGoodAt: null, statusUpdatedAt: null, source: null };
 }
+
+const NONE: ReadonlySet<VpnEvent> = new Set();
+
+/** After a start, changes against a baseline at most this old are announced one by one (else summarised). */
+export const RESTART_DETAIL_MS = 3600_000;
 
 /**
  * How far ahead of vpnwatch's clock a status time may be: clocks kept by NTP agree within
@@ -163,7 +174,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   const updatedAt = read.ok ? read.snapshot.updatedAt : null;
   const rejected = rejection(read, opts);
   const verdict: SourceVerdict = { source: read.source, result: rejected?.reason ?? 'ok', message: rejected?.message ?? null };
-  const unchanged = { baseline: prev, verdict, affectsServer: false, events: [], ended: [], started: [], endedBy: new Map(), announce: false };
+  const unchanged = { baseline: prev, verdict, affectsServer: false, events: [], ended: [], started: [], endedBy: new Map(), silent: NONE };
   const otherSourceFresh = prev.source !== null && prev.source !== read.source && prev.lastGoodAt !== null
     && Date.parse(at) - Date.parse(prev.lastGoodAt) <= opts.staleAfterMs;
   if (rejected && otherSourceFresh) {
@@ -185,7 +196,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
       started: [],
       endedBy: new Map(),
       // A failure is news whenever it happens (server-down), even right after a start.
-      announce: true,
+      silent: NONE,
     };
   }
 
@@ -196,9 +207,8 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   const baseline: ServerBaseline = { sessions: online, consecutiveFailures: 0, down: false, lastGoodAt: at, statusUpdatedAt: updatedAt, source: read.source };
   const events: VpnEvent[] = [];
   if (prev.down) events.push({ type: 'server-up', server, at, since: prev.lastGoodAt });
-  const announce = !opts.firstSinceStart;
   // First good read ever: everyone listed is recorded as online, but nobody is announced.
-  if (prev.sessions === null) return { baseline, verdict, affectsServer: true, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), announce };
+  if (prev.sessions === null) return { baseline, verdict, affectsServer: true, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), silent: NONE };
 
   const ended: VpnSession[] = [];
   const started: VpnSession[] = [];
@@ -237,7 +247,28 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
     const previous = reconnectedFrom.get(s);
     events.push(previous ? { type: 'reconnected', server, at, session: s, previous } : { type: 'connected', server, at, session: s });
   }
-  return { baseline, verdict, affectsServer: true, events, rejected: null, ended, started, endedBy, announce };
+  if (!opts.firstSinceStart) return { baseline, verdict, affectsServer: true, events, rejected: null, ended, started, endedBy, silent: NONE };
+  return { baseline, verdict, affectsServer: true, rejected: null, ended, started, endedBy, ...afterRestart(prev, events, at, opts.restartDetailMs ?? RESTART_DETAIL_MS) };
+}
+
+/**
+ * The first read after a start: the changes happened while vpnwatch was stopped, some time between
+ * the baseline's last good read and now. Recent enough to matter one by one: each is announced,
+ * marked with that interval. Older: each is stored silently, and one summary is announced.
+ */
+function afterRestart(prev: ServerBaseline, events: VpnEvent[], at: string, detailMs: number): Pick<DiffResult, 'events' | 'silent'> {
+  const from = prev.lastGoodAt;
+  const sessionEvents = events.filter((e) => e.session);
+  if (sessionEvents.length === 0) return { events, silent: NONE };
+  if (from !== null && Date.parse(at) - Date.parse(from) <= detailMs) {
+    return { events: events.map((e) => (e.session ? { ...e, gap: { from, to: at } } : e)), silent: NONE };
+  }
+  const count = (type: VpnEvent['type']) => sessionEvents.filter((e) => e.type === type).length;
+  const summary: VpnEvent = {
+    type: 'summary', server: sessionEvents[0]!.server, at, since: from,
+    counts: { connected: count('connected'), disconnected: count('disconnected'), reconnected: count('reconnected') },
+  };
+  return { events: [...events, summary], silent: new Set(sessionEvents) };
 }
 
 /** A source's state after a read with this verdict: `since` moves only when the result changes. */

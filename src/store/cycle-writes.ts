@@ -234,8 +234,10 @@ function planCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): Cy
         type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
         session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
         endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
-        error: e.error ?? null, cycle: c.cycle, pending: c.diff.announce && c.targets.length > 0,
-        deliveries: c.targets.map((target) => ({ target, state: c.diff.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
+        error: e.error ?? null, cycle: c.cycle, pending: !c.diff.silent.has(e) && c.targets.length > 0,
+        since: e.since ? new Date(e.since) : null, gapFrom: e.gap ? new Date(e.gap.from) : null, gapTo: e.gap ? new Date(e.gap.to) : null,
+        counts: e.counts ?? null,
+        deliveries: c.targets.map((target) => ({ target, state: c.diff.silent.has(e) ? 'skipped' : 'pending', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
       };
       plan.events.push(doc);
     }

@@ -118,7 +118,7 @@ const deliverySchema = new Schema({
 }, { _id: false });
 
 const eventSchema = new Schema({
-  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up'], required: true },
+  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary'], required: true },
   server: { type: String, required: true },
   at: { type: Date, required: true },
   user: { type: String, default: null },
@@ -130,8 +130,13 @@ const eventSchema = new Schema({
   cycle: { type: String, required: true },
   /** Monotonic across processes (taken from the `counters` collection as events are written): a paging cursor. */
   seq: { type: Number, required: true },
-  /** server-down / server-up: the last good read before the outage (what tells two outages apart). */
+  /** server-down / server-up: the last good read before the outage (what tells two outages apart); summary: before the stop. */
   since: { type: Date, default: null },
+  /** Seen on the first read after a restart: it happened between these times. */
+  gapFrom: { type: Date, default: null },
+  gapTo: { type: Date, default: null },
+  /** summary: sessions that came, went and came back while vpnwatch was stopped. */
+  counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
   /** true when some delivery is still pending: what the notifier's query looks for. */
   pending: { type: Boolean, default: false },
   deliveries: { type: [deliverySchema], default: [] },
