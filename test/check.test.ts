@@ -26,12 +26,12 @@ import { Store } from '../src/store/store.ts';
 import { syntheticSessions } from '../src/demo/synthetic-sessions.ts';
 import { labAvailable, startLab, type Lab } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
-import { accountsAvailable, authorizeKey, createAccount, sshdAvailable, startSshd, type Sshd, type TestAccount } from './harness/sshd.ts';
+import { accountsAvailable, DEBIAN_SFTP_SERVER, debianSftpServerAvailable, authorizeKey, createAccount, sshdAvailable, startSshd, type Sshd, type TestAccount } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
 
 const run = promisify(execFile);
-const prerequisites = [labAvailable(), sshdAvailable(), accountsAvailable()];
+const prerequisites = [labAvailable(), sshdAvailable(), debianSftpServerAvailable(), accountsAvailable()];
 const describeSetup = requirePrerequisite(
   { ok: prerequisites.every((p) => p.ok), why: prerequisites.flatMap((p) => (p.why ? [p.why] : [])).join('; ') },
   'OpenVPN lab, sshd and test accounts',
@@ -89,7 +89,7 @@ describeSetup('vpnwatch check: each way a first server goes wrong, and the fix i
     const prepared = (name: string, forwarding: string[]) => [`Match User ${name}`, '  ForceCommand internal-sftp', ...forwarding];
     // Keys in each account's ~/.ssh with StrictModes on, as on a real server.
     sshd = await startSshd({
-      sftpSubsystem: '/usr/lib/openssh/sftp-server',
+      sftpSubsystem: DEBIAN_SFTP_SERVER,
       authorizedKeys: 'home',
       extraConfig: [
         ...prepared(good.name, ['  AllowTcpForwarding local', `  PermitOpen 127.0.0.1:${mgmtPort} 127.0.0.1:${lab.servers[1]!.managementPort}`]),
@@ -168,6 +168,18 @@ describeSetup('vpnwatch check: each way a first server goes wrong, and the fix i
         fix: `add "ForceCommand internal-sftp" to a "Match User ${bare.name}" block in sshd_config (${RELOAD})`,
       });
     } finally {
+      await run('usermod', ['-s', '/usr/sbin/nologin', bare.name]);
+    }
+  });
+
+  it('any text a login shell prints (a .bashrc greeting) is recognised the same way, quoting what it printed', async () => {
+    await run('usermod', ['-s', '/bin/bash', bare.name]);
+    await fsp.writeFile(path.join(bare.home, '.bashrc'), 'echo "Welcome to fra-1"\n');
+    try {
+      const report = await check(server({ username: bare.name }));
+      expect(result(report, 'sftp')).toMatchObject({ ok: false, detail: expect.stringMatching(/^the server answered the SFTP request with text \("Welc…"\) instead of SFTP/) });
+    } finally {
+      await fsp.rm(path.join(bare.home, '.bashrc'));
       await run('usermod', ['-s', '/usr/sbin/nologin', bare.name]);
     }
   });

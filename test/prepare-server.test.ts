@@ -22,14 +22,14 @@ import { SshPool } from '../src/ssh.ts';
 import type { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
-import { accountsAvailable, removeAccountAtEnd, sshdAvailable, startSshd, uniqueAccountName, type Sshd } from './harness/sshd.ts';
+import { accountsAvailable, DEBIAN_SFTP_SERVER, debianSftpServerAvailable, removeAccountAtEnd, sshdAvailable, startSshd, uniqueAccountName, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
 
 const run = promisify(execFile);
 const repo = path.join(import.meta.dirname, '..');
 const script = path.join(repo, 'bin', 'prepare-vpn-server.sh');
-const prerequisites = [labAvailable(), sshdAvailable(), accountsAvailable(), setfaclAvailable()];
+const prerequisites = [labAvailable(), sshdAvailable(), debianSftpServerAvailable(), accountsAvailable(), setfaclAvailable()];
 const describeLab = requirePrerequisite(
   { ok: prerequisites.every((p) => p.ok), why: prerequisites.flatMap((p) => (p.why ? [p.why] : [])).join('; ') },
   'OpenVPN lab, sshd, test accounts and setfacl',
@@ -118,7 +118,7 @@ describeLab('README "Preparing a VPN server", run as written, then vpnwatch as t
     await Promise.all([fsp.mkdir(vpnwatchHome), fsp.mkdir(statusDir, { mode: 0o710 })]);
     [lab, sshd, store] = await Promise.all([
       startLab({ servers: [{ proto: 'tcp', statusVersion: 2, statusPath: path.join(statusDir, 'status-server.log') }], clients: ['alice', 'bob'].map((commonName) => ({ commonName })) }),
-      startSshd({ sftpSubsystem: '/usr/lib/openssh/sftp-server', authorizedKeys: 'home' }),
+      startSshd({ sftpSubsystem: DEBIAN_SFTP_SERVER, authorizedKeys: 'home' }),
       openTestStore(),
     ]);
     mgmtPort = lab.servers[0]!.managementPort!;

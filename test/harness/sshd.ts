@@ -191,6 +191,18 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   return sshd;
 }
 
+/** Debian's external SFTP server, which sshd runs through the user's login shell. */
+export const DEBIAN_SFTP_SERVER = '/usr/lib/openssh/sftp-server';
+
+export function debianSftpServerAvailable(): Prerequisite {
+  try {
+    fs.accessSync(DEBIAN_SFTP_SERVER, fs.constants.X_OK);
+    return { ok: true };
+  } catch {
+    return { ok: false, why: `${DEBIAN_SFTP_SERVER} not found (apt-get install openssh-sftp-server)` };
+  }
+}
+
 // ---- accounts -----------------------------------------------------------------------------------
 // vpnwatch logs in as a non-root monitoring user on a real server, and sshd treats such a user
 // differently from root (its login shell runs the SFTP subsystem, ~/.ssh modes are checked, a
