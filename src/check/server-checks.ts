@@ -64,7 +64,6 @@ export interface CheckOptions {
  */
 export const FUTURE_ALLOWANCE_SECONDS = 10;
 
-
 const passed = (name: CheckName, detail: string): CheckResult => ({ name, ok: true, detail, fix: null });
 const failed = (name: CheckName, detail: string, fix: string | null): CheckResult => ({ name, ok: false, detail, fix });
 const notRun = (name: CheckName, because: string): CheckResult => ({ name, ok: null, detail: `not run: ${because}`, fix: null });
