@@ -8,6 +8,17 @@ import { checkServer, invocation, UserError, type Command, type CommandContext, 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);
 
+/**
+ * `kick bob all` and `kick bob 17`: typed text has no names for its words, so a second word that
+ * is no server but reads as a choice is the choice.
+ */
+export function serverAndChoice(serverText: string | undefined, whichText: string | undefined, servers: readonly { name: string }[]): { serverText?: string; whichText?: string } {
+  if (serverText !== undefined && whichText === undefined && /^(all|\d+)$/i.test(serverText) && !servers.some((s) => s.name === serverText)) {
+    return { whichText: serverText };
+  }
+  return { ...(serverText !== undefined ? { serverText } : {}), ...(whichText !== undefined ? { whichText } : {}) };
+}
+
 function parseWhich(text: string): 'all' | number {
   if (text.toLowerCase() === 'all') return 'all';
   if (/^\d+$/.test(text)) return Number(text);
@@ -55,14 +66,9 @@ export const kick: Command = {
   private: true,
   async run(input, ctx) {
     const name = String(input.name);
-    let serverText = input.server === undefined ? undefined : String(input.server);
-    let whichText = input.which === undefined ? undefined : String(input.which);
-    // `kick bob all` and `kick bob 17`: typed text has no names for its words, so a second word that
-    // is no server but reads as a choice is the choice.
-    if (serverText !== undefined && whichText === undefined && /^(all|\d+)$/i.test(serverText) && !ctx.servers.some((s) => s.name === serverText)) {
-      whichText = serverText;
-      serverText = undefined;
-    }
+    const { serverText, whichText } = serverAndChoice(
+      input.server === undefined ? undefined : String(input.server), input.which === undefined ? undefined : String(input.which), ctx.servers,
+    );
     const server = serverText === undefined ? undefined : checkServer(serverText, ctx.servers);
     const which = whichText === undefined ? undefined : parseWhich(whichText);
 

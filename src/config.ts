@@ -118,6 +118,7 @@ const serverSchema = z.object({
   port: z.number().int().min(1).max(65_535).default(22),
   username: z.string().min(1, 'must not be empty'),
   privateKeyPath: z.string().min(1).optional(),
+  privateKeyPassphraseEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
   passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
   hostKey: z.string().regex(FINGERPRINT, "must be a fingerprint like 'SHA256:' + 43 base64 characters, as `ssh-keygen -lf` prints it").optional(),
   insecureSkipHostKeyCheck: z.boolean().default(false),
@@ -153,8 +154,16 @@ function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
 }
 
+export interface LoadOptions {
+  /**
+   * A server without hostKey is not a problem: for `vpnwatch check`, which shows the key the
+   * server offers so the admin can pin it. Nothing else logs in to such a server.
+   */
+  hostKeyOptional?: boolean;
+}
+
 /** Reads the servers file into ServerConfigs, adding every problem found to `problems`. */
-function readServersFile(file: string, env: Env, problems: string[]): ServerConfig[] {
+function readServersFile(file: string, env: Env, problems: string[], options: LoadOptions): ServerConfig[] {
   let raw: unknown;
   try {
     raw = parseYaml(fs.readFileSync(file, 'utf8'), { prettyErrors: true });
@@ -175,8 +184,8 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
     const at = `${file}: servers[${i}] (${s.name})`;
     if (seen.has(s.name)) problems.push(`${at}.name: '${s.name}' is used by another server`);
     seen.add(s.name);
-    if (!s.hostKey && !s.insecureSkipHostKeyCheck) {
-      problems.push(`${at}.hostKey: required (pin the server's SHA256 fingerprint, from \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server), or set insecureSkipHostKeyCheck: true`);
+    if (!s.hostKey && !s.insecureSkipHostKeyCheck && !options.hostKeyOptional) {
+      problems.push(`${at}.hostKey: required (pin the server's SHA256 fingerprint: run \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server, or \`vpnwatch check ${s.name}\` here, which shows the key the server offers), or set insecureSkipHostKeyCheck: true`);
     }
     if (!s.privateKeyPath && !s.passwordEnv) problems.push(`${at}: needs privateKeyPath or passwordEnv`);
     if (!validTimeZone(s.timezone)) problems.push(`${at}.timezone: unknown time zone '${s.timezone}' (use an IANA name such as Europe/Berlin)`);
@@ -184,6 +193,12 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
     if (s.privateKeyPath) {
       privateKeyPath = path.resolve(baseDir, expandHome(s.privateKeyPath));
       if (!fs.existsSync(privateKeyPath)) problems.push(`${at}.privateKeyPath: no file at ${privateKeyPath}`);
+    }
+    let privateKeyPassphrase: string | undefined;
+    if (s.privateKeyPassphraseEnv) {
+      if (!s.privateKeyPath) problems.push(`${at}.privateKeyPassphraseEnv: only used with privateKeyPath`);
+      privateKeyPassphrase = env[s.privateKeyPassphraseEnv];
+      if (!privateKeyPassphrase) problems.push(`${at}.privateKeyPassphraseEnv: environment variable ${s.privateKeyPassphraseEnv} is not set`);
     }
     let password: string | undefined;
     if (s.passwordEnv) {
@@ -206,6 +221,7 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
       timezone: s.timezone,
     };
     if (privateKeyPath) server.privateKeyPath = privateKeyPath;
+    if (privateKeyPassphrase) server.privateKeyPassphrase = privateKeyPassphrase;
     if (password) server.password = password;
     if (s.hostKey) server.hostKey = s.hostKey;
     if (s.management) {
@@ -249,7 +265,7 @@ function withDotEnv(env: Env, cwd: string, problems: string[]): Env {
  * Reads and validates the whole configuration. Throws ConfigError listing every problem.
  * `cwd` resolves relative paths (the servers file, the data folder, .env).
  */
-export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): Config {
+export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), options: LoadOptions = {}): Config {
   const problems: string[] = [];
   const env = withDotEnv(processEnv, cwd, problems);
   const parsedEnv = envSchema.safeParse(env);
@@ -262,7 +278,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): 
   const explicitServersFile = e.VPNWATCH_SERVERS_FILE !== undefined;
   const haveServersFile = fs.existsSync(serversFile);
   if (explicitServersFile && !haveServersFile) problems.push(`environment: VPNWATCH_SERVERS_FILE: no file at ${serversFile}`);
-  const servers = haveServersFile ? readServersFile(serversFile, env, problems) : [];
+  const servers = haveServersFile ? readServersFile(serversFile, env, problems, options) : [];
 
   let slack: SlackConfig | undefined;
   if (e.SLACK_BOT_TOKEN) {

@@ -58,6 +58,8 @@ export interface ServerConfig {
   port: number;
   username: string;
   privateKeyPath?: string;
+  /** The passphrase of an encrypted private key, from the variable named by privateKeyPassphraseEnv. */
+  privateKeyPassphrase?: string;
   password?: string;
   /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
   hostKey?: string;

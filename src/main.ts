@@ -19,6 +19,7 @@ import { ManagementKicker } from './kick/kicker.ts';
 import { ManagementStream } from './poll/management-stream.ts';
 import { Notifier } from './notify/notifier.ts';
 import { SshPool } from './ssh.ts';
+import { runStartupChecks } from './check/startup-checks.ts';
 import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
@@ -88,6 +89,13 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     managementStream.start();
     stops.push(() => managementStream.stop());
+
+    // The checks of `vpnwatch check`, once per configured server (not the demo fleet), failures logged.
+    const startupChecks = runStartupChecks({
+      servers: config.demo ? [] : servers, management: managementStream, timeoutMs: config.poll.timeoutSeconds * 1000,
+      pollIntervalSeconds: pollSeconds, concurrency: config.poll.concurrency, log: log.child({ component: 'check' }),
+    });
+    stops.push(() => startupChecks.stop());
 
     const kicker = new ManagementKicker({
       store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,

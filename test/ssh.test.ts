@@ -187,6 +187,19 @@ describeWithSshd('SshConnection against a real OpenSSH sshd', () => {
     expect(err.message).toContain(path.join(tmp, 'nope'));
   });
 
+  it('an encrypted key connects with privateKeyPassphrase; without it, the error names privateKeyPassphraseEnv (no network traffic)', async () => {
+    const key = path.join(tmp, 'encrypted_ed25519');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open-Sesame', '-f', key]);
+    await fsp.appendFile(path.join(sshd.dir, 'authorized_keys'), await fsp.readFile(`${key}.pub`));
+    const conn = await SshConnection.connect(sshd.serverConfig({ privateKeyPath: key, privateKeyPassphrase: 'open-Sesame' }), T);
+    conn.close();
+    // A port nobody listens on: the key is refused before anything is sent.
+    const port = await freePort();
+    const err = await sshError(SshConnection.connect(sshd.serverConfig({ privateKeyPath: key, port }), T), 'auth');
+    expect(err.message).toBe(`test (127.0.0.1:${port}): the private key ${key} is encrypted (it has a passphrase) and no passphrase is configured. Fix: ${err.fix}`);
+    expect(err.fix).toBe(`set privateKeyPassphraseEnv for test in the servers file to the name of an environment variable holding the passphrase, or remove the passphrase: ssh-keygen -p -N '' -f ${key}`);
+  });
+
   it('a closed port fails with connect, quickly', async () => {
     const port = await freePort();
     const started = Date.now();

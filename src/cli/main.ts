@@ -15,6 +15,7 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   recent: async () => (await import('./reply-command.ts')).replyCommand('recent'),
   stats: async () => (await import('./reply-command.ts')).replyCommand('stats'),
   demo: async () => (await import('./start.ts')).demoCommand,
+  check: async () => (await import('./check.ts')).checkCommand,
   'discord-register': async () => (await import('./discord-register.ts')).discordRegisterCommand,
 };
 
@@ -28,6 +29,7 @@ commands:
   user NAME [--json]                a user: online or not, sessions, last seen, traffic
   kick NAME [SERVER] [all|CID]      disconnect a user's sessions (management interface)
   servers | recent [N] | stats      server health, recent disconnects, totals
+  check [SERVER] [--json]           check a server's setup: SSH, host key, SFTP, status file, management
   discord-register                  register the /vpn command with Discord
   parse FILE [--tz ZONE] [--json]   read an OpenVPN status file and print what it says
 
