@@ -196,4 +196,18 @@ describe('diffSnapshots', () => {
     const stale = diffSnapshots(streamed, good([session('alice', 1001)], T0, '2026-11-28T09:00:00.000Z'), opts);
     expect([stale.affectsServer, stale.verdict.result]).toEqual([false, 'stale']);
   });
+
+  it('traffic since the last good read: counters that grew, new instances from zero, never negative', () => {
+    const alice = session('alice', 1001, { bytesReceived: 1_000, bytesSent: 2_000, clientId: 1 });
+    const bob = session('bob', 1002, { bytesReceived: 5_000, bytesSent: 5_000, clientId: 2 });
+    const prev = { ...baselineOf([alice, bob]), lastGoodAt: '2026-11-28T09:59:30.000Z' };
+    const r = diffSnapshots(prev, good([
+      { ...alice, bytesReceived: 1_500, bytesSent: 2_100 }, // grew by 500 / 100
+      { ...bob, clientId: 9, bytesReceived: 300, bytesSent: 400 }, // a new instance at bob's address: counts from zero
+      session('carol', 1003, { bytesReceived: 70, bytesSent: 80 }), // new
+    ]), opts);
+    expect(r.traffic).toEqual({ received: 500 + 300 + 70, sent: 100 + 400 + 80, since: '2026-11-28T09:59:30.000Z' });
+    expect(diffSnapshots(emptyBaseline(), good([alice]), opts).traffic).toEqual({ received: 0, sent: 0, since: null });
+    expect(diffSnapshots(prev, failed(), opts).traffic.received).toBe(0);
+  });
 });

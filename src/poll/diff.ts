@@ -90,6 +90,28 @@ export interface SourceVerdict {
   message: string | null;
 }
 
+export interface Traffic {
+  received: number;
+  sent: number;
+  /** The good read the bytes are counted from (ISO-8601), null when none. */
+  since: string | null;
+}
+
+const NO_TRAFFIC: Traffic = { received: 0, sent: 0, since: null };
+
+/** Bytes since `prev`: growth of continuing instances, whole counters of new ones. */
+function trafficSince(prev: Record<string, VpnSession>, online: Record<string, VpnSession>, since: string | null): Traffic {
+  let received = 0;
+  let sent = 0;
+  for (const [key, now] of Object.entries(online)) {
+    const before = prev[key];
+    const continuing = before !== undefined && sameInstance(before, now);
+    received += continuing ? Math.max(0, now.bytesReceived - before.bytesReceived) : now.bytesReceived;
+    sent += continuing ? Math.max(0, now.bytesSent - before.bytesSent) : now.bytesSent;
+  }
+  return { received, sent, since };
+}
+
 export type RejectReason = 'error' | 'incomplete' | 'stale' | 'future';
 
 export interface DiffResult {
@@ -113,6 +135,13 @@ export interface DiffResult {
   endedBy: ReadonlyMap<string, SessionEnd>;
   /** Events stored but not announced (the details behind a restart summary). */
   silent: ReadonlySet<VpnEvent>;
+  /**
+   * Bytes moved since the previous good read (`since`), summed over the server's sessions:
+   * counters that grew, and the whole counters of sessions that started since (a new instance at
+   * an old address, or after a server restart, counts from zero: never negative). Zero for a read
+   * that was not applied, and for the first read ever (nothing to compare with).
+   */
+  traffic: Traffic;
 }
 
 export function emptyBaseline(): ServerBaseline {
@@ -174,7 +203,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   const updatedAt = read.ok ? read.snapshot.updatedAt : null;
   const rejected = rejection(read, opts);
   const verdict: SourceVerdict = { source: read.source, result: rejected?.reason ?? 'ok', message: rejected?.message ?? null };
-  const unchanged = { baseline: prev, verdict, affectsServer: false, events: [], ended: [], started: [], endedBy: new Map(), silent: NONE };
+  const unchanged = { baseline: prev, verdict, affectsServer: false, events: [], ended: [], started: [], endedBy: new Map(), silent: NONE, traffic: NO_TRAFFIC };
   const otherSourceFresh = prev.source !== null && prev.source !== read.source && prev.lastGoodAt !== null
     && Date.parse(at) - Date.parse(prev.lastGoodAt) <= opts.staleAfterMs;
   if (rejected && otherSourceFresh) {
@@ -197,6 +226,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
       endedBy: new Map(),
       // A failure is news whenever it happens (server-down), even right after a start.
       silent: NONE,
+      traffic: NO_TRAFFIC,
     };
   }
 
@@ -208,7 +238,8 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   const events: VpnEvent[] = [];
   if (prev.down) events.push({ type: 'server-up', server, at, since: prev.lastGoodAt });
   // First good read ever: everyone listed is recorded as online, but nobody is announced.
-  if (prev.sessions === null) return { baseline, verdict, affectsServer: true, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), silent: NONE };
+  if (prev.sessions === null) return { baseline, verdict, affectsServer: true, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), silent: NONE, traffic: NO_TRAFFIC };
+  const traffic = trafficSince(prev.sessions, online, prev.lastGoodAt);
 
   const ended: VpnSession[] = [];
   const started: VpnSession[] = [];
@@ -247,8 +278,8 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
     const previous = reconnectedFrom.get(s);
     events.push(previous ? { type: 'reconnected', server, at, session: s, previous } : { type: 'connected', server, at, session: s });
   }
-  if (!opts.firstSinceStart) return { baseline, verdict, affectsServer: true, events, rejected: null, ended, started, endedBy, silent: NONE };
-  return { baseline, verdict, affectsServer: true, rejected: null, ended, started, endedBy, ...afterRestart(prev, events, at, opts.restartDetailMs ?? RESTART_DETAIL_MS) };
+  if (!opts.firstSinceStart) return { baseline, verdict, affectsServer: true, events, rejected: null, ended, started, endedBy, silent: NONE, traffic };
+  return { baseline, verdict, affectsServer: true, rejected: null, ended, started, endedBy, traffic, ...afterRestart(prev, events, at, opts.restartDetailMs ?? RESTART_DETAIL_MS) };
 }
 
 /**
