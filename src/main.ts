@@ -7,7 +7,8 @@ import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
-import { Poller } from './poll/poller.ts';
+import { HeldError, Poller } from './poll/poller.ts';
+import { DatabaseWatch } from './store/database-watch.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
 import { readServers } from './poll/read-servers.ts';
 import { RequestRunner, type PollArgs } from './request-runner.ts';
@@ -71,6 +72,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const db = await openServiceDatabase(config, log);
     stops.push(() => db.close());
     const metrics = createMetrics();
+    const database = new DatabaseWatch(db.store, log.child({ component: 'database' }), { gauge: metrics.databaseUp });
+    database.start();
+    stops.push(async () => database.stop());
     const live = new LiveFeed();
 
     // SSH connections the main thread keeps: for kicks (and the management streams).
@@ -82,6 +86,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
     });
     await poller.start();
+    // Stopped after the reads stop coming (the scheduler, the streams) and before the database closes.
+    stops.push(() => poller.drain());
+    // What the poller held while the database was away is written as soon as it answers again.
+    database.onChange((state) => {
+      if (state.up) void poller.flushHeld().then(() => metrics.heldBatches.set(poller.heldBatches), () => undefined);
+    });
 
     // Management streams (issue 6): live connects/disconnects for servers with `management`; kicks borrow their connections.
     const managementStream = new ManagementStream({
@@ -122,7 +132,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       sinks.push(discord.sink);
       log.info('Discord is on');
     }
-    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
     // The poller publishes every stored cycle; one with events is news for the outbox.
     live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();
@@ -145,7 +155,10 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const data: PollJobData = { servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
     let cycleStarted = performance.now();
     const batcher = new ReadBatcher(
-      (reads) => poller.apply(reads).catch((err) => log.error({ err }, 'could not store poll results; the next cycle retries')),
+      (reads) => poller.apply(reads).catch((err) => {
+        if (err instanceof HeldError) log.debug(err.message); // the database watch logs the outage once
+        else log.error({ err }, 'could not store poll results; the next cycle retries');
+      }).finally(() => metrics.heldBatches.set(poller.heldBatches)),
       (applied) => void applied.then(() => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000)),
     );
     const bree = createPollScheduler({
