@@ -193,6 +193,32 @@ const replicaSchema = new Schema({
   seenAt: { type: Date, required: true },
 });
 
+/**
+ * A lease (store/leases.ts): one VPN server's poller and management connection (`server:NAME`), or
+ * a connection only one replica may keep (`discord-gateway`, `slack-socket`). Free when expired.
+ */
+const leaseSchema = new Schema({
+  _id: { type: String, required: true },
+  holder: { type: String, default: null },
+  expiresAt: { type: Date, required: true },
+  acquiredAt: { type: Date, default: null },
+  /** How the last holder let go: 'handover' (to balance the load) or 'stop'; null while held or when it expired. */
+  released: { type: String, default: null },
+  /** What the holder says about it (a server's management mode), as JSON. */
+  infoJson: { type: String, default: null },
+});
+
+/** One stored batch of changes, for the other replicas' pages and notifiers (store/changes.ts). */
+const changeSchema = new Schema({
+  _id: { type: Number, required: true },
+  at: { type: Date, required: true },
+  replica: { type: String, required: true },
+  servers: { type: [String], default: [] },
+  /** What the page's stream tells: type, server and user of each event (no addresses). */
+  eventsJson: { type: String, default: '[]' },
+});
+changeSchema.index({ at: 1 }, { expireAfterSeconds: 3600 }); // old changes (real MongoDB only; store/changes.ts also prunes)
+
 // The documents as stored (plain objects with _id, as lean queries return them and as the cycle
 // writes build them).
 export type ServerDoc = InferRawDocTypeFromSchema<typeof serverSchema>;
@@ -201,6 +227,7 @@ export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
 export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
+export type LeaseDoc = InferRawDocTypeFromSchema<typeof leaseSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -212,6 +239,8 @@ export function createModels(connection: Connection) {
     Counter: connection.model('Counter', counterSchema, 'counters'),
     Request: connection.model('Request', requestSchema, 'requests'),
     Replica: connection.model('Replica', replicaSchema, 'replicas'),
+    Lease: connection.model('Lease', leaseSchema, 'leases'),
+    Change: connection.model('Change', changeSchema, 'changes'),
   };
 }
 

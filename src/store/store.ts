@@ -1,9 +1,11 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes and the registry of running services.
+// between processes, the registry of running services, their leases and the change sequence.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
+import { Changes } from './changes.ts';
 import { KickAudit } from './kick-audit.ts';
+import { Leases } from './leases.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
@@ -18,6 +20,8 @@ export class Store {
   readonly audit: KickAudit;
   readonly requests: Requests;
   readonly replicas: Replicas;
+  readonly leases: Leases;
+  readonly changes: Changes;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -27,6 +31,8 @@ export class Store {
     this.audit = new KickAudit(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
+    this.leases = new Leases(this.models);
+    this.changes = new Changes(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */
