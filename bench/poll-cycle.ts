@@ -128,8 +128,8 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
           (applied) => void applied.then(() => cycleDone?.()),
         );
         const bree = createPollScheduler({
-          intervalSeconds: 3600, workerData: jobData, closeWorkerAfterMs: 120_000, log,
-          onMessage: (m) => batcher.take(m as PollJobMessage), onError: (err) => { throw err; },
+          intervalSeconds: 3600, order: () => jobData, baseline: (server) => poller.online(server), closeWorkerAfterMs: 120_000, log,
+          onMessage: (m) => batcher.take(m), onError: (err) => { throw err; },
         });
         const runOnce = () => new Promise<CycleReport[]>((resolve) => {
           reports = [];

@@ -24,7 +24,6 @@ import { runStartupChecks } from './check/startup-checks.ts';
 import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
-import type { PollJobData, PollJobMessage } from './poll/job-messages.ts';
 import { logSink, noticeTargets, type NoticeSink } from './notify/targets.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
@@ -152,7 +151,6 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const address = httpServer.address() as AddressInfo;
     log.info({ port: address.port }, `status page on http://localhost:${address.port}/`);
 
-    const data: PollJobData = { servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
     let cycleStarted = performance.now();
     const batcher = new ReadBatcher(
       (reads) => poller.apply(reads).catch((err) => {
@@ -163,12 +161,13 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     );
     const bree = createPollScheduler({
       intervalSeconds: pollSeconds,
-      workerData: data,
+      order: () => ({ servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 }),
+      baseline: (server) => poller.online(server),
       // The longest a cycle can honestly take: every server timing out, `concurrency` at a time.
       // Past that the worker is stuck (a read ignoring its timeout) and is terminated.
       closeWorkerAfterMs: (Math.ceil(servers.length / config.poll.concurrency) * config.poll.timeoutSeconds + 10) * 1000,
       log,
-      onMessage: (message) => batcher.take(message as PollJobMessage),
+      onMessage: (message) => batcher.take(message),
       onError: (err) => log.error({ err }, 'poll job failed'),
     });
     bree.on('worker created', () => { cycleStarted = performance.now(); });

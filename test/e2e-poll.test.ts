@@ -9,7 +9,6 @@ import { logger } from '../src/log.ts';
 import { Poller } from '../src/poll/poller.ts';
 import { createPollScheduler, stopScheduler } from '../src/poll/scheduler.ts';
 import type { Store } from '../src/store/store.ts';
-import type { PollJobData, PollJobMessage } from '../src/poll/job-messages.ts';
 import { labAvailable, startLab, type Lab } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
@@ -36,11 +35,10 @@ describeE2e('polling a real OpenVPN server through sshd', () => {
     const server = ssh.serverConfig({ name: 'lab-1', statusPath: vpn.servers[0]!.statusPath, statusRefreshSeconds: 1 });
     const poller = new Poller({ store, servers: [server], pollIntervalSeconds: POLL_SECONDS, downAfter: 3, targets: () => ['log'], log: logger.child({ test: 'e2e' }) });
     await poller.start();
-    const data: PollJobData = { servers: [server], concurrency: 4, timeoutMs: 10_000 };
     bree = createPollScheduler({
-      intervalSeconds: POLL_SECONDS, workerData: data, closeWorkerAfterMs: 20_000, log: logger,
-      onMessage: (m) => {
-        const msg = m as PollJobMessage;
+      intervalSeconds: POLL_SECONDS, order: () => ({ servers: [server], concurrency: 4, timeoutMs: 10_000 }),
+      baseline: (name) => poller.online(name), closeWorkerAfterMs: 20_000, log: logger,
+      onMessage: (msg) => {
         if (msg.type !== 'read') return;
         reads.push(msg.read);
         void poller.apply([msg.read]);

@@ -5,7 +5,10 @@ import Bree from 'bree';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { VpnSession } from '../domain.ts';
 import type { Logger } from '../log.ts';
+import type { PollJobMessage, PollJobOrder, PollWorkerMessage } from './job-messages.ts';
+import { digestSessions, expandSnapshot, type SessionDigest } from './session-digest.ts';
 
 const jobsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs');
 
@@ -17,11 +20,14 @@ function tsWorker(filename: string, options: Partial<WorkerOptions>): Worker {
 
 export interface PollScheduleOptions {
   intervalSeconds: number;
-  /** Data for the job's worker (structured-cloned: plain data only). */
-  workerData: object;
+  /** What each cycle polls, decided as its worker starts (the servers this replica holds now). */
+  order: () => Omit<PollJobOrder, 'digests'>;
+  /** A server's baseline sessions now: the worker leaves out what they already say (src/poll/session-digest.ts). */
+  baseline: (server: string) => readonly VpnSession[];
   /** A run that outlives this is terminated (a hung read must not block the next cycles). */
   closeWorkerAfterMs: number;
-  onMessage: (message: unknown) => void;
+  /** Each read, rebuilt whole, and the end of each cycle. */
+  onMessage: (message: PollJobMessage) => void;
   onError: (error: unknown) => void;
   log: Logger;
 }
@@ -29,6 +35,8 @@ export interface PollScheduleOptions {
 /** A Bree instance that runs jobs/poll-servers.ts now and then every interval. */
 export function createPollScheduler(opts: PollScheduleOptions): Bree {
   const log = opts.log.child({ component: 'bree' });
+  /** The baseline sessions each digest of the running cycle was made from: what its reads are rebuilt against. */
+  let digested = new Map<string, readonly VpnSession[]>();
   const bree = new Bree({
     root: jobsDir,
     defaultExtension: 'ts',
@@ -42,13 +50,28 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
       closeWorkerAfterMs: opts.closeWorkerAfterMs,
       // A cap on the worker's heap makes it collect garbage as it goes instead of growing with the
       // fleet (it only ever holds the reads in flight).
-      worker: { workerData: opts.workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
+      worker: { resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
     }],
-    workerMessageHandler: ({ message }: { message: unknown }) => { if (message !== 'done') opts.onMessage(message); },
+    workerMessageHandler: ({ message }: { message: unknown }) => {
+      if (message === 'done') return;
+      const m = message as PollWorkerMessage;
+      if (m.type === 'cycle-end') return opts.onMessage(m);
+      if (!m.read.ok) return opts.onMessage({ type: 'read', read: m.read });
+      const { snapshot, ...read } = m.read;
+      opts.onMessage({ type: 'read', read: { ...read, snapshot: expandSnapshot(snapshot, digested.get(read.server) ?? []) } });
+    },
     errorHandler: (error: unknown) => opts.onError(error),
   });
   const original = bree.createWorker.bind(bree);
   bree.createWorker = (filename, options) => (filename.endsWith('.ts') ? tsWorker(filename, options) : original(filename, options));
+  // The order goes to the worker as it starts (it waits for it): a message posted now is queued.
+  bree.on('worker created', (name: string) => {
+    const order = opts.order();
+    digested = new Map(order.servers.map((s) => [s.name, opts.baseline(s.name)]));
+    const digests: Record<string, SessionDigest> = {};
+    for (const [server, sessions] of digested) if (sessions.length) digests[server] = digestSessions(sessions);
+    bree.workers.get(name)?.postMessage({ ...order, digests } satisfies PollJobOrder, Object.values(digests).map((d) => d.buffer as ArrayBuffer));
+  });
   return bree;
 }
 
