@@ -134,7 +134,7 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
     const sink: NoticeSink = { target: 'log', post: async (_channel, notice) => { for (const l of notice.lines) notices.push({ at: Date.now(), kind: l.kind, text: l.text }); return null; } };
     const pageUpdates: { at: number; type: string; user: string }[] = [];
     const live = new LiveFeed();
-    live.subscribe((u) => { for (const e of u.events) pageUpdates.push({ at: Date.now(), type: e.type, user: e.session?.commonName ?? '' }); });
+    live.subscribe((u) => { for (const e of u.events) pageUpdates.push({ at: Date.now(), type: e.type, user: e.user ?? '' }); });
 
     // One notifier at a time; replaced to change the flap window between phases.
     const notifiers: Notifier[] = [];

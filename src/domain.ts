@@ -173,6 +173,11 @@ export interface LiveModeInfo {
   lastError?: string;
   /** The last management read handed to the poller (ISO-8601). */
   lastReadAt?: string;
+  /**
+   * The replica that polls the server (holds its lease); null while none does (a takeover is
+   * due); absent where replicas are not known.
+   */
+  heldBy?: string | null;
 }
 
 // ---- identity -----------------------------------------------------------------------------------

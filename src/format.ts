@@ -59,9 +59,14 @@ export function formatTraffic(received: number, sent: number): string {
 
 /**
  * How a server is followed, for people: the live mode where the management stream reports one,
- * else where its last good read came from.
+ * else where its last good read came from; with replicas, which one polls it (`heldBy`).
  */
 export function describeMode(info: LiveModeInfo | undefined, source: string | null, now: Date): string {
+  const holder = info?.heldBy === undefined ? '' : info.heldBy === null ? ' · no replica polls it now' : ` · on ${info.heldBy}`;
+  return modeText(info, source, now) + holder;
+}
+
+function modeText(info: LiveModeInfo | undefined, source: string | null, now: Date): string {
   switch (info?.mode) {
     case 'stream': return 'live (management stream)';
     case 'reconnecting': return `status file; management reconnecting${info.lastError ? ` (${info.lastError})` : ''} since ${formatAgo(info.since, now)}`;

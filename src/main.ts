@@ -2,7 +2,7 @@
 // dependency order, and stops them in reverse on SIGINT/SIGTERM.
 import type { Config } from './config.ts';
 import { openServiceDatabase, type Database } from './store/db.ts';
-import type { ServerConfig } from './domain.ts';
+import type { LiveModeInfo, ServerConfig, ServerRead } from './domain.ts';
 import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
@@ -10,14 +10,16 @@ import { createMetrics } from './metrics.ts';
 import { HeldError, Poller } from './poll/poller.ts';
 import { DatabaseWatch } from './store/database-watch.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
-import { readServers } from './poll/read-servers.ts';
-import { RequestRunner, type PollArgs } from './request-runner.ts';
+import { readServers, streamReads } from './poll/read-servers.ts';
+import { HEARTBEAT_MS, RequestRunner, type PollArgs } from './request-runner.ts';
+import { ChangeFeed } from './poll/change-feed.ts';
+import { LeasedConnection, LeaseKeeper, leaseServer, leaseTiming, serverLease } from './poll/leases.ts';
 import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
 import { ManagementKicker } from './kick/kicker.ts';
-import { ManagementStream } from './poll/management-stream.ts';
+import { configuredMode, ManagementStream } from './poll/management-stream.ts';
 import { Notifier } from './notify/notifier.ts';
 import { SshPool } from './ssh.ts';
 import { runStartupChecks } from './check/startup-checks.ts';
@@ -84,24 +86,100 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       store: db.store, servers, pollIntervalSeconds: pollSeconds, downAfter: config.poll.downAfter,
       targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
     });
-    await poller.start();
     // Stopped after the reads stop coming (the scheduler, the streams) and before the database closes.
     stops.push(() => poller.drain());
     // What the poller held while the database was away is written as soon as it answers again.
     database.onChange((state) => {
       if (state.up) void poller.flushHeld().then(() => metrics.heldBatches.set(poller.heldBatches), () => undefined);
     });
+    const applyReads = (reads: ServerRead[]) => poller.apply(reads).catch((err) => {
+      if (err instanceof HeldError) log.debug(err.message); // the database watch logs the outage once
+      else log.error({ err }, 'could not store poll results; the next cycle retries');
+    }).finally(() => metrics.heldBatches.set(poller.heldBatches));
+    const readOptions = { concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
 
     // Management streams (issue 6): live connects/disconnects for servers with `management`; kicks borrow their connections.
     const managementStream = new ManagementStream({
       servers, sshPool, poller, statusIntervalSeconds: config.management.statusIntervalSeconds, log: log.child({ component: 'management-stream' }),
     });
-    managementStream.start();
     stops.push(() => managementStream.stop());
 
-    // The checks of `vpnwatch check`, once per configured server (not the demo fleet), failures logged.
+    // Replicas (issue 14): this process polls and streams the servers whose leases it holds
+    // (src/poll/leases.ts). A server it takes starts from the stored baseline, and is read at once
+    // when the scheduler is already running (a takeover); one it loses is let go of first.
+    const timing = leaseTiming(pollSeconds);
+    const leaseDefaults = { store: db.store, replicaId: config.replicaId, ...timing, liveWithinMs: 3 * HEARTBEAT_MS, databaseUp: () => database.up };
+    let scheduled = false;
+    const serverLeases = new LeaseKeeper({
+      ...leaseDefaults, names: servers.map((s) => serverLease(s.name)), balance: true, log: log.child({ component: 'leases' }),
+      onTaken: async (taken) => {
+        const names = taken.map((t) => leaseServer(t.name));
+        await poller.adopt(taken.map((t) => ({ name: leaseServer(t.name), handover: t.handover })));
+        managementStream.hold(names);
+        if (scheduled) void readNow(names);
+      },
+      onLost: async (leases) => {
+        const names = leases.map(leaseServer);
+        await managementStream.drop(names);
+        await poller.forget(names);
+      },
+      // What the other replicas show for a server held here: its management mode (not each read's time).
+      info: (lease) => {
+        const { lastReadAt: _perRead, ...mode } = managementStream.modes()[leaseServer(lease)] ?? { lastReadAt: undefined };
+        return mode;
+      },
+    });
+    const holdsServer = (server: string) => serverLeases.holds(serverLease(server));
+    /** A takeover's first read, in this thread, on connections of its own, without waiting for the next cycle. */
+    const readNow = async (names: string[]) => {
+      const pool = new SshPool({ connectTimeoutMs: readOptions.timeoutMs });
+      const batcher = new ReadBatcher(applyReads);
+      try {
+        const chosen = servers.filter((s) => names.includes(s.name));
+        await streamReads(chosen, pool, readOptions, (read) => batcher.take({ type: 'read', read }));
+        batcher.take({ type: 'cycle-end', reads: chosen.length });
+      } finally {
+        await pool.closeAll();
+      }
+    };
+    /** How each server is followed, and by which replica: held here from the streams, elsewhere from what its holder published. */
+    const startedAt = new Date().toISOString();
+    const modes = (): Record<string, LiveModeInfo> => {
+      const local = managementStream.modes();
+      const holders = serverLeases.holders();
+      return Object.fromEntries(servers.map((s) => {
+        const published = serverLeases.published(serverLease(s.name));
+        const info: LiveModeInfo = local[s.name] ?? (published ? JSON.parse(published) as LiveModeInfo : { mode: configuredMode(s), since: startedAt });
+        return [s.name, { ...info, heldBy: holders[serverLease(s.name)] ?? null }];
+      }));
+    };
+
+    // Requests from other processes on this database (`vpnwatch poll` beside this service); its
+    // heartbeat is also how the other replicas know this one is live.
+    const runner = new RequestRunner({
+      requests: db.store.requests, replicas: db.store.replicas, replicaId: config.replicaId, log: log.child({ component: 'requests' }),
+      servers: () => servers.filter((s) => holdsServer(s.name)).map((s) => s.name),
+      handlers: {
+        poll: async (request) => {
+          const { server } = request.args as PollArgs;
+          const chosen = servers.filter((s) => holdsServer(s.name) && (server === null || s.name === server));
+          return (await poller.apply(await readServers(chosen, sshPool, readOptions))).servers;
+        },
+      },
+    });
+    await runner.start();
+    stops.push(() => runner.stop());
+    await serverLeases.start();
+    stops.push(() => serverLeases.stop());
+
+    // The other replicas' changes reach this one's page and notifier, and this one's reach theirs.
+    const changeFeed = new ChangeFeed({ changes: db.store.changes, live, replicaId: config.replicaId, log: log.child({ component: 'changes' }) });
+    await changeFeed.start();
+    stops.push(() => changeFeed.stop());
+
+    // The checks of `vpnwatch check`, once per server held at the start (not the demo fleet), failures logged.
     const startupChecks = runStartupChecks({
-      servers: config.demo ? [] : servers, management: managementStream, timeoutMs: config.poll.timeoutSeconds * 1000,
+      servers: config.demo ? [] : servers.filter((s) => holdsServer(s.name)), management: managementStream, timeoutMs: readOptions.timeoutMs,
       pollIntervalSeconds: pollSeconds, concurrency: config.poll.concurrency, log: log.child({ component: 'check' }),
     });
     stops.push(() => startupChecks.stop());
@@ -110,35 +188,62 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,
       onKilled: (server, sessions) => poller.noteKicked(server, sessions),
     });
-    const modes = () => managementStream.modes();
     const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
+    // Notices go out over HTTP from any replica; the connections only one replica may keep (the
+    // Discord gateway, Slack's Socket Mode) are kept by whichever holds their lease.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
     let slackRouter: Router | null = null;
     if (config.slack) {
-      const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
-      await slack.start();
-      stops.push(() => slack.stop());
+      const slackConfig = config.slack;
+      const slack = createSlackApp({ config: slackConfig, dispatch: dispatchDeps, log });
       sinks.push(slack.sink);
       slackRouter = slack.router;
+      if (slack.mode === 'http') {
+        await slack.start();
+        stops.push(() => slack.stop());
+      } else {
+        const socket = new LeasedConnection({
+          ...leaseDefaults, name: 'slack-socket', log: log.child({ component: 'slack-socket' }),
+          connect: async () => {
+            const app = createSlackApp({ config: slackConfig, dispatch: dispatchDeps, log });
+            await app.start().catch(async (err: unknown) => { await app.stop(); throw err; });
+            return app;
+          },
+        });
+        await socket.start();
+        stops.push(() => socket.stop());
+      }
       log.info({ mode: slack.mode }, 'Slack is on');
     }
     if (config.discord) {
-      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log });
-      await discord.start();
-      stops.push(() => discord.stop());
-      sinks.push(discord.sink);
+      const discordConfig = config.discord;
+      sinks.push(createDiscordBot({ config: discordConfig, dispatch: dispatchDeps, log }).sink);
+      const gateway = new LeasedConnection({
+        ...leaseDefaults, name: 'discord-gateway', log: log.child({ component: 'discord-gateway' }),
+        // A client of its own each time: discord.js cannot log in again with a client it destroyed.
+        connect: async () => {
+          const bot = createDiscordBot({ config: discordConfig, dispatch: dispatchDeps, log });
+          await bot.start().catch(async (err: unknown) => { await bot.stop(); throw err; });
+          return bot;
+        },
+      });
+      await gateway.start();
+      stops.push(() => gateway.stop());
       log.info('Discord is on');
     }
     const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
-    // The poller publishes every stored cycle; one with events is news for the outbox.
+    // Every stored cycle is published (this replica's, and the others' through the change feed); one with events is news for the outbox.
     live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();
     stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
-    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes });
+    const web = createWebApp({
+      store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes,
+      replica: { id: config.replicaId, holds: holdsServer },
+    });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -152,16 +257,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     log.info({ port: address.port }, `status page on http://localhost:${address.port}/`);
 
     let cycleStarted = performance.now();
-    const batcher = new ReadBatcher(
-      (reads) => poller.apply(reads).catch((err) => {
-        if (err instanceof HeldError) log.debug(err.message); // the database watch logs the outage once
-        else log.error({ err }, 'could not store poll results; the next cycle retries');
-      }).finally(() => metrics.heldBatches.set(poller.heldBatches)),
-      (applied) => void applied.then(() => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000)),
-    );
+    const batcher = new ReadBatcher(applyReads, (applied) => void applied.then(() => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000)));
     const bree = createPollScheduler({
       intervalSeconds: pollSeconds,
-      order: () => ({ servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 }),
+      // Each cycle polls the servers held as it starts; the worker leaves out what the baselines already say.
+      order: () => ({ servers: servers.filter((s) => holdsServer(s.name)), ...readOptions }),
       baseline: (server) => poller.online(server),
       // The longest a cycle can honestly take: every server timing out, `concurrency` at a time.
       // Past that the worker is stuck (a read ignoring its timeout) and is terminated.
@@ -172,23 +272,10 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     bree.on('worker created', () => { cycleStarted = performance.now(); });
     await bree.start();
+    scheduled = true;
+    // Stopped first: no new reads, then the leases are let go (the other replicas take over at once).
     stops.push(() => stopScheduler(bree));
-    // Requests from other processes on this database (`vpnwatch poll` beside this service).
-    const runner = new RequestRunner({
-      requests: db.store.requests, replicas: db.store.replicas, replicaId: config.replicaId, log: log.child({ component: 'requests' }),
-      servers: () => servers.map((s) => s.name),
-      handlers: {
-        poll: async (request) => {
-          const { server } = request.args as PollArgs;
-          const chosen = server === null ? servers : servers.filter((s) => s.name === server);
-          const reads = await readServers(chosen, sshPool, { concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 });
-          return (await poller.apply(reads)).servers;
-        },
-      },
-    });
-    await runner.start();
-    stops.push(() => runner.stop());
-    log.info({ servers: servers.length, pollSeconds, database: db.engine, replica: config.replicaId }, 'vpnwatch started');
+    log.info({ servers: servers.length, held: serverLeases.held().length, pollSeconds, database: db.engine, replica: config.replicaId, leaseSeconds: timing.leaseMs / 1000 }, 'vpnwatch started');
     return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {
     await stopAll();

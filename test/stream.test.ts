@@ -153,7 +153,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     const stored = await events('est-1');
     expect(stored.map((e) => [e.type, e.user, e.session?.virtualAddress])).toEqual([['connected', 'alice', alice.expectedVirtualAddress(EST)]]);
     expect((await store.queries.servers()).find((s) => s.name === 'est-1')).toMatchObject({ source: 'management', onlineCount: 1 });
-    const update = live.slice(before).find((u) => u.events.some((e) => e.type === 'connected' && e.session?.commonName === 'alice'));
+    const update = live.slice(before).find((u) => u.events.some((e) => e.type === 'connected' && e.user === 'alice'));
     expect(update?.servers).toEqual(['est-1']);
   });
 

@@ -256,3 +256,94 @@ export class LeaseKeeper {
     }
   }
 }
+
+/** The lease of a VPN server (its poller and management connection). */
+export const serverLease = (server: string) => `server:${server}`;
+export const leaseServer = (lease: string) => lease.slice('server:'.length);
+
+/**
+ * Lease length and tick for a poll interval (see the header): the lease lasts two intervals, the
+ * tick is a third of one (at least 1 s, at most 10 s, so a large interval still notices a dead
+ * replica's leases soon after they expire).
+ */
+export function leaseTiming(pollIntervalSeconds: number): { leaseMs: number; tickMs: number } {
+  return { leaseMs: 2 * pollIntervalSeconds * 1000, tickMs: Math.min(10_000, Math.max(1000, Math.round((pollIntervalSeconds * 1000) / 3))) };
+}
+
+/** A connection only one replica may keep open (the Discord gateway, Slack's Socket Mode). */
+export interface Connection {
+  stop(): Promise<void>;
+}
+
+export interface LeasedConnectionOptions extends Omit<LeaseKeeperOptions, 'names' | 'balance' | 'onTaken' | 'onLost' | 'info'> {
+  name: string;
+  /** Opens the connection; rejects when it cannot (it is tried again with backoff while the lease is held). */
+  connect: () => Promise<Connection>;
+  /** Between attempts: the first, doubling up to the cap. */
+  retryMs?: { first: number; max: number };
+}
+
+/**
+ * Keeps a connection open on whichever replica holds its lease: opened when the lease is taken
+ * (tried again with backoff while it cannot be), closed when the lease is lost or on stop, when
+ * the lease is released for another replica to take at its next tick.
+ */
+export class LeasedConnection {
+  readonly keeper: LeaseKeeper;
+  readonly #opts: LeasedConnectionOptions;
+  #connection: Connection | undefined;
+  #attempts: Promise<void> | undefined;
+  #wanted = false;
+  #wake: (() => void) | undefined;
+
+  constructor(opts: LeasedConnectionOptions) {
+    this.#opts = opts;
+    this.keeper = new LeaseKeeper({
+      ...opts, names: [opts.name], balance: false,
+      onTaken: async () => { this.#open(); },
+      onLost: () => this.#close(),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.keeper.start();
+  }
+
+  stop(): Promise<void> {
+    return this.keeper.stop();
+  }
+
+  /** Whether the connection is open on this replica. */
+  get open(): boolean {
+    return this.#connection !== undefined;
+  }
+
+  #open(): void {
+    this.#wanted = true;
+    const { first, max } = this.#opts.retryMs ?? { first: 1000, max: 60_000 };
+    this.#attempts ??= (async () => {
+      for (let failures = 0; this.#wanted && !this.#connection; failures++) {
+        try {
+          const connection = await this.#opts.connect();
+          if (this.#wanted) this.#connection = connection;
+          else await connection.stop();
+        } catch (err) {
+          this.#opts.log.error({ err }, `${this.#opts.name}: could not connect (${errorMessage(err)}); trying again while this replica holds its lease`);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(max, first * 2 ** failures));
+            this.#wake = () => { clearTimeout(timer); resolve(); };
+          });
+        }
+      }
+    })().finally(() => { this.#attempts = undefined; });
+  }
+
+  async #close(): Promise<void> {
+    this.#wanted = false;
+    this.#wake?.();
+    await this.#attempts;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await connection?.stop().catch((err: unknown) => this.#opts.log.warn({ err }, `${this.#opts.name}: error while closing`));
+  }
+}

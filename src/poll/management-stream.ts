@@ -61,6 +61,8 @@ interface StreamState {
   /** Ends the current wait (backoff or the pause between short reads) early: used by stop(). */
   wake: (() => void) | undefined;
   loop: Promise<void> | undefined;
+  /** Followed by this process now (with replicas: this replica holds the server's lease). */
+  active: boolean;
 }
 
 /** Reconnect delays: the first, doubling up to the cap; each is jittered down by up to half. */
@@ -84,27 +86,52 @@ export class ManagementStream implements ManagementAccess {
     this.#dedicated = new DedicatedManagementAccess(opts.sshPool, opts.connect);
     const since = new Date().toISOString();
     for (const server of opts.servers) {
-      const mode: LiveMode = !server.management ? 'file-only' : server.management.mode === 'short' ? 'short' : 'reconnecting';
       this.#states.set(server.name, {
-        server, info: { mode, since }, client: undefined, lease: undefined, connecting: undefined,
-        reading: undefined, readAgain: false, readsServed: 0, wake: undefined, loop: undefined,
+        server, info: { mode: configuredMode(server), since }, client: undefined, lease: undefined, connecting: undefined,
+        reading: undefined, readAgain: false, readsServed: 0, wake: undefined, loop: undefined, active: false,
       });
     }
   }
 
-  /** Opens the streams and starts the short-mode reads; returns at once. */
+  /** Opens the streams and starts the short-mode reads for every server; returns at once. */
   start(): void {
     if (this.#started) throw new Error('ManagementStream already started');
     this.#started = true;
-    for (const state of this.#states.values()) {
+    this.hold([...this.#states.keys()]);
+  }
+
+  /**
+   * Starts following these servers (with replicas: this replica took their leases); returns at
+   * once. A server already followed is left as it is.
+   */
+  hold(names: string[]): void {
+    for (const name of names) {
+      const state = this.#states.get(name);
+      if (!state || state.active || this.#stopped) continue;
+      state.active = true;
+      state.info = { mode: configuredMode(state.server), since: new Date().toISOString() };
       if (state.info.mode === 'reconnecting') state.loop = this.#streamLoop(state);
       else if (state.info.mode === 'short') state.loop = this.#shortLoop(state);
     }
   }
 
-  /** Every server's mode, by server name. */
+  /**
+   * Stops following these servers (their leases go to another replica): ends each stream with
+   * `quit` after the command in flight, and resolves once the interface is free for the next holder.
+   */
+  async drop(names: string[]): Promise<void> {
+    const states = names.map((n) => this.#states.get(n)).filter((s): s is StreamState => s?.active === true);
+    for (const state of states) {
+      state.active = false;
+      state.wake?.();
+      void state.lease?.release();
+    }
+    await Promise.all(states.map((s) => s.loop));
+  }
+
+  /** The mode of every server followed here, by server name. */
   modes(): Record<string, LiveModeInfo> {
-    return Object.fromEntries([...this.#states].map(([name, s]) => [name, { ...s.info }]));
+    return Object.fromEntries([...this.#states].filter(([, s]) => s.active).map(([name, s]) => [name, { ...s.info }]));
   }
 
   /**
@@ -114,7 +141,7 @@ export class ManagementStream implements ManagementAccess {
    */
   async acquire(server: ServerConfig): Promise<ManagementLease> {
     const state = this.#states.get(server.name);
-    if (state && !this.#stopped) {
+    if (state && !this.#halted(state)) {
       const client = state.client?.isOpen ? state.client : await state.connecting;
       if (client?.isOpen) return { client, release: async () => this.#requestRead(state) };
     }
@@ -133,7 +160,7 @@ export class ManagementStream implements ManagementAccess {
 
   async #streamLoop(state: StreamState): Promise<void> {
     let failures = 0;
-    while (!this.#stopped) {
+    while (!this.#halted(state)) {
       state.connecting = this.#connect(state);
       const client = await state.connecting;
       state.connecting = undefined;
@@ -141,7 +168,7 @@ export class ManagementStream implements ManagementAccess {
         // A connection that delivered a read was healthy: the next drop starts the backoff afresh.
         if (await this.#serve(state, client)) failures = 0;
       }
-      if (this.#stopped) break;
+      if (this.#halted(state)) break;
       failures++;
       const delayMs = jittered(Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)));
       this.#log.debug({ server: state.server.name, delayMs, error: state.info.lastError }, 'management stream: reconnecting after a pause');
@@ -154,7 +181,7 @@ export class ManagementStream implements ManagementAccess {
     try {
       // Through the dedicated access, so a kick's own connection (taken while we were down) ends first.
       const lease = await this.#dedicated.acquire(state.server);
-      if (this.#stopped) {
+      if (this.#halted(state)) {
         await lease.release();
         return undefined;
       }
@@ -193,7 +220,7 @@ export class ManagementStream implements ManagementAccess {
     await state.reading;
     await state.lease?.release();
     state.lease = undefined;
-    if (!this.#stopped) {
+    if (!this.#halted(state)) {
       if (reason) this.#noteError(state, reason);
       this.#setMode(state, 'reconnecting');
     }
@@ -210,7 +237,7 @@ export class ManagementStream implements ManagementAccess {
       do {
         state.readAgain = false;
         await this.#streamRead(state);
-      } while (state.readAgain && state.client?.isOpen && !this.#stopped);
+      } while (state.readAgain && state.client?.isOpen && !this.#halted(state));
     })().finally(() => {
       state.reading = undefined;
     });
@@ -235,7 +262,7 @@ export class ManagementStream implements ManagementAccess {
   }
 
   async #shortLoop(state: StreamState): Promise<void> {
-    while (!this.#stopped) {
+    while (!this.#halted(state)) {
       const started = performance.now();
       let snapshot: StatusSnapshot | undefined;
       try {
@@ -274,8 +301,13 @@ export class ManagementStream implements ManagementAccess {
     }
   }
 
+  /** Whether this server's loops are to end: the manager stopped, or the server was dropped. */
+  #halted(state: StreamState): boolean {
+    return this.#stopped || !state.active;
+  }
+
   #pause(state: StreamState, ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
+    if (this.#halted(state)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -317,6 +349,11 @@ function asOfEndOfSecond(snapshot: StatusSnapshot): StatusSnapshot {
   if (snapshot.updatedAt === null) return snapshot;
   const second = Math.floor(Date.parse(snapshot.updatedAt) / 1000) * 1000;
   return { ...snapshot, updatedAt: new Date(second + 999).toISOString() };
+}
+
+/** How a server is followed before its first connection: what its configuration asks for. */
+export function configuredMode(server: ServerConfig): LiveMode {
+  return !server.management ? 'file-only' : server.management.mode === 'short' ? 'short' : 'reconnecting';
 }
 
 function jittered(ms: number): number {

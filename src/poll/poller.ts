@@ -8,7 +8,7 @@
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
-import type { LiveFeed } from './live-feed.ts';
+import { liveEvent, type LiveFeed } from './live-feed.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
@@ -77,6 +77,11 @@ export class Poller {
   /** Diffed batches not yet written (writes failed), oldest first: written in order by flush(). */
   private held: HeldBatch[] = [];
   private readonly byName: Map<string, ServerConfig>;
+  /**
+   * The servers this process works on: every configured one after start(); with replicas, those
+   * whose leases it holds (adopt, forget). Reads of any other server are dropped.
+   */
+  private readonly working = new Set<string>();
 
   constructor(private readonly deps: PollerDeps) {
     this.byName = new Map(deps.servers.map((s) => [s.name, s]));
@@ -85,7 +90,48 @@ export class Poller {
 
   /** Loads the stored baselines: a restart compares against the last good read, not against nothing. */
   async start(): Promise<void> {
+    for (const s of this.deps.servers) this.working.add(s.name);
     await this.reload();
+  }
+
+  /**
+   * Starts work on servers whose leases this replica took: loads their stored baselines, so the
+   * first read compares against the last one any replica stored (no false disconnect). With
+   * `handover`, the replica that handed it over read it until a moment ago and the first read
+   * here simply continues; otherwise (it stopped or died, or nobody held it) that read is a start
+   * for the server, as after a restart (the diff's firstSinceStart). After the batch in progress.
+   */
+  adopt(servers: { name: string; handover: boolean }[]): Promise<void> {
+    const run = this.queue.then(async () => {
+      const names = servers.map((s) => s.name).filter((n) => this.byName.has(n));
+      await this.reload(names);
+      for (const { name, handover } of servers) {
+        if (!this.byName.has(name)) continue;
+        this.working.add(name);
+        if (handover || this.deps.announceFirstRead) this.quiet.delete(name);
+        else this.quiet.add(name);
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Ends work on servers whose leases went to another replica, after the batch in progress (so
+   * the next holder loads what this one stored): their state is dropped here; changes held for
+   * them (the database was away) are still written, in order.
+   */
+  forget(names: string[]): Promise<void> {
+    const run = this.queue.then(() => {
+      for (const name of names) {
+        this.working.delete(name);
+        for (const map of [this.baselines, this.revisions, this.sessionIds, this.onlineWrittenAt, this.leaving, this.sourceStates, this.kicked]) map.delete(name);
+        this.quiet.delete(name);
+      }
+      this.countUsers();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async reload(names?: string[]): Promise<void> {
@@ -96,6 +142,11 @@ export class Poller {
       this.sessionIds.set(name, ids);
       this.sourceStates.set(name, sources);
     }
+    this.countUsers();
+  }
+
+  /** Online sessions per user over the baselines loaded here. */
+  private countUsers(): void {
     this.userSessions.clear();
     for (const b of this.baselines.values()) {
       for (const s of Object.values(b.sessions ?? {})) this.userSessions.set(userName(s), (this.userSessions.get(userName(s)) ?? 0) + 1);
@@ -233,6 +284,8 @@ export class Poller {
     // Another process (`vpnwatch poll` run beside `start`) may have stored newer reads: catch up,
     // except for servers whose changes are held here (memory is ahead of the store on purpose),
     // and not at all while the store cannot be asked.
+    // A read of a server whose lease went elsewhere while it was read: the new holder reads it.
+    reads = reads.filter((r) => this.working.has(r.server));
     const heldServers = new Set(this.held.flatMap((b) => b.cycles.map((c) => c.server)));
     const names = reads.map((r) => r.server).filter((n) => !heldServers.has(n));
     const stored = names.length ? await store.cycles.revisions(names).catch(() => null) : null;
@@ -343,7 +396,7 @@ export class Poller {
       for (const c of batch.cycles) if (c.diff.affectsServer) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       const events = batch.cycles.flatMap((c) => c.diff.events);
       for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
-      this.deps.live?.publish({ events, servers: batch.cycles.map((c) => c.server), at: new Date().toISOString() });
+      this.deps.live?.publish({ events: events.map(liveEvent), servers: batch.cycles.map((c) => c.server), at: new Date().toISOString() });
     }
     return written;
   }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
+import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -31,8 +31,14 @@ export interface WebDeps {
   snapshotMs?: number;
   /** Where request failures are logged (default: the process logger, module 'web'). */
   log?: Logger;
-  /** How each server is followed now (the management streams). */
+  /** How each server is followed now (the management streams), and by which replica (heldBy). */
   modes?: () => Record<string, LiveModeInfo>;
+  /**
+   * This process among the replicas sharing the database: /healthz names it, and /metrics has the
+   * per-server series of the servers it holds only (a Prometheus scraping every replica counts
+   * each server once).
+   */
+  replica?: { id: string; holds: (server: string) => boolean };
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -83,7 +89,7 @@ function sourceStatus(sources: Partial<Record<SourceName, SourceState>>, mode: L
 
 /** What the page's live stream says: which servers changed and who came and went; never an address. */
 function streamPayload(u: LiveUpdate): unknown {
-  return { at: u.at, servers: u.servers, events: u.events.map((e) => ({ type: e.type, server: e.server, user: e.session ? userName(e.session) : null })) };
+  return { at: u.at, servers: u.servers, events: u.events.map((e) => ({ type: e.type, server: e.server, user: e.user })) };
 }
 
 export function createWebApp(deps: WebDeps): express.Express {
@@ -242,16 +248,24 @@ export function createWebApp(deps: WebDeps): express.Express {
 
   app.get('/metrics', async (_req, res) => {
     const gauges = [metrics.sessionsOnline, metrics.bytesReceived, metrics.bytesSent, metrics.serverUp];
+    const mine = (server: string) => deps.replica?.holds(server) ?? true;
+    // Series this replica recorded for servers whose leases went to another replica: that one reports them now.
+    for (const metric of [metrics.pollDuration, metrics.pollFailures, metrics.readsSuperseded] as const) {
+      for (const { labels } of (await metric.get()).values) {
+        const { le: _bucket, ...series } = labels as Record<string, string | number>;
+        if (typeof series.server === 'string' && !mine(series.server)) (metric as { remove(labels: Record<string, string | number>): void }).remove(series);
+      }
+    }
     try {
       const { snapshot } = await cache.get();
       for (const g of gauges) g.reset();
-      for (const s of snapshot.servers) {
+      for (const s of snapshot.servers.filter((x) => mine(x.name))) {
         metrics.serverUp.set({ server: s.name }, serverHealth(s).healthy ? 1 : 0);
         metrics.sessionsOnline.set({ server: s.name }, 0);
         metrics.bytesReceived.set({ server: s.name }, 0);
         metrics.bytesSent.set({ server: s.name }, 0);
       }
-      for (const o of snapshot.online) {
+      for (const o of snapshot.online.filter((x) => mine(x.server))) {
         metrics.sessionsOnline.inc({ server: o.server });
         metrics.bytesReceived.inc({ server: o.server }, o.bytesReceived);
         metrics.bytesSent.inc({ server: o.server }, o.bytesSent);
@@ -276,14 +290,20 @@ export function createWebApp(deps: WebDeps): express.Express {
     const modes = deps.modes?.() ?? {};
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
+    // With replicas: which replica polls each server; one that none does (a takeover is due) needs watching.
+    const holder = (name: string) => (deps.replica ? { heldBy: modes[name]?.heldBy ?? null } : {});
     const body = {
+      ...(deps.replica ? { replica: deps.replica.id } : {}),
       mongo,
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
         name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
-        consecutiveFailures: s.consecutiveFailures, down: s.down, error: s.lastError,
+        consecutiveFailures: s.consecutiveFailures, down: s.down, error: s.lastError, ...holder(s.name),
         sources: sourceStatus(s.sources, modes[s.name], ageOf),
-        problems: sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
+        problems: [
+          ...sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
+          ...(deps.replica && modes[s.name]?.heldBy === null ? ['no replica polls it now (its lease is free until a replica takes it)'] : []),
+        ],
       })),
     };
     const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0);
