@@ -20,6 +20,8 @@ export interface Reply {
   footer?: string;
   /** The table shows `shown` of `total` rows; renderers add "…and N more". */
   truncated?: { shown: number; total: number };
+  /** The answer is a UserError: what was asked cannot be done as typed (the terminal exits 2). */
+  userError?: boolean;
   /** Machine-readable result for `vpnwatch <command> --json`; chat renderers ignore it. */
   data?: unknown;
 }

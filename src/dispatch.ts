@@ -54,7 +54,7 @@ export function parseCommandText(text: string): CommandRequest {
 }
 
 /** The input with each option present, typed and in range, or a UserError saying what is wrong. */
-function checkInput(command: Command, raw: CommandInput): CommandInput {
+export function checkInput(command: Command, raw: CommandInput): CommandInput {
   const input: CommandInput = {};
   for (const option of command.options) {
     const value = raw[option.name];
@@ -135,7 +135,7 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
     }
     return await command.run(checkInput(command, input), ctx);
   } catch (err) {
-    if (err instanceof UserError) return { title: err.message, tone: 'warn', private: true };
+    if (err instanceof UserError) return { title: err.message, tone: 'warn', private: true, userError: true };
     const ref = randomBytes(2).toString('hex');
     log.error({ err, ref, command: name, platform: actor.platform, userId: actor.userId }, 'command failed');
     return { title: `Something went wrong (ref ${ref})`, lines: ['The error is logged under this reference.'], tone: 'error', private: true };

@@ -127,7 +127,7 @@ describe('/vpn online', () => {
 
   it('rejects an unknown server and names the known ones', async () => {
     const reply = await dispatch('online fra-9', admin, deps);
-    expect(reply).toEqual({ title: "No server 'fra-9'. Known: fra-1, ams-1, lon-1, par-1", tone: 'warn', private: true });
+    expect(reply).toEqual({ title: "No server 'fra-9'. Known: fra-1, ams-1, lon-1, par-1", tone: 'warn', private: true, userError: true });
   });
 });
 
