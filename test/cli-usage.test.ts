@@ -79,7 +79,7 @@ describe('vpnwatch kick / online with a server that is not configured', () => {
   });
 
   it('what the person can fix is a usage error too (exit 2), with a database and without one', async () => {
-    for (const env of [{ MONGODB_URI: mongodbUri }, {}]) {
+    for (const env of [{ MONGODB_URI: mongodbUri }, {}] as Record<string, string>[]) {
       expect(await vpnwatch(configured, env, 'kick')).toEqual({ code: 2, stdout: '', stderr: 'vpnwatch kick: Missing <name>. Usage: kick <name> [server] [which]\n' });
       expect(await vpnwatch(configured, env, 'recent', '0')).toEqual({ code: 2, stdout: '', stderr: "vpnwatch recent: <n> must be a whole number from 1 to 50, not '0'\n" });
     }
