@@ -1,6 +1,8 @@
 // The plain data that flows between the parser, the poller, the store, the commands and the page,
 // and the few rules every layer shares: who a session is (identity), whether a server is healthy,
-// and which configured server a typed name means. Pure: no I/O, so every layer can import it.
+// which configured server a typed name means, and who may see a real address (privacy). Pure: no
+// I/O, so every layer can import it.
+import { isIPv4, isIPv6 } from 'node:net';
 
 export type StatusFormat = 'openvpn-status-v1' | 'openvpn-status-v2' | 'openvpn-status-v3';
 
@@ -253,4 +255,43 @@ export function findServer<S extends { name: string }>(name: string, servers: re
 export function unknownServerMessage(name: string, servers: readonly { name: string }[]): string {
   const known = servers.map((s) => s.name).join(', ');
   return known ? `No server '${name}'. Known: ${known}` : `No server '${name}': no servers are configured`;
+}
+
+// ---- privacy ------------------------------------------------------------------------------------
+
+/**
+ * Who is looking, for the one privacy rule of the page, the API and chat. Real client addresses,
+ * SSH hosts and internal error texts are for the admin (the page's admin token; in chat, the
+ * configured admin users and roles) or for everyone where SHOW_REAL_IPS is set.
+ */
+export interface Viewer {
+  admin: boolean;
+  /** Real IPs (and the error texts that may hold addresses) in full: the admin, or everyone with SHOW_REAL_IPS. */
+  realIps: boolean;
+}
+
+/**
+ * "Network-prefix masking": a client's real address keeps only its network part: an IPv4 address
+ * its /24 (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an IPv4-mapped IPv6 address is
+ * treated as IPv4, and anything else (a hostname) becomes `hidden`. Virtual (pool) addresses are
+ * internal and never masked.
+ */
+export function maskIp(address: string): string {
+  const host = address.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  if (mapped) return maskIp(mapped[1]!);
+  if (isIPv4(host)) return `${host.slice(0, host.lastIndexOf('.'))}.x`;
+  if (isIPv6(host)) {
+    const [head = ''] = host.toLowerCase().split('::');
+    const groups = head ? head.split(':') : [];
+    // Groups elided by "::" are zero: "2001:db8::5" keeps 2001:db8, "::1" keeps 0:0.
+    while (groups.length < 2) groups.push('0');
+    return `${groups.slice(0, 2).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}:…`;
+  }
+  return 'hidden';
+}
+
+/** A real address as `viewer` may see it. */
+export function shownIp(address: string, viewer: Viewer): string {
+  return viewer.realIps ? address : maskIp(address);
 }

@@ -2,13 +2,9 @@
 // no clock (the snapshot carries its own `at`), so the page, the client's refresh (view.json) and
 // the tests all see the same thing for the same data.
 //
-// Privacy rule, "network-prefix masking": unless the viewer may see real IPs (admin, or
-// SHOW_REAL_IPS), a client's real address keeps only its network part: an IPv4 address its /24
-// (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an IPv4-mapped IPv6 address is treated
-// as IPv4, and anything else (a hostname) becomes `hidden`. Real ports are dropped with it.
-// Virtual (pool) addresses are internal and always shown.
-import { isIPv4, isIPv6 } from 'node:net';
-import { serverHealth, userName, type HealthState, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
+// Privacy rule: maskIp and Viewer in src/domain.ts (one rule for the page, the API and chat).
+// Unless the viewer may see real IPs, real ports are dropped with the address's host part.
+import { serverHealth, shownIp, userName, type HealthState, type LiveModeInfo, type Stats, type Viewer, type VpnSession } from '../domain.ts';
 import { describeMode } from '../format.ts';
 import type { OnlineSession, ServerState, SessionRecord, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
@@ -24,30 +20,12 @@ export interface StoreSnapshot {
   offline: UserRecord[];
 }
 
-export interface Viewer {
-  admin: boolean;
-  /** Real IPs in full: the admin, or everyone when SHOW_REAL_IPS is set. */
-  realIps: boolean;
-}
+// The web layer's callers import these from here.
+export { maskIp, type Viewer } from '../domain.ts';
 
 // ---- formatting ---------------------------------------------------------------------------------
 
-export function maskIp(address: string): string {
-  const host = address.replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  if (mapped) return maskIp(mapped[1]!);
-  if (isIPv4(host)) return `${host.slice(0, host.lastIndexOf('.'))}.x`;
-  if (isIPv6(host)) {
-    const [head = ''] = host.toLowerCase().split('::');
-    const groups = head ? head.split(':') : [];
-    // Groups elided by "::" are zero: "2001:db8::5" keeps 2001:db8, "::1" keeps 0:0.
-    while (groups.length < 2) groups.push('0');
-    return `${groups.slice(0, 2).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}:…`;
-  }
-  return 'hidden';
-}
-
-const showIp = (address: string | null, viewer: Viewer): string | null => (address === null ? null : viewer.realIps ? address : maskIp(address));
+const showIp = (address: string | null, viewer: Viewer): string | null => (address === null ? null : shownIp(address, viewer));
 
 /** `45s`, `12m 5s`, `3h 12m`, `2d 4h`: two units at most, for a glance. */
 export function formatDuration(seconds: number): string {
