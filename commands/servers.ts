@@ -1,11 +1,14 @@
 // /vpn servers: each server's health, last good read, online count and mode (live stream or
-// status file), plus notice
-// deliveries that keep failing (a bad token, a missing channel).
+// status file), plus notice deliveries that keep failing (a bad token, a missing channel). Error
+// texts may name hosts and addresses: they are shown only to a viewer who may see real IPs
+// (src/domain.ts), others get the state and a pointer.
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
-import type { Command } from '../src/command.ts';
-import { serverHealth } from '../src/domain.ts';
+import { fullAnswerAt, type Command } from '../src/command.ts';
+import { serverHealth, type LiveModeInfo } from '../src/domain.ts';
 
 const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
+/** Read errors listed one per line; the rest are counted (a fleet-wide outage would fill the answer). */
+const ERROR_LINES = 5;
 
 export const servers: Command = {
   name: 'servers',
@@ -19,22 +22,35 @@ export const servers: Command = {
     const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const byName = new Map(states.map((s) => [s.name, s]));
     const modes = ctx.modes?.() ?? {};
+    const details = ctx.viewer.realIps;
+    // A management connection's error (a password, a host) is an error text like the others.
+    const modeOf = (name: string): LiveModeInfo | undefined => {
+      const mode = modes[name];
+      if (!mode || details) return mode;
+      const { lastError: _hidden, ...rest } = mode;
+      return rest;
+    };
     const rows = names.map((name) => {
       const s = byName.get(name);
-      return [name, serverHealth(s).label, s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modes[name], s?.source ?? null, now)];
+      return [name, serverHealth(s).label, s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modeOf(name), s?.source ?? null, now)];
     });
     const healthy = names.filter((n) => serverHealth(byName.get(n)).healthy).length;
+    const readErrors = names.flatMap((n) => {
+      const s = byName.get(n);
+      return s?.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
+    });
+    const errorLines = !readErrors.length ? []
+      : details ? [...readErrors.slice(0, ERROR_LINES), ...(readErrors.length > ERROR_LINES ? [`…and ${readErrors.length - ERROR_LINES} more read errors`] : [])]
+        : [`${readErrors.length} server${readErrors.length === 1 ? '' : 's'} failed to read; the errors are for admins (the status page signed in, or vpnwatch servers)`];
     const lines = [
-      ...names.flatMap((n) => {
-        const s = byName.get(n);
-        return s?.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
-      }),
-      ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)}): ${p.error}`),
+      ...errorLines,
+      ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)})${details ? `: ${p.error}` : ''}`),
     ];
     return {
       title: names.length === 0 ? 'No servers configured' : `${names.length} server${names.length === 1 ? '' : 's'}: ${healthy} healthy`,
       ...(lines.length ? { lines } : {}),
       ...(rows.length ? { table: { columns: ['Server', 'Health', 'Last good read', 'Online', 'Mode'], rows } } : {}),
+      fullAnswer: fullAnswerAt(ctx, '/', ['servers']),
       tone: healthy < names.length || problems.length ? 'warn' : 'ok',
       private: false,
       data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), deliveryProblems: problems },

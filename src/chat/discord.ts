@@ -5,19 +5,22 @@
 // answered by editing the deferred reply with an embed. Whether the answer is private must be
 // chosen when deferring, so it comes from the command (answersPrivately); when a public command
 // ends in a private answer (a typo), the public placeholder is deleted and the answer is sent
-// as an ephemeral follow-up.
+// as an ephemeral follow-up. An answer Discord refuses anyway is reported to the person who
+// asked, privately, with a reference to the log.
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import {
-  Client, DiscordAPIError, Events, GatewayIntentBits, HTTPError, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
+  Client, DiscordAPIError, Events, GatewayIntentBits, HTTPError, InteractionContextType, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
   type APIMessage, type ChatInputCommandInteraction, type Interaction, type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { commands } from '../../commands/index.ts';
 import type { DiscordConfig } from '../config.ts';
 import type { Actor } from '../domain.ts';
-import { answersPrivately, dispatch, type DispatchDeps } from '../dispatch.ts';
+import { answersPrivately, dispatch, isAdmin, type DispatchDeps } from '../dispatch.ts';
 import { logger, type Logger } from '../log.ts';
 import type { CommandInput } from '../command.ts';
-import { NO_MENTIONS, renderDiscordNotice, renderDiscordReply } from './render-discord.ts';
+import { escapeDiscord } from './escape.ts';
+import { NO_MENTIONS, renderDiscordNotice, renderDiscordReply, type NoticeView } from './render-discord.ts';
 import { type Notice } from '../notify/notice-text.ts';
 import { DeliveryError, type NoticeSink } from '../notify/targets.ts';
 
@@ -41,9 +44,13 @@ export interface DiscordAdapter {
 
 const READY_TIMEOUT_MS = 30_000;
 
-/** The `/vpn` command with one subcommand per command in commands/, as Discord's API takes it. */
+/**
+ * The `/vpn` command with one subcommand per command in commands/, as Discord's API takes it. In
+ * guilds only (`contexts: [0]`): answers in a DM would bypass the channel the team shares, and a
+ * DM has no member roles to check admins by.
+ */
 export function vpnCommandDefinition(): RESTPostAPIChatInputApplicationCommandsJSONBody {
-  const vpn = new SlashCommandBuilder().setName('vpn').setDescription('OpenVPN: who is online, users, servers, kick');
+  const vpn = new SlashCommandBuilder().setName('vpn').setDescription('OpenVPN: who is online, users, servers, kick').setContexts(InteractionContextType.Guild);
   for (const command of commands) {
     vpn.addSubcommand((sub) => {
       sub.setName(command.name).setDescription(command.description.slice(0, 100));
@@ -104,6 +111,8 @@ function memberRoles(interaction: ChatInputCommandInteraction): string[] {
 export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   const { config } = deps;
   const log = (deps.log ?? logger).child({ module: 'discord' });
+  const web = deps.dispatch?.config?.web;
+  const noticeView: NoticeView = { realIps: web?.showRealIps ?? false, ...(web?.publicUrl ? { publicUrl: web.publicUrl } : {}) };
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: NO_MENTIONS,
@@ -120,11 +129,22 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
     const ephemeral = answersPrivately(name, actor, deps.dispatch.config);
     await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     const reply = await dispatch({ name, input }, actor, deps.dispatch, interaction.channelId);
-    if (reply.private && !ephemeral) {
-      await interaction.deleteReply();
-      await interaction.followUp({ ...renderDiscordReply(reply), flags: MessageFlags.Ephemeral });
-    } else {
-      await interaction.editReply(renderDiscordReply(reply));
+    try {
+      if (reply.private && !ephemeral) {
+        await interaction.deleteReply();
+        await interaction.followUp({ ...renderDiscordReply(reply), flags: MessageFlags.Ephemeral });
+      } else {
+        await interaction.editReply(renderDiscordReply(reply));
+      }
+    } catch (err) {
+      // The asker would otherwise see a placeholder forever: tell them privately. The reason is for admins.
+      const ref = randomBytes(2).toString('hex');
+      log.error({ err, ref, userId: actor.userId }, 'Discord did not take the answer to a /vpn interaction');
+      const reason = isAdmin(actor, deps.dispatch.config) ? ` (${(err as Error).message})` : '';
+      const content = `${escapeDiscord(`❌ Discord did not show the answer${reason}`.slice(0, 1500))}. It is logged under ref ${ref}.`;
+      if (!ephemeral) await interaction.deleteReply().catch(() => {}); // already gone when the answer was moved out
+      await interaction.followUp({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS })
+        .catch((again: unknown) => log.error({ err: again, ref }, 'could not tell the asker either'));
     }
   }
 
@@ -139,7 +159,7 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   const noticeRest = restFor(config, { retries: 0, timeout: 10_000, rejectOnRateLimit: () => true });
   const postNotice = async (channel: string, notice: Notice): Promise<string> => {
     try {
-      const message = (await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice) })) as APIMessage;
+      const message = (await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice, noticeView) })) as APIMessage;
       return message.id;
     } catch (err) {
       throw discordDeliveryError(err);
@@ -147,7 +167,7 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   };
   const editNotice = async (channel: string, messageId: string, notice: Notice): Promise<void> => {
     try {
-      await noticeRest.patch(Routes.channelMessage(channel, messageId), { body: renderDiscordNotice(notice) });
+      await noticeRest.patch(Routes.channelMessage(channel, messageId), { body: renderDiscordNotice(notice, noticeView) });
     } catch (err) {
       throw discordDeliveryError(err);
     }
