@@ -1,7 +1,7 @@
 // What commands and notices say, before any platform touches it. Every string here is plain data
 // (a common name may be `<!channel>` or `**bold**`); the renderers in src/chat/ and
 // src/cli/commands.ts escape it for their medium. Nothing in this file does I/O.
-import { findServer, unknownServerMessage, type Actor, type Kicker, type LiveModeInfo, type ServerConfig, type Viewer } from './domain.ts';
+import { findServer, unknownServerMessage, type Actor, type ChatStatus, type Kicker, type LiveModeInfo, type ServerConfig, type Viewer } from './domain.ts';
 import type { Store } from './store/store.ts';
 
 export type Tone = 'info' | 'ok' | 'warn' | 'error';
@@ -73,6 +73,8 @@ export interface CommandContext {
   where?: string;
   /** How each server is followed now (the management streams); absent outside `vpnwatch start`. */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands; absent outside `vpnwatch start`. */
+  chat?: () => ChatStatus[];
   /** Every /vpn command (for help). */
   commands: readonly Command[];
 }

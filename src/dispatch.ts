@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { commands, findCommand } from '../commands/index.ts';
 import type { Config } from './config.ts';
-import type { Actor, Kicker, LiveModeInfo, Viewer } from './domain.ts';
+import type { Actor, ChatStatus, Kicker, LiveModeInfo, Viewer } from './domain.ts';
 import { logger, type Logger } from './log.ts';
 import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './command.ts';
 import type { Store } from './store/store.ts';
@@ -21,6 +21,8 @@ export interface DispatchDeps {
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
 }
 
 export interface CommandRequest {
@@ -143,7 +145,7 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
     const ctx: CommandContext = {
       store: deps.store, servers: deps.config.servers, kicker: deps.kicker, now, actor, commands, viewer: viewerFor(command, actor, deps.config),
       ...(deps.config.web?.publicUrl ? { publicUrl: deps.config.web.publicUrl } : {}),
-      ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}),
+      ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}), ...(deps.chat ? { chat: deps.chat } : {}),
     };
     if (command.adminOnly && !isAdmin(actor, deps.config)) {
       log.warn({ command: command.name, platform: actor.platform, userId: actor.userId }, 'admin command refused');

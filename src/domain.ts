@@ -159,6 +159,25 @@ export interface LiveModeInfo {
   lastReadAt?: string;
 }
 
+/**
+ * How a chat platform's connection stands (src/chat/connection.ts), for /healthz, `/vpn servers`
+ * and the page:
+ * - connecting: the first attempt is under way;
+ * - ok: connected (Slack: the token checked, and in Socket Mode the socket open; Discord: READY);
+ * - retrying: a transient failure (unreachable, 5xx, rate limit, no READY in time); tried again with backoff;
+ * - failing: a permanent failure (a bad token): not tried again until the configuration changes.
+ */
+export type ChatState = 'ok' | 'connecting' | 'retrying' | 'failing';
+
+export interface ChatStatus {
+  platform: 'slack' | 'discord';
+  state: ChatState;
+  /** When it entered this state (ISO-8601). */
+  since: string;
+  /** The failure behind retrying or failing; null otherwise. */
+  error: string | null;
+}
+
 // ---- identity -----------------------------------------------------------------------------------
 
 export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {

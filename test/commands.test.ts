@@ -270,6 +270,21 @@ describe('/vpn servers, recent, stats, help', () => {
     expect((await dispatch('servers', admin, { ...deps, modes })).lines).toEqual(guest.lines);
   });
 
+  it('servers: a chat platform that is not connected, so the other platform shows it; its error for who may see it', async () => {
+    const chat = () => [
+      { platform: 'slack' as const, state: 'failing' as const, since: '2026-11-28T10:01:00.000Z', error: 'Slack auth.test with SLACK_BOT_TOKEN failed: Slack API error: invalid_auth' },
+      { platform: 'discord' as const, state: 'ok' as const, since: '2026-11-28T10:00:00.000Z', error: null },
+    ];
+    const guest = await dispatch('servers', member, { ...deps, chat });
+    expect(guest.lines).toContain('Slack is not connected and needs an admin (since 2026-11-28 10:01 UTC)');
+    expect(guest.lines!.some((l) => l.startsWith('Discord'))).toBe(false);
+    expect(guest.tone).toBe('warn');
+    const open = await dispatch('servers', member, { ...deps, chat, config: { ...deps.config, web: { showRealIps: true } } });
+    expect(open.lines).toContain('Slack is not connected and needs an admin (since 2026-11-28 10:01 UTC): Slack auth.test with SLACK_BOT_TOKEN failed: Slack API error: invalid_auth');
+    const retrying = await dispatch('servers', member, { ...deps, chat: () => [{ platform: 'discord' as const, state: 'retrying' as const, since: '2026-11-28T10:02:00.000Z', error: 'Discord API HTTP 503' }] });
+    expect(retrying.lines).toContain('Discord is unreachable, retrying (since 2026-11-28 10:02 UTC)');
+  });
+
   it('recent: the last disconnects, newest first, with a checked count', async () => {
     const reply = await dispatch('recent', admin, deps);
     expect(reply.title).toBe('Last 1 disconnect');
@@ -296,7 +311,7 @@ describe('/vpn servers, recent, stats, help', () => {
       '/vpn online [server]: Who is connected now, per server',
       '/vpn user <name>: One user: online now, last seen, recent sessions, traffic',
       '/vpn kick <name> [server] [which]: Disconnect a user (admins only); with several sessions, pick one by Client ID or all (admins)',
-      '/vpn servers: Server health, last good read, online count; failing notice deliveries',
+      '/vpn servers: Server health, last good read, online count; failing notice deliveries and chat connections',
       '/vpn recent [n]: Recently disconnected sessions (default 10, at most 50)',
       '/vpn stats: Totals: users online, connections, active servers, average connection time',
       '/vpn help: This list',

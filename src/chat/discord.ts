@@ -7,10 +7,13 @@
 // ends in a private answer (a typo), the public placeholder is deleted and the answer is sent
 // as an ephemeral follow-up. An answer Discord refuses anyway is reported to the person who
 // asked, privately, with a reference to the log.
+//
+// start() is one connection attempt (src/chat/connection.ts retries it in the background), on a
+// fresh client each time: a client destroyed after a failed login cannot log in again.
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
-  Client, DiscordAPIError, Events, GatewayIntentBits, HTTPError, InteractionContextType, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
+  Client, DiscordAPIError, DiscordjsErrorCodes, Events, GatewayIntentBits, HTTPError, InteractionContextType, MessageFlags, RateLimitError, REST, Routes, SlashCommandBuilder,
   type APIMessage, type ChatInputCommandInteraction, type Interaction, type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { commands } from '../../commands/index.ts';
@@ -28,12 +31,19 @@ export interface DiscordAdapterDeps {
   config: DiscordConfig;
   dispatch: DispatchDeps;
   log?: Logger;
+  /** How long a login waits for the gateway's READY (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface DiscordAdapter {
-  client: Client;
-  /** Logs in and waits until the gateway says READY. */
-  start(): Promise<void>;
+  /** The gateway client of the current (or last) attempt. */
+  readonly client: Client;
+  /**
+   * One connection attempt: logs in and waits until the gateway says READY. Rejects with a
+   * DeliveryError: permanent for a bad token, transient for an outage. While READY is late it
+   * keeps waiting (discord.js reconnects the gateway itself) and tells `slow` why.
+   */
+  start(slow?: (reason: DeliveryError) => void): Promise<void>;
   stop(): Promise<void>;
   /** Posts a notice; resolves to the message id, its ref for editNotice. */
   postNotice(channel: string, notice: Notice): Promise<string>;
@@ -43,6 +53,7 @@ export interface DiscordAdapter {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+const STOP_WAIT_MS = 5_000;
 
 /**
  * The `/vpn` command with one subcommand per command in commands/, as Discord's API takes it. In
@@ -101,6 +112,13 @@ export function discordDeliveryError(err: unknown): DeliveryError {
   return new DeliveryError(`Discord API unreachable: ${(err as Error).message ?? String(err)}`, false);
 }
 
+/** A failed login: discord.js reports a token Discord refused (401) as TokenInvalid. */
+function discordLoginError(err: unknown): DeliveryError {
+  if ((err as { code?: unknown }).code === DiscordjsErrorCodes.TokenInvalid) return new DeliveryError('Discord refused DISCORD_TOKEN (401: invalid token)', true);
+  if (err instanceof DeliveryError) return err;
+  return discordDeliveryError(err);
+}
+
 /** Role IDs of the member who asked: a cached GuildMember has a role manager, a raw API member a list. */
 function memberRoles(interaction: ChatInputCommandInteraction): string[] {
   const roles = interaction.member?.roles;
@@ -113,11 +131,6 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   const log = (deps.log ?? logger).child({ module: 'discord' });
   const web = deps.dispatch?.config?.web;
   const noticeView: NoticeView = { realIps: web?.showRealIps ?? false, ...(web?.publicUrl ? { publicUrl: web.publicUrl } : {}) };
-  const client = new Client({
-    intents: [GatewayIntentBits.Guilds],
-    allowedMentions: NO_MENTIONS,
-    ...(config.apiUrl ? { rest: { api: config.apiUrl } } : {}),
-  });
 
   async function answer(interaction: ChatInputCommandInteraction): Promise<void> {
     const name = interaction.options.getSubcommand();
@@ -148,11 +161,23 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
     }
   }
 
-  client.on(Events.InteractionCreate, (interaction: Interaction) => {
-    if (!interaction.isChatInputCommand() || interaction.commandName !== 'vpn') return;
-    answer(interaction).catch((err: unknown) => log.error({ err, userId: interaction.user.id }, 'could not answer a /vpn interaction'));
-  });
-  client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
+  const newClient = (): Client => {
+    const c = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      allowedMentions: NO_MENTIONS,
+      ...(config.apiUrl ? { rest: { api: config.apiUrl } } : {}),
+    });
+    c.on(Events.InteractionCreate, (interaction: Interaction) => {
+      if (!interaction.isChatInputCommand() || interaction.commandName !== 'vpn') return;
+      answer(interaction).catch((err: unknown) => log.error({ err, userId: interaction.user.id }, 'could not answer a /vpn interaction'));
+    });
+    c.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
+    return c;
+  };
+  let client = newClient();
+  let attempts = 0;
+  /** Aborts the attempt under way (stop() during a login that waits for READY). */
+  let attempt: AbortController | null = null;
 
   // Notices use a REST client of their own: no hidden retries or rate-limit waits, so the notifier
   // decides when to try again (honouring retry-after) and nothing blocks its run.
@@ -174,23 +199,34 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   };
 
   return {
-    client,
-    async start() {
-      const giveUp = new AbortController();
-      const timer = setTimeout(() => giveUp.abort(new Error(`no READY from the Discord gateway within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-      const ready = once(client, Events.ClientReady, { signal: giveUp.signal });
-      ready.catch(() => {}); // awaited below; when login fails, it is abandoned (and aborted) instead
+    get client() {
+      return client;
+    },
+    async start(slow) {
+      // A login that failed destroyed its client (discord.js does): the next attempt needs a new one.
+      if (attempts++ > 0) client = newClient();
+      const readyMs = deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
+      const waiting = new AbortController();
+      attempt = waiting;
+      // No READY in time is reported, not given up: destroying a client that waits for READY
+      // leaves its shard reconnecting on its own (@discordjs/ws), and discord.js retries anyway.
+      const timer = setTimeout(() => slow?.(new DeliveryError(`no READY from the Discord gateway within ${readyMs / 1000} s; still trying`, false)), readyMs);
       try {
-        await client.login(config.token);
-        await ready;
+        await Promise.all([client.login(config.token), once(client, Events.ClientReady, { signal: waiting.signal })]);
+      } catch (err) {
+        throw discordLoginError(waiting.signal.aborted ? waiting.signal.reason : err);
       } finally {
         clearTimeout(timer);
-        giveUp.abort();
+        waiting.abort();
       }
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'connected to Discord');
     },
     async stop() {
-      await client.destroy();
+      attempt?.abort(new DeliveryError('vpnwatch is stopping', false));
+      // A client still waiting for READY may never finish destroying (see start()): stop anyway.
+      const destroyed = client.destroy().then(() => true);
+      const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS).unref());
+      if (!(await Promise.race([destroyed, timedOut]))) log.warn(`the Discord client did not close within ${STOP_WAIT_MS / 1000} s (it was still waiting for READY)`);
     },
     postNotice,
     editNotice,

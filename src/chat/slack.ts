@@ -8,6 +8,10 @@
 // A command is acked at once (Slack gives 3 s), then dispatched, then answered through the
 // response_url: ephemeral when the Reply is private, in the channel otherwise. An answer Slack
 // refuses anyway is reported to the person who asked, privately, with a reference to the log.
+//
+// start() is one connection attempt (src/chat/connection.ts retries it in the background): the
+// token is checked with auth.test, without the Web API client's own retries (which would wait for
+// half an hour while Slack answers 503), and its failure says whether trying again can help.
 import { randomBytes } from 'node:crypto';
 import { App, ExpressReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Router } from 'express';
@@ -31,7 +35,10 @@ export interface SlackAdapter {
   mode: 'http' | 'socket';
   /** HTTP mode: serves POST /slack/events; mount it on the web server before any body parser. null in Socket Mode. */
   router: Router | null;
-  /** Checks the bot token (auth.test); in Socket Mode, then connects. The router answers only after this. */
+  /**
+   * One connection attempt: checks the bot token (auth.test); in Socket Mode, then connects. The
+   * router answers only after this. Rejects with a DeliveryError: permanent for a bad token.
+   */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Posts a notice; resolves to its ref for editNotice: `{"channel":"C…","ts":"…"}`. */
@@ -122,8 +129,12 @@ export function createSlackApp(deps: SlackAdapterDeps): SlackAdapter {
   const socketReceiver = socketMode ? new SocketModeReceiver({ appToken: config.appToken!, logger: boltLog, installerOptions: { clientOptions: apiUrl } }) : null;
   const httpReceiver = socketMode ? null : new ExpressReceiver({ signingSecret: config.signingSecret!, endpoints: '/slack/events', logger: boltLog });
   // deferInitialization: Bolt would otherwise call auth.test in its constructor and leave a bad
-  // token's rejection unhandled (a crash); start() runs it instead and reports it.
-  const app = new App({ token: config.botToken, receiver: (socketReceiver ?? httpReceiver)!, logger: boltLog, clientOptions: apiUrl, deferInitialization: true });
+  // token's rejection unhandled (a crash); start() runs it instead and reports it. Its client does
+  // not retry (start() is retried as a whole) and does not wait out rate limits.
+  const app = new App({
+    token: config.botToken, receiver: (socketReceiver ?? httpReceiver)!, logger: boltLog, deferInitialization: true,
+    clientOptions: { ...apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
+  });
   const web = deps.dispatch?.config?.web;
   const noticeView: NoticeView = { realIps: web?.showRealIps ?? false, ...(web?.publicUrl ? { publicUrl: web.publicUrl } : {}) };
 
@@ -174,12 +185,12 @@ export function createSlackApp(deps: SlackAdapterDeps): SlackAdapter {
     mode: socketMode ? 'socket' : 'http',
     router: httpReceiver?.router ?? null,
     async start() {
-      try {
-        await app.init();
-      } catch (err) {
-        throw new Error(`Slack auth.test with SLACK_BOT_TOKEN failed: ${slackDeliveryError(err).message}`);
-      }
-      if (socketMode) await app.start();
+      const failed = (what: string, err: unknown) => {
+        const e = slackDeliveryError(err);
+        return new DeliveryError(`${what} failed: ${e.message}`, e.permanent, e.retryAfterMs);
+      };
+      await app.init().catch((err: unknown) => { throw failed('Slack auth.test with SLACK_BOT_TOKEN', err); });
+      if (socketMode) await app.start().catch((err: unknown) => { throw failed('Slack Socket Mode with SLACK_APP_TOKEN', err); });
     },
     async stop() {
       await socketReceiver?.client.disconnect();

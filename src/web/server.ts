@@ -14,7 +14,7 @@ import { gzip } from 'node:zlib';
 import ejs from 'ejs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, userName, type LiveModeInfo } from '../domain.ts';
+import { fleetStats, serverHealth, userName, type ChatStatus, type LiveModeInfo } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -40,6 +40,8 @@ export interface WebDeps {
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
 }
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
@@ -247,8 +249,9 @@ export function createWebApp(deps: WebDeps): express.Express {
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
-    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline };
-    return { snapshot, signature: `${written}#${JSON.stringify(modes)}` };
+    const chat = deps.chat?.() ?? [];
+    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, chat, online: lists.online, recent: lists.recent, offline: lists.offline };
+    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(chat)}` };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
   live.subscribe(() => cache.invalidate());
@@ -425,10 +428,14 @@ export function createWebApp(deps: WebDeps): express.Express {
     const servers = mongo ? await within(store.servers(), 2000, []) : [];
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
+    // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
+    // (ok: false), but this process still works, so the status stays 200 for load balancers.
+    const chat = deps.chat?.() ?? [];
     res.setHeader('Cache-Control', 'no-store');
     res.status(mongo ? 200 : 503).json({
-      ok: mongo,
+      ok: mongo && chat.every((c) => c.state !== 'failing'),
       mongo,
+      ...(deps.chat ? { chat: Object.fromEntries(chat.map((c) => [c.platform, { state: c.state, error: c.error, since: c.since }])) } : {}),
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
         name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),

@@ -4,7 +4,7 @@
 //
 // Privacy rule: maskIp and Viewer in src/domain.ts (one rule for the page, the API and chat).
 // Unless the viewer may see real IPs, real ports are dropped with the address's host part.
-import { serverHealth, shownIp, userName, type HealthState, type LiveModeInfo, type Stats, type Viewer, type VpnSession } from '../domain.ts';
+import { serverHealth, shownIp, userName, type ChatStatus, type HealthState, type LiveModeInfo, type Stats, type Viewer, type VpnSession } from '../domain.ts';
 import { describeMode } from '../format.ts';
 import type { OnlineSession, ServerState, SessionRecord, StoredEvent, UserRecord, UserReport } from '../store/store.ts';
 
@@ -15,6 +15,8 @@ export interface StoreSnapshot {
   servers: ServerState[];
   /** How each server is followed now, by name (missing: status file only). */
   modes: Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands (absent or empty: no chat). */
+  chat?: ChatStatus[];
   online: OnlineSession[];
   recent: SessionRecord[];
   offline: UserRecord[];
@@ -129,6 +131,8 @@ export interface StatusView {
   serverOptions: { value: string; label: string }[];
   /** `Showing 12 of 40 connections` when filtered. */
   sessionsNote: string;
+  /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
+  chatNote: string;
   servers: Table;
   sessions: Table;
   recent: Table;
@@ -312,6 +316,15 @@ function offlineTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   };
 }
 
+const CHAT_NAMES: Record<ChatStatus['platform'], string> = { slack: 'Slack', discord: 'Discord' };
+
+/** One line for the chat platforms that are not connected; their errors (hosts, tokens' fate) for the admin only. */
+function chatNote(chat: ChatStatus[], viewer: Viewer): string {
+  const down = chat.filter((c) => c.state !== 'ok');
+  if (!down.length) return '';
+  return `Chat: ${down.map((c) => `${CHAT_NAMES[c.platform]} ${c.state} since ${formatTime(c.since)} UTC${viewer.admin && c.error ? ` (${c.error})` : ''}`).join('; ')}`;
+}
+
 /**
  * The page's view model, built in steps: each `yield` is a point where the caller may let other
  * work run (thousands of rows take tens of milliseconds).
@@ -337,6 +350,7 @@ export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: Vie
     query: q,
     serverOptions: snapshot.servers.map((s) => ({ value: s.name, label: `${s.name} (${s.onlineCount})` })),
     sessionsNote: q.server ? `Showing ${sessions.rows.length} of ${snapshot.online.length} connections` : `${sessions.rows.length} connections`,
+    chatNote: chatNote(snapshot.chat ?? [], viewer),
     servers: serversTable(snapshot, viewer),
     sessions,
     recent: recentTable(snapshot, viewer),

@@ -64,6 +64,9 @@
     filter.elements.sort.value = view.query.sort;
     filter.elements.dir.value = view.query.dir;
     setText(document.getElementById('sessions-note'), view.sessionsNote);
+    const chatNote = document.getElementById('chat-note');
+    setText(chatNote, view.chatNote);
+    chatNote.hidden = !view.chatNote;
     for (const id of ['servers', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
   }
 
