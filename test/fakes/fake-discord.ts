@@ -194,7 +194,7 @@ export async function startFakeDiscord(opts: { token: string }) {
       if (method === 'GET' && path === '/applications/@me') return send({ status: 200, body: { id: IDS.app, name: 'vpnwatch', flags: 0 } });
       // Every route that posts or edits a message checks Discord's limits first.
       const postsMessage = (method === 'POST' && /^\/channels\/\d+\/messages$/.test(path)) || (method === 'PATCH' && /^\/channels\/\d+\/messages\/\d+$/.test(path))
-        || /^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/.test(path) && method !== 'DELETE';
+        || (method !== 'DELETE' && /^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/.test(path));
       const callbackData = /^\/interactions\/\d+\/[^/]+\/callback$/.test(path) ? body?.data : undefined;
       const problems = postsMessage ? discordMessageProblems(body) : callbackData ? discordMessageProblems(callbackData) : null;
       if (problems) {
