@@ -13,6 +13,7 @@ import { ReadBatcher } from './poll/read-batcher.ts';
 import { readServers } from './poll/read-servers.ts';
 import { RequestRunner, type PollArgs } from './request-runner.ts';
 import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
+import { ChatConnection } from './chat/connection.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
@@ -41,6 +42,8 @@ export interface Service {
 
 export interface StartOptions {
   log?: Logger;
+  /** How long a Discord login waits for READY (default 30 s); for tests. */
+  discordReadyTimeoutMs?: number;
 }
 
 export async function startService(config: Config, opts: StartOptions = {}): Promise<Service> {
@@ -112,24 +115,27 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       onKilled: (server, sessions) => poller.noteKicked(server, sessions),
     });
     const modes = () => managementStream.modes();
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes };
+    // Chat connects in the background (src/chat/connection.ts): nothing below waits for it, and no
+    // failure of it (a bad token, an outage) stops the service; how it stands is shown in
+    // /healthz, `/vpn servers` and on the page.
+    const connections: ChatConnection[] = [];
+    const chat = () => connections.map((c) => c.status());
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
     let slackRouter: Router | null = null;
     if (config.slack) {
       const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
-      await slack.start();
-      stops.push(() => slack.stop());
       sinks.push(slack.sink);
       slackRouter = slack.router;
+      connections.push(new ChatConnection({ platform: 'slack', connect: () => slack.start(), disconnect: () => slack.stop(), log }));
       log.info({ mode: slack.mode }, 'Slack is on');
     }
     if (config.discord) {
-      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log });
-      await discord.start();
-      stops.push(() => discord.stop());
+      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log, ...(opts.discordReadyTimeoutMs ? { readyTimeoutMs: opts.discordReadyTimeoutMs } : {}) });
       sinks.push(discord.sink);
+      connections.push(new ChatConnection({ platform: 'discord', connect: (slow) => discord.start(slow), disconnect: () => discord.stop(), log }));
       log.info('Discord is on');
     }
     const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
@@ -139,7 +145,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
-    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes });
+    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -189,6 +195,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     await runner.start();
     stops.push(() => runner.stop());
+    // Last, so nothing above waits for chat; stopped first.
+    for (const connection of connections) {
+      connection.start();
+      stops.push(() => connection.stop());
+    }
     log.info({ servers: servers.length, pollSeconds, database: db.engine, replica: config.replicaId }, 'vpnwatch started');
     return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {
