@@ -2,7 +2,7 @@
 // dependency order, and stops them in reverse on SIGINT/SIGTERM.
 import type { Config } from './config.ts';
 import { openServiceDatabase, type Database } from './store/db.ts';
-import type { LiveModeInfo, ServerConfig, ServerRead } from './domain.ts';
+import type { ChatStatus, LiveModeInfo, ServerConfig, ServerRead } from './domain.ts';
 import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
@@ -15,6 +15,7 @@ import { HEARTBEAT_MS, RequestRunner, type PollArgs } from './request-runner.ts'
 import { ChangeFeed } from './poll/change-feed.ts';
 import { LeasedConnection, LeaseKeeper, leaseServer, leaseTiming, serverLease } from './poll/leases.ts';
 import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
+import { ChatConnection } from './chat/connection.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
@@ -42,6 +43,8 @@ export interface Service {
 
 export interface StartOptions {
   log?: Logger;
+  /** How long a Discord login waits for READY (default 30 s); for tests. */
+  discordReadyTimeoutMs?: number;
 }
 
 export async function startService(config: Config, opts: StartOptions = {}): Promise<Service> {
@@ -188,7 +191,21 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,
       onKilled: (server, sessions) => poller.noteKicked(server, sessions),
     });
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes };
+    // Chat connects in the background (src/chat/connection.ts): nothing below waits for it, and no
+    // failure of it (a bad token, an outage) stops the service; how it stands is shown in
+    // /healthz, `/vpn servers` and on the page. Notices go out over HTTP from any replica; the
+    // connections only one replica may keep (the Discord gateway, Slack's Socket Mode) are kept by
+    // whichever holds their lease, and the others show the status it publishes.
+    const connections: ChatConnection[] = [];
+    const leased: { platform: ChatStatus['platform']; connection: LeasedConnection<ChatStatus> }[] = [];
+    const chat = (): ChatStatus[] => [
+      ...connections.map((c) => c.status()),
+      ...leased.map(({ platform, connection }) => {
+        const { status, heldBy } = connection.status();
+        return { ...(status ?? { platform, state: 'connecting' as const, since: startedAt, error: 'no replica keeps the connection yet' }), heldBy };
+      }),
+    ];
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     // Notices go out over HTTP from any replica; the connections only one replica may keep (the
@@ -196,41 +213,19 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
     let slackRouter: Router | null = null;
     if (config.slack) {
-      const slackConfig = config.slack;
-      const slack = createSlackApp({ config: slackConfig, dispatch: dispatchDeps, log });
+      const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
       sinks.push(slack.sink);
       slackRouter = slack.router;
-      if (slack.mode === 'http') {
-        await slack.start();
-        stops.push(() => slack.stop());
-      } else {
-        const socket = new LeasedConnection({
-          ...leaseDefaults, name: 'slack-socket', log: log.child({ component: 'slack-socket' }),
-          connect: async () => {
-            const app = createSlackApp({ config: slackConfig, dispatch: dispatchDeps, log });
-            await app.start().catch(async (err: unknown) => { await app.stop(); throw err; });
-            return app;
-          },
-        });
-        await socket.start();
-        stops.push(() => socket.stop());
-      }
+      const open = () => new ChatConnection({ platform: 'slack', connect: () => slack.start(), disconnect: () => slack.stop(), log });
+      if (slack.mode === 'http') connections.push(open());
+      else leased.push({ platform: 'slack', connection: new LeasedConnection({ ...leaseDefaults, name: 'slack-socket', log: log.child({ component: 'slack-socket' }), open }) });
       log.info({ mode: slack.mode }, 'Slack is on');
     }
     if (config.discord) {
-      const discordConfig = config.discord;
-      sinks.push(createDiscordBot({ config: discordConfig, dispatch: dispatchDeps, log }).sink);
-      const gateway = new LeasedConnection({
-        ...leaseDefaults, name: 'discord-gateway', log: log.child({ component: 'discord-gateway' }),
-        // A client of its own each time: discord.js cannot log in again with a client it destroyed.
-        connect: async () => {
-          const bot = createDiscordBot({ config: discordConfig, dispatch: dispatchDeps, log });
-          await bot.start().catch(async (err: unknown) => { await bot.stop(); throw err; });
-          return bot;
-        },
-      });
-      await gateway.start();
-      stops.push(() => gateway.stop());
+      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log, ...(opts.discordReadyTimeoutMs ? { readyTimeoutMs: opts.discordReadyTimeoutMs } : {}) });
+      sinks.push(discord.sink);
+      const open = () => new ChatConnection({ platform: 'discord', connect: (slow) => discord.start(slow), disconnect: () => discord.stop(), log });
+      leased.push({ platform: 'discord', connection: new LeasedConnection({ ...leaseDefaults, name: 'discord-gateway', log: log.child({ component: 'discord-gateway' }), open }) });
       log.info('Discord is on');
     }
     const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
@@ -241,7 +236,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
     const web = createWebApp({
-      store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes,
+      store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat,
       replica: { id: config.replicaId, holds: holdsServer },
     });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
@@ -275,6 +270,15 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     scheduled = true;
     // Stopped first: no new reads, then the leases are let go (the other replicas take over at once).
     stops.push(() => stopScheduler(bree));
+    // Last, so nothing above waits for chat; stopped first.
+    for (const connection of connections) {
+      connection.start();
+      stops.push(() => connection.stop());
+    }
+    for (const { connection } of leased) {
+      await connection.start();
+      stops.push(() => connection.stop());
+    }
     log.info({ servers: servers.length, held: serverLeases.held().length, pollSeconds, database: db.engine, replica: config.replicaId, leaseSeconds: timing.leaseMs / 1000 }, 'vpnwatch started');
     return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {

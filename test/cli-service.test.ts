@@ -167,10 +167,8 @@ describe('vpnwatch start with a bad configuration', () => {
   it('exits 1 before starting anything, listing every problem with its file and key', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-badconfig-'));
     fs.writeFileSync(path.join(dir, 'servers.yml'), 'servers:\n  - name: a\n    host: h\n    username: u\n    passwordEnv: UNSET_PW\n');
-    const started = Date.now();
     const r = await vpnwatch(dir, { POLL_INTERVAL: '1', PORT: '70000' }, 'start');
     expect(r.code).toBe(1);
-    expect(Date.now() - started).toBeLessThan(15_000);
     const file = path.join(dir, 'servers.yml');
     expect(r.stderr).toContain('vpnwatch: invalid configuration:');
     for (const problem of [

@@ -270,38 +270,44 @@ export function leaseTiming(pollIntervalSeconds: number): { leaseMs: number; tic
   return { leaseMs: 2 * pollIntervalSeconds * 1000, tickMs: Math.min(10_000, Math.max(1000, Math.round((pollIntervalSeconds * 1000) / 3))) };
 }
 
-/** A connection only one replica may keep open (the Discord gateway, Slack's Socket Mode). */
-export interface Connection {
+/**
+ * A connection only one replica may keep (the Discord gateway, Slack's Socket Mode): one that
+ * connects in the background and retries by itself (src/chat/connection.ts), and says how it stands.
+ */
+export interface Connection<S> {
+  start(): void;
   stop(): Promise<void>;
+  status(): S;
 }
 
-export interface LeasedConnectionOptions extends Omit<LeaseKeeperOptions, 'names' | 'balance' | 'onTaken' | 'onLost' | 'info'> {
+export interface LeasedConnectionOptions<S> extends Omit<LeaseKeeperOptions, 'names' | 'balance' | 'onTaken' | 'onLost' | 'info'> {
   name: string;
-  /** Opens the connection; rejects when it cannot (it is tried again with backoff while the lease is held). */
-  connect: () => Promise<Connection>;
-  /** Between attempts: the first, doubling up to the cap. */
-  retryMs?: { first: number; max: number };
+  /** A new connection, each time this replica takes the lease (a stopped one is not started again). */
+  open: () => Connection<S>;
 }
 
 /**
- * Keeps a connection open on whichever replica holds its lease: opened when the lease is taken
- * (tried again with backoff while it cannot be), closed when the lease is lost or on stop, when
- * the lease is released for another replica to take at its next tick.
+ * Keeps a connection on whichever replica holds its lease: opened when the lease is taken, closed
+ * when it is lost, and on stop, when the lease is released for another replica to take at its next
+ * tick. The holder publishes the connection's status, so every replica can say how it stands.
  */
-export class LeasedConnection {
+export class LeasedConnection<S> {
   readonly keeper: LeaseKeeper;
-  readonly #opts: LeasedConnectionOptions;
-  #connection: Connection | undefined;
-  #attempts: Promise<void> | undefined;
-  #wanted = false;
-  #wake: (() => void) | undefined;
+  #current: Connection<S> | undefined;
 
-  constructor(opts: LeasedConnectionOptions) {
-    this.#opts = opts;
+  constructor(opts: LeasedConnectionOptions<S>) {
     this.keeper = new LeaseKeeper({
       ...opts, names: [opts.name], balance: false,
-      onTaken: async () => { this.#open(); },
-      onLost: () => this.#close(),
+      onTaken: async () => {
+        this.#current = opts.open();
+        this.#current.start();
+      },
+      onLost: async () => {
+        const current = this.#current;
+        this.#current = undefined;
+        await current?.stop();
+      },
+      info: () => this.#current?.status(),
     });
   }
 
@@ -313,37 +319,12 @@ export class LeasedConnection {
     return this.keeper.stop();
   }
 
-  /** Whether the connection is open on this replica. */
-  get open(): boolean {
-    return this.#connection !== undefined;
-  }
-
-  #open(): void {
-    this.#wanted = true;
-    const { first, max } = this.#opts.retryMs ?? { first: 1000, max: 60_000 };
-    this.#attempts ??= (async () => {
-      for (let failures = 0; this.#wanted && !this.#connection; failures++) {
-        try {
-          const connection = await this.#opts.connect();
-          if (this.#wanted) this.#connection = connection;
-          else await connection.stop();
-        } catch (err) {
-          this.#opts.log.error({ err }, `${this.#opts.name}: could not connect (${errorMessage(err)}); trying again while this replica holds its lease`);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.min(max, first * 2 ** failures));
-            this.#wake = () => { clearTimeout(timer); resolve(); };
-          });
-        }
-      }
-    })().finally(() => { this.#attempts = undefined; });
-  }
-
-  async #close(): Promise<void> {
-    this.#wanted = false;
-    this.#wake?.();
-    await this.#attempts;
-    const connection = this.#connection;
-    this.#connection = undefined;
-    await connection?.stop().catch((err: unknown) => this.#opts.log.warn({ err }, `${this.#opts.name}: error while closing`));
+  /** How the connection stands (here, or as its holder published it), and which replica keeps it (null: none yet). */
+  status(): { status: S | null; heldBy: string | null } {
+    const name = this.keeper.held()[0];
+    if (name !== undefined && this.#current) return { status: this.#current.status(), heldBy: this.keeper.holders()[name] ?? null };
+    const [lease, heldBy] = Object.entries(this.keeper.holders())[0] ?? [];
+    const published = lease ? this.keeper.published(lease) : null;
+    return { status: published ? JSON.parse(published) as S : null, heldBy: heldBy ?? null };
   }
 }
