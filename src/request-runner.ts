@@ -20,7 +20,7 @@ export interface RequestRunnerOptions {
   replicas: Replicas;
   replicaId: string;
   handlers: Partial<Record<RequestKind, RequestHandler>>;
-  /** The servers this process may act for (requests about other servers are left to their holder). */
+  /** The servers this process may act for: those whose leases it holds (requests about other servers are left to their holder). */
   servers: () => string[];
   log: Logger;
   /** How often to look for requests (default 250 ms: `vpnwatch poll` waits on it). */
@@ -90,7 +90,7 @@ export class RequestRunner {
 
   async #run(request: Request): Promise<void> {
     const { log, requests, replicaId, handlers } = this.#opts;
-    log.info({ request: request.id, kind: request.kind, by: request.requestedBy }, `carrying out a ${request.kind} request from ${request.requestedBy}`);
+    log.info({ request: request.id, kind: request.kind, server: request.server, by: request.requestedBy }, `carrying out a ${request.kind} request from ${request.requestedBy}`);
     let outcome: { result: unknown } | { error: string };
     try {
       outcome = { result: await handlers[request.kind]!(request) };

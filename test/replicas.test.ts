@@ -6,10 +6,11 @@
 // holder of servers killed with SIGKILL is taken over within 3 × POLL_INTERVAL from the stored
 // baseline (no false disconnect, nothing twice, nothing lost); a new replica gets its share by
 // handover; each replica's page hears of the others' changes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { serverLease } from '../src/poll/leases.ts';
 import { Store } from '../src/store/store.ts';
@@ -26,6 +27,7 @@ const describeLab = requirePrerequisite(
 );
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
+const run = promisify(execFile);
 /** POLL_INTERVAL: a lease lasts 20 s, a takeover must finish within 30 s. */
 const POLL_SECONDS = 10;
 const NAMES = ['lab-0', 'lab-1', 'lab-2', 'lab-3'];
@@ -151,6 +153,17 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
     // Every server has had a good read by its holder.
     await waitFor(async () => (await health(running()[0]!)).servers.every((s) => s.lastGoodAgeSeconds !== null), { timeoutMs: 30_000, what: 'a good read of every server' });
   }, 120_000);
+
+  it('vpnwatch poll beside them: each server is polled now by the replica that holds it', async () => {
+    const expected = await holders();
+    const { stdout } = await run(bin, ['poll', '--json'], { cwd: dir, env: { ...process.env, ...env } });
+    const report = JSON.parse(stdout) as { server: string; ok: boolean }[];
+    expect(report.map((s) => [s.server, s.ok])).toEqual(NAMES.map((n) => [n, true]));
+    for (const name of NAMES) {
+      const carriedOutBy = running().filter((r) => r.output().split('\n').some((l) => l.includes('carrying out a poll request') && l.includes(`"server":"${name}"`)));
+      expect(carriedOutBy.map((r) => r.id), name).toEqual([expected[name]]);
+    }
+  }, 60_000);
 
   it('each replica\'s /metrics has the per-server series of the servers it holds, and only those', async () => {
     const expected = await holders();

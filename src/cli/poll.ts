@@ -1,8 +1,9 @@
 // `vpnwatch poll [--server NAME] [--json]`: one poll cycle now, stored like any other, and what it
 // found per server. Each change is found, stored and announced once:
 // - with a `vpnwatch start` running on the same database, the service is asked to poll now (a
-//   request document, src/store/requests.ts) and its answer is printed: its poller and notifier
-//   see the changes as they would on their own schedule;
+//   request document per server, src/store/requests.ts, carried out by the replica that holds
+//   that server's lease) and its answer is printed: its poller and notifier see the changes as
+//   they would on their own schedule;
 // - with none, this process polls and stores the changes with their deliveries pending, and the
 //   service's notifier announces them when it starts.
 import os from 'node:os';
@@ -31,7 +32,7 @@ export async function pollCommand(args: string[], io: CliIo): Promise<number> {
 
   const db = await openCliDatabase(config, { temporary: true });
   try {
-    const asked = await askTheService(db, config, { server: picked?.name ?? null }, io);
+    const asked = await askTheService(db, config, picked ? [picked.name] : config.servers.map((s) => s.name), io);
     const report = asked ?? await pollHere(db, config, picked ? [picked.name] : null);
     if (values.json) {
       io.out(`${JSON.stringify(report, null, 2)}\n`);
@@ -54,20 +55,32 @@ export function longestPollMs(config: Config, count: number): number {
   return (Math.ceil(count / config.poll.concurrency) * config.poll.timeoutSeconds + 10) * 1000;
 }
 
-/** The running service's poll report, or null when no service runs (or none took the request in time). */
-async function askTheService(db: Database, config: Config, args: PollArgs, io: CliIo): Promise<ServerCycleReport[] | null> {
+/**
+ * The running service's poll report, or null when no service runs. One request per server: with
+ * replicas, each is carried out by the one holding that server's lease. A server no replica took
+ * in time (none holds it now) is polled here.
+ */
+async function askTheService(db: Database, config: Config, names: string[], io: CliIo): Promise<ServerCycleReport[] | null> {
   const live = await db.store.replicas.live(3 * HEARTBEAT_MS);
   if (live.length === 0) return null;
   const requestedBy = `vpnwatch poll (${os.userInfo().username}@${os.hostname()}, pid ${process.pid})`;
-  const id = await db.store.requests.submit('poll', args, { requestedBy, deadline: new Date(Date.now() + CLAIM_WITHIN_MS) });
-  const request = await db.store.requests.wait<PollArgs, ServerCycleReport[]>(id, { timeoutMs: CLAIM_WITHIN_MS + longestPollMs(config, args.server ? 1 : config.servers.length) });
-  if (request.state === 'done') return request.result;
-  if (request.state === 'failed') throw new Error(`the running service (${request.claimedBy}) could not poll: ${request.error}`);
-  if (request.state === 'pending' && await db.store.requests.withdraw(id)) {
-    io.err(`vpnwatch poll: the service ${live.map((r) => r.id).join(', ')} did not take the request within ${CLAIM_WITHIN_MS / 1000} s; polling here\n`);
-    return null;
+  const deadline = new Date(Date.now() + CLAIM_WITHIN_MS);
+  const ids = await Promise.all(names.map((server) => db.store.requests.submit('poll', { server } satisfies PollArgs, { server, requestedBy, deadline })));
+  const timeoutMs = CLAIM_WITHIN_MS + longestPollMs(config, names.length);
+  const requests = await Promise.all(ids.map((id) => db.store.requests.wait<PollArgs, ServerCycleReport[]>(id, { timeoutMs })));
+  const report: ServerCycleReport[] = [];
+  const untaken: string[] = [];
+  for (const [i, request] of requests.entries()) {
+    if (request.state === 'done') report.push(...request.result!);
+    else if (request.state === 'failed') throw new Error(`the running service (${request.claimedBy}) could not poll ${names[i]}: ${request.error}`);
+    else if (request.state === 'pending' && await db.store.requests.withdraw(request.id)) untaken.push(names[i]!);
+    else throw new Error(`the running service (${request.claimedBy ?? live[0]!.id}) took the request for ${names[i]} but did not finish it in time`);
   }
-  throw new Error(`the running service (${request.claimedBy ?? live[0]!.id}) took the request but did not finish it in time`);
+  if (untaken.length) {
+    io.err(`vpnwatch poll: the service ${live.map((r) => r.id).join(', ')} did not take the request for ${untaken.join(', ')} within ${CLAIM_WITHIN_MS / 1000} s; polling ${untaken.length === 1 ? 'it' : 'them'} here\n`);
+    report.push(...await pollHere(db, config, untaken));
+  }
+  return report.sort((a, b) => names.indexOf(a.server) - names.indexOf(b.server));
 }
 
 /** Polls from this process, storing the changes for the service's notifier to announce. */
