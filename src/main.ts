@@ -76,6 +76,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const db = await openServiceDatabase(config, log);
     stops.push(() => db.close());
     const metrics = createMetrics();
+    db.store.connection.getClient().on('commandStarted', (e) => metrics.mongoCommands.inc({ command: e.commandName }));
     const database = new DatabaseWatch(db.store, log.child({ component: 'database' }), { gauge: metrics.databaseUp });
     database.start();
     stops.push(async () => database.stop());

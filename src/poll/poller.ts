@@ -393,6 +393,7 @@ export class Poller {
       }
       this.held.shift();
       written.push(stats);
+      this.deps.metrics?.pollWrites.inc(stats.operations);
       for (const c of batch.cycles) if (c.diff.affectsServer) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       const events = batch.cycles.flatMap((c) => c.diff.events);
       for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);

@@ -39,7 +39,8 @@ export class Store {
   static async open(uri: string, dbName?: string): Promise<Store> {
     // A database that stops answering (paused, or a network that drops packets) keeps TCP open:
     // without a socket timeout an operation would wait for ever.
-    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
+    // monitorCommands: the service counts its commands (vpnwatch_mongodb_commands_total).
+    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000, monitorCommands: true });
     await connection.asPromise();
     const store = new Store(connection);
     await Promise.all(Object.values(store.models).map((m) => m.init()));
