@@ -15,26 +15,36 @@ export class Queries {
     return docs.map(toServerRecord);
   }
 
-  /** Online sessions, from the servers' last good reads, oldest connection first. */
-  async online(server?: string): Promise<OnlineSession[]> {
-    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
+  /** Online sessions, from the servers' last good reads (of one server or some: all when omitted), oldest connection first. */
+  async online(servers?: string | string[]): Promise<OnlineSession[]> {
+    const filter = servers === undefined ? {} : { name: typeof servers === 'string' ? servers : { $in: servers } };
+    const docs = await this.models.Server.find(filter, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
     const sessions = docs.flatMap((d) => decodeOnline(d.onlineJson).map((s) => ({ ...plainSession(s), server: d.name })));
     // ISO strings of one format sort as their times; plain comparison is far cheaper than localeCompare.
     return sessions.sort((a, b) => (a.connectedAt < b.connectedAt ? -1 : a.connectedAt > b.connectedAt ? 1 : a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
   }
 
   async userReport(name: string, recentLimit = 10): Promise<UserReport | null> {
-    const user = await this.models.User.findOne({ name }).lean();
-    if (!user) return null;
-    const online = (await this.online()).filter((s) => userName(s) === name);
-    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean();
-    return {
-      user: toUserRecord(user),
-      online,
-      recent: recent.map(toSessionRecord),
-      totalBytesReceived: (user.totalBytesReceived ?? 0) + online.reduce((n, s) => n + s.bytesReceived, 0),
-      totalBytesSent: (user.totalBytesSent ?? 0) + online.reduce((n, s) => n + s.bytesSent, 0),
-    };
+    const history = await this.userHistory(name, recentLimit);
+    return history && userReportOf(history.user, (await this.online()).filter((s) => userName(s) === name), history.recent);
+  }
+
+  /** User records by name, for several names at once. */
+  async usersByName(names: string[]): Promise<Map<string, UserRecord>> {
+    const docs = await this.models.User.find({ name: { $in: names } }).lean();
+    return new Map(docs.map((d) => [d.name, toUserRecord(d)]));
+  }
+
+  /**
+   * A user's record and latest sessions, without their online sessions: the page has those in
+   * memory already (decoding every server's list per request cost tens of milliseconds).
+   */
+  async userHistory(name: string, recentLimit = 10): Promise<{ user: UserRecord; recent: SessionRecord[] } | null> {
+    const [user, recent] = await Promise.all([
+      this.models.User.findOne({ name }).lean(),
+      this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean(),
+    ]);
+    return user ? { user: toUserRecord(user), recent: recent.map(toSessionRecord) } : null;
   }
 
   /** Users whose name starts like `prefix` (case-insensitive), for suggestions. */
@@ -71,4 +81,13 @@ export class Queries {
       .sort({ connectedAt: 1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
+}
+
+/** A user's report: the stored totals of ended sessions plus the online sessions' counters so far. */
+export function userReportOf(user: UserRecord, online: OnlineSession[], recent: SessionRecord[]): UserReport {
+  return {
+    user, online, recent,
+    totalBytesReceived: user.totalBytesReceived + online.reduce((n, s) => n + s.bytesReceived, 0),
+    totalBytesSent: user.totalBytesSent + online.reduce((n, s) => n + s.bytesSent, 0),
+  };
 }

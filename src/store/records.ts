@@ -21,6 +21,9 @@ export interface ServerRecord {
   down: boolean;
   source: string | null;
   onlineCount: number;
+  /** When the online list (and its byte counters) was last written, and when someone last came or went. */
+  onlineWrittenAt: Date | null;
+  sessionsChangedAt: Date | null;
 }
 
 export interface SessionRecord {
@@ -118,7 +121,7 @@ export function toServerRecord(d: Lean<Omit<ServerDoc, 'onlineJson'>>): ServerRe
     name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
     lastResult: d.lastResult as ReadResult, lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
     pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
-    onlineCount: d.onlineCount ?? 0,
+    onlineCount: d.onlineCount ?? 0, onlineWrittenAt: d.onlineWrittenAt ?? null, sessionsChangedAt: d.sessionsChangedAt ?? null,
   };
 }
 

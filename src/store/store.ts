@@ -1,11 +1,13 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
-// poller's cycle writes, the readers' queries, the notifier's outbox and the kick audit log.
+// poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, and the
+// page's sign-ins and sign-in rate limits.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
+import { WebSessions } from './web-sessions.ts';
 
 export class Store {
   readonly models: Models;
@@ -13,6 +15,7 @@ export class Store {
   readonly queries: Queries;
   readonly outbox: Outbox;
   readonly audit: KickAudit;
+  readonly web: WebSessions;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -20,6 +23,7 @@ export class Store {
     this.queries = new Queries(this.models);
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
+    this.web = new WebSessions(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */
