@@ -137,7 +137,7 @@ export async function runWebLoadBench(options: Partial<WebLoadOptions> = {}): Pr
       };
       const cold = async (path: string) => {
         await get(path); // compiles the template and warms the JIT: not what an update costs
-        live.publish({ events: [], servers: [], at: new Date().toISOString() });
+        live.publish({ events: [], servers: ['vpn-01'], sessions: ['vpn-01'], health: [], counters: [], at: new Date().toISOString() });
         const t = performance.now();
         await get(path);
         return performance.now() - t;

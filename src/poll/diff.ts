@@ -91,7 +91,8 @@ function isLeaving(s: VpnSession, leaving: ReadonlyMap<string, LeavingMark> | un
   return mark !== undefined && (mark.clientId === null || s.clientId === null || mark.clientId === s.clientId);
 }
 
-function sameInstance(before: VpnSession, now: VpnSession): boolean {
+/** The same client instance at one address and port: its Client ID kept and its counters not gone back. */
+export function sameInstance(before: VpnSession, now: VpnSession): boolean {
   if (before.clientId !== null && now.clientId !== null && before.clientId !== now.clientId) return false;
   return now.bytesReceived + now.bytesSent >= before.bytesReceived + before.bytesSent;
 }

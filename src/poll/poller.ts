@@ -8,7 +8,8 @@
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { type ServerConfig, type ServerRead, type VpnEvent, type VpnSession, sessionKey, userName } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
-import type { LiveFeed } from './live-feed.ts';
+import { liveUpdateOf, type LiveFeed, type StoredRead } from './live-feed.ts';
+import { trafficDelta } from './traffic.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
@@ -170,6 +171,7 @@ export class Poller {
     if (behind.length) await this.reload(behind);
     const cycles: ServerCycle[] = [];
     const next = new Map<string, ServerBaseline>();
+    const before = new Map<ServerCycle, ServerBaseline>();
     for (const read of reads) {
       const server = this.byName.get(read.server);
       if (!server) continue; // removed from the config since the read started
@@ -200,6 +202,7 @@ export class Poller {
         writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
       cycles.push(cycle);
+      before.set(cycle, prev);
     }
     if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
 
@@ -229,7 +232,15 @@ export class Poller {
     }
     const events = cycles.flatMap((c) => c.diff.events);
     for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
-    this.deps.live?.publish({ events, servers: cycles.map((c) => c.server), at: new Date().toISOString() });
+    for (const c of cycles) {
+      const traffic = trafficDelta(before.get(c)!, c.read, c.diff);
+      metrics?.trafficReceived.inc({ server: c.server }, traffic.received);
+      metrics?.trafficSent.inc({ server: c.server }, traffic.sent);
+    }
+    // The page hears only of what it shows: someone came or went, health, the periodic counter write.
+    const applied: StoredRead[] = cycles.map((c) => ({ server: c.server, before: before.get(c)!, diff: c.diff, onlineWritten: c.writeOnline !== false }));
+    const update = liveUpdateOf(applied, new Date().toISOString());
+    if (update) this.deps.live?.publish(update);
     return {
       writes,
       servers: cycles.map((c) => ({

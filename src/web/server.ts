@@ -235,23 +235,19 @@ export function createWebApp(deps: WebDeps): express.Express {
   // ---- operations ---------------------------------------------------------------------------------
 
   app.get('/metrics', async (_req, res) => {
-    const gauges = [metrics.sessionsOnline, metrics.bytesReceived, metrics.bytesSent, metrics.serverUp];
+    const gauges = [metrics.sessionsOnline, metrics.serverUp];
     try {
       const { snapshot } = await cache.get();
       for (const g of gauges) g.reset();
       for (const s of snapshot.servers) {
         metrics.serverUp.set({ server: s.name }, serverHealth(s).healthy ? 1 : 0);
-        metrics.sessionsOnline.set({ server: s.name }, 0);
-        metrics.bytesReceived.set({ server: s.name }, 0);
-        metrics.bytesSent.set({ server: s.name }, 0);
-      }
-      for (const o of snapshot.online) {
-        metrics.sessionsOnline.inc({ server: o.server });
-        metrics.bytesReceived.inc({ server: o.server }, o.bytesReceived);
-        metrics.bytesSent.inc({ server: o.server }, o.bytesSent);
+        metrics.sessionsOnline.set({ server: s.name }, s.onlineCount);
+        // A server's traffic counters exist from its first scrape, so the first increase shows in rate().
+        metrics.trafficReceived.inc({ server: s.name }, 0);
+        metrics.trafficSent.inc({ server: s.name }, 0);
       }
     } catch (err) {
-      // The counters (poll failures, deliveries) still matter most when the store is down.
+      // The counters (poll failures, deliveries, traffic) still matter most when the store is down.
       log.warn({ err }, 'metrics: cannot read the store; serving without the per-server gauges');
       for (const g of gauges) g.reset();
     }
