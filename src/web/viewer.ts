@@ -1,25 +1,28 @@
-// Who is looking, and what the page and the API read from the store for them: one snapshot of the
-// store shared by every request (src/web/response-cache.ts), shown to each viewer with real IPs in
-// full or masked (maskIp in src/domain.ts).
-import { maskIp, type LiveModeInfo, type Stats } from '../domain.ts';
-import type { OnlineSession, ServerRecord, SessionRecord, UserRecord } from '../store/records.ts';
+// Who is looking, and what they may see: the admin sees everything; a signed-in viewer and an
+// anonymous visitor (where PAGE_ACCESS=public lets one in) see real IPs masked to their network
+// (maskIp in src/domain.ts) unless SHOW_REAL_IPS is set, and server errors as a cause without
+// infrastructure (src/web/public-error.ts).
+import { maskIp } from '../domain.ts';
 
-/** Everything the page needs from the store, read at one moment. */
-export interface StoreSnapshot {
-  at: Date;
-  stats: Stats;
-  servers: ServerRecord[];
-  /** How each server is followed now, by name (missing: status file only). */
-  modes: Record<string, LiveModeInfo>;
-  online: OnlineSession[];
-  recent: SessionRecord[];
-  offline: UserRecord[];
-}
+export type Role = 'admin' | 'viewer' | 'anonymous';
 
 export interface Viewer {
+  role: Role;
+  /** role === 'admin': real IPs, whole errors, SSH hosts, the CSV report, per-user history. */
   admin: boolean;
   /** Real IPs in full: the admin, or everyone when SHOW_REAL_IPS is set. */
   realIps: boolean;
+  /** Who signed in, where the authenticating proxy said so. */
+  name: string | null;
+}
+
+export function viewerOf(role: Role, showRealIps: boolean, name: string | null = null): Viewer {
+  return { role, admin: role === 'admin', realIps: role === 'admin' || showRealIps, name };
+}
+
+/** What a response depends on about its viewer: part of every cache key and ETag. */
+export function viewerKind(viewer: Viewer): string {
+  return `${viewer.admin ? 'admin' : 'public'}.${viewer.realIps ? 'ips' : 'masked'}`;
 }
 
 /** An address as this viewer may see it. */
