@@ -248,6 +248,8 @@ describe('JSON API and masking', () => {
     const body = await res.json();
     expect(body.since).toBe('2026-11-28T10:00:30.000Z');
     expect(body.truncated).toBe(false);
+    expect(body.next).toBe(`/api/events?since=2026-11-28T10%3A00%3A30.000Z&after=${body.events[1].seq}`);
+    expect(body.events[1].seq).toBeGreaterThan(body.events[0].seq);
     expect(body.events.map((e: any) => [e.type, e.server, e.at, e.user ?? null, e.session?.realAddress ?? null, e.error ?? null])).toEqual([
       ['disconnected', 'fra-1', '2026-11-28T10:01:00.000Z', QUOTED_CN, '203.0.113.x', null],
       ['server-down', 'ams-1', '2026-11-28T10:02:00.000Z', null, null, 'connection refused'],
@@ -260,6 +262,65 @@ describe('JSON API and masking', () => {
     const bad = await get(`${app.url}/api/events?since=yesterday`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'since must be an ISO-8601 time such as 2026-11-28T09:00:00Z' });
+  });
+});
+
+describe('/api/events?after=: a cursor that returns every event once', () => {
+  let evStore: Store;
+  let evApp: Listening;
+  const T0 = '2026-11-28T11:00:00.000Z';
+
+  beforeAll(async () => {
+    evStore = await openTestStore();
+    const evPoller = await testPoller(evStore, ['big-1']);
+    await evPoller.apply([goodRead('big-1', T0, [])]);
+    // 1,200 clients connect between two reads: 1,200 events of one read, all with one `at`.
+    const crowd = Array.from({ length: 1200 }, (_, i) => vpnSession(`c-${String(i).padStart(4, '0')}`, i, { realAddress: `198.51.100.${i % 250}`, realPort: 20000 + i, clientId: i }));
+    await evPoller.apply([goodRead('big-1', '2026-11-28T11:00:30.000Z', crowd)]);
+    await evPoller.apply([goodRead('big-1', '2026-11-28T11:01:00.000Z', crowd.slice(1))]);
+    evApp = await listen(createWebApp({ store: evStore, config: loadConfig({ PAGE_ACCESS: 'public' }, tmp), metrics: createMetrics(), live: new LiveFeed(), now: () => new Date('2026-11-28T11:02:00.000Z') }));
+  });
+
+  afterAll(async () => {
+    await evApp?.close();
+    if (evStore) await dropTestStore(evStore);
+  });
+
+  it('pages of 500, oldest first, each event once, following next until it is not truncated', async () => {
+    const pages: any[] = [];
+    let url = `/api/events?since=${T0}`;
+    for (let i = 0; i < 5; i++) {
+      const body = await (await get(`${evApp.url}${url}`)).json();
+      pages.push(body);
+      if (!body.truncated) break;
+      url = body.next;
+    }
+    expect(pages.map((p) => [p.events.length, p.truncated])).toEqual([[500, true], [500, true], [201, false]]);
+    const events = pages.flatMap((p) => p.events);
+    expect(new Set(events.map((e: any) => e.id)).size).toBe(1201);
+    const seqs = events.map((e: any) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(events.filter((e: any) => e.type === 'connected').map((e: any) => e.user).sort()).toEqual(Array.from({ length: 1200 }, (_, i) => `c-${String(i).padStart(4, '0')}`));
+    expect(events.at(-1)).toMatchObject({ type: 'disconnected', user: 'c-0000', at: '2026-11-28T11:01:00.000Z' });
+    // Asking again from the last answer's next: nothing new yet, and the same cursor to keep asking with.
+    const later = await (await get(`${evApp.url}${pages.at(-1).next}`)).json();
+    expect([later.events, later.truncated, later.next]).toEqual([[], false, pages.at(-1).next]);
+    // Continuing from the last `at` instead (what since= alone allowed) loses the 700 events after the first page.
+    const byTime = await (await get(`${evApp.url}/api/events?since=${pages[0].events.at(-1).at}`)).json();
+    expect(byTime.events.map((e: any) => e.type)).toEqual(['disconnected']);
+  });
+
+  it('after= alone starts after that event, without a time limit; a bad cursor is a 400', async () => {
+    const all = await (await get(`${evApp.url}/api/events?after=0`)).json();
+    expect([all.since, all.after, all.events.length, all.truncated]).toEqual([null, 0, 500, true]);
+    const third = all.events[2];
+    const rest = await (await get(`${evApp.url}/api/events?after=${all.events[1].seq}`)).json();
+    expect(rest.events[0].id).toBe(third.id);
+    for (const bad of ['-1', 'abc', '1.5']) {
+      const res = await get(`${evApp.url}/api/events?after=${bad}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: "after must be an event's seq (a whole number, from a previous answer)" });
+    }
   });
 });
 

@@ -75,6 +75,17 @@ export class Queries {
     return docs.map(toStoredEvent);
   }
 
+  /**
+   * Events in write order (their monotonic seq), after `after` and newer than `since` where given:
+   * the cursor of /api/events. The events of one read share one `at`, so paging by time would
+   * skip the rest of a read cut at a page's end; seq tells each event from every other.
+   */
+  async eventsAfter(opts: { after?: number; since?: Date }, limit = 500): Promise<StoredEvent[]> {
+    const filter = { ...(opts.after !== undefined ? { seq: { $gt: opts.after } } : {}), ...(opts.since ? { at: { $gt: opts.since } } : {}) };
+    const docs = await this.models.Event.find(filter).sort({ seq: 1 }).limit(limit).lean();
+    return docs.map(toStoredEvent);
+  }
+
   /** Sessions that overlap [from, to), for the connection report. */
   async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
     const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })

@@ -172,6 +172,8 @@ export interface ApiEventSession {
 
 export interface ApiEvent {
   id: string;
+  /** Monotonic across the store: the /api/events cursor (`?after=`). */
+  seq: number;
   type: StoredEvent['type'];
   server: string;
   at: string;
@@ -192,7 +194,7 @@ function apiEventSession(s: VpnSession, viewer: Viewer): ApiEventSession {
 /** An event without its delivery bookkeeping (the notifier's business), addresses masked. */
 export function apiEvent(e: StoredEvent, viewer: Viewer): ApiEvent {
   return {
-    id: e.id, type: e.type, server: e.server, at: e.at, user: e.user,
+    id: e.id, seq: e.seq, type: e.type, server: e.server, at: e.at, user: e.user,
     ...(e.session ? { session: apiEventSession(e.session, viewer) } : {}),
     ...(e.previous ? { previous: apiEventSession(e.previous, viewer) } : {}),
     ...(e.endedBy ? { endedBy: e.endedBy } : {}),

@@ -92,6 +92,13 @@ function parseTimeParam(value: unknown, name: string): Date | null {
 
 class BadRequest extends Error {}
 
+/** `after=`: an event's seq. undefined when absent, throws when malformed. */
+function parseSeqParam(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new BadRequest("after must be an event's seq (a whole number, from a previous answer)");
+  return Number(value);
+}
+
 /** Resolves to `fallback` if `promise` takes longer than `ms` (a MongoDB that is gone can take 10 s to say so). */
 function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -315,14 +322,23 @@ export function createWebApp(deps: WebDeps): WebApp {
     await sendBody(req, res, body);
   });
 
+  // Events oldest first (in seq order), EVENTS_LIMIT at a time: `after` is the cursor (the seq of
+  // the last event a client has), `since` a start time (default: the last hour, without `after`).
   app.get('/api/events', async (req, res) => {
-    const since = parseTimeParam(req.query.since, 'since') ?? new Date(now().getTime() - 3600_000);
-    const events = await store.queries.eventsSince(since, EVENTS_LIMIT + 1);
+    const after = parseSeqParam(req.query.after);
+    const since = parseTimeParam(req.query.since, 'since') ?? (after === undefined ? new Date(now().getTime() - 3600_000) : null);
+    const events = await store.queries.eventsAfter({ ...(after !== undefined ? { after } : {}), ...(since ? { since } : {}) }, EVENTS_LIMIT + 1);
+    const page = events.slice(0, EVENTS_LIMIT);
+    const last = page.at(-1)?.seq ?? after ?? null;
+    const next = new URLSearchParams({ ...(since ? { since: since.toISOString() } : {}), ...(last !== null ? { after: String(last) } : {}) });
     res.setHeader('Cache-Control', 'no-store');
     res.json({
-      since: since.toISOString(),
+      since: since?.toISOString() ?? null,
+      after: after ?? null,
       truncated: events.length > EVENTS_LIMIT,
-      events: events.slice(0, EVENTS_LIMIT).map((e) => apiEvent(e, viewerFor(res))),
+      // Where to ask next: for the rest when truncated, for what comes later otherwise.
+      next: `/api/events?${next}`,
+      events: page.map((e) => apiEvent(e, viewerFor(res))),
     });
   });
 
