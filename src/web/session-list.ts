@@ -57,16 +57,31 @@ const COMPARE: Record<SortKey, (a: Indexed, b: Indexed) => number> = {
   out: (a, b) => a.s.bytesSent - b.s.bytesSent,
 };
 
-function indexed(entry: CachedSnapshot, viewer: Viewer): Indexed[] {
-  return memo(entry, `sessions|${viewer.realIps}`, () => entry.snapshot.online.map((s) => {
+/**
+ * The sort and search keys of each session, per kind of viewer (masked or real IPs). A session
+ * record is never changed, and the snapshot keeps the records of servers whose list did not change
+ * from one version to the next: their keys are made once, not again with every version.
+ */
+const keysOf = { masked: new WeakMap<OnlineSession, Indexed>(), real: new WeakMap<OnlineSession, Indexed>() };
+
+function indexedSession(s: OnlineSession, viewer: Viewer): Indexed {
+  const cache = viewer.realIps ? keysOf.real : keysOf.masked;
+  let item = cache.get(s);
+  if (!item) {
     const ip = showIp(s.realAddress, viewer)!;
     const user = userName(s);
-    return {
+    item = {
       s, user: naturalKey(user), server: naturalKey(s.server), ip: naturalKey(ip), virtual: naturalKey(s.virtualAddress ?? s.virtualIpv6 ?? ''),
       since: Date.parse(s.connectedAt),
       text: [user, s.commonName, s.username ?? '', s.server, ip, s.virtualAddress ?? '', s.virtualIpv6 ?? ''].join('\n').toLowerCase(),
     };
-  }));
+    cache.set(s, item);
+  }
+  return item;
+}
+
+function indexed(entry: CachedSnapshot, viewer: Viewer): Indexed[] {
+  return memo(entry, `sessions|${viewer.realIps}`, () => entry.snapshot.online.map((s) => indexedSession(s, viewer)));
 }
 
 /** Ascending by `sort`; ties keep the store's order (oldest connection first), so rows do not jump between refreshes. */

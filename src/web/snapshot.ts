@@ -53,6 +53,8 @@ const shownMode = (m: LiveModeInfo | undefined) => (m ? [m.mode, m.since, m.last
 export class SnapshotReader {
   private readonly lists = new Map<string, ServerList>();
   private history: { key: string; recent: SessionRecord[]; offline: UserRecord[] } | undefined;
+  /** Every server's sessions in one list, kept until a list is read again (a health change needs no new one). */
+  private merged: { lists: OnlineSession[][]; online: OnlineSession[] } | undefined;
   private countersReadAt = -Infinity;
 
   constructor(
@@ -87,7 +89,11 @@ export class SnapshotReader {
       this.history = { key: historyKey, recent, offline };
     }
     const modes = this.modes();
-    const online = mergeByConnectedAt(servers.map((s) => this.lists.get(s.name)!.sessions));
+    const lists = servers.map((s) => this.lists.get(s.name)!.sessions);
+    if (!this.merged || lists.length !== this.merged.lists.length || lists.some((l, i) => l !== this.merged!.lists[i])) {
+      this.merged = { lists, online: mergeByConnectedAt(lists) };
+    }
+    const { online } = this.merged;
     const version = createHash('sha256').update(JSON.stringify([
       servers.map((s) => [...shownServer(s), this.lists.get(s.name)!.onlineWrittenAt, shownMode(modes[s.name])]),
       historyKey,
