@@ -63,7 +63,9 @@ export interface StreamRow {
   tabs: number;
   /** Event-loop utilisation of the app's process over the phase (0..1): poller, store and web. */
   elu: number;
+  /** What /api/stream sent over the phase: updates (the version changed) and version pings. */
   updates: number;
+  pings: number;
   viewFetches: number;
   notModified: number;
 }
@@ -219,7 +221,7 @@ export async function runWebLoadBench(options: Partial<WebLoadOptions> = {}): Pr
       if (!chromium.ok) {
         stream = `skipped: ${chromium.why}`;
       } else {
-        stream = await measureStreaming(o, { url: server.url, names, online, poller, counts, liveUpdates: live });
+        stream = await measureStreaming(o, { url: server.url, names, online, poller, counts });
       }
       return { options: o, online: count, coldMs, rows, stream };
     } finally {
@@ -241,7 +243,7 @@ export async function runWebLoadBench(options: Partial<WebLoadOptions> = {}): Pr
  */
 async function measureStreaming(
   o: WebLoadOptions,
-  ctx: { url: string; names: string[]; online: VpnSession[][]; poller: Awaited<ReturnType<typeof testPoller>>; counts: { viewFetches: number; notModified: number }; liveUpdates: LiveFeed },
+  ctx: { url: string; names: string[]; online: VpnSession[][]; poller: Awaited<ReturnType<typeof testPoller>>; counts: { viewFetches: number; notModified: number } },
 ): Promise<StreamRow[]> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -265,8 +267,16 @@ async function measureStreaming(
       }
     }
   })();
-  let updates = 0;
-  const off = ctx.liveUpdates.subscribe((u) => { if (u.sessions.length || u.health.length || u.events.length) updates++; });
+  // What /api/stream sends, counted by a client of its own (an eleventh page, as it were).
+  const sent = { update: 0, version: 0 };
+  const abort = new AbortController();
+  const listening = (async () => {
+    const res = await fetch(`${ctx.url}/api/stream`, { signal: abort.signal });
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body!) {
+      for (const m of decoder.decode(chunk as Uint8Array).matchAll(/^event: (update|version)$/gm)) sent[m[1] as 'update' | 'version']++;
+    }
+  })().catch(() => undefined);
   const rows: StreamRow[] = [];
   try {
     for (const withChurn of [false, true]) {
@@ -275,20 +285,22 @@ async function measureStreaming(
         const context = tabs ? await browser.newContext() : undefined;
         for (let i = 0; i < tabs; i++) await (await context!.newPage()).goto(ctx.url);
         await new Promise((r) => setTimeout(r, 3000)); // settle: first fetches, the stream opening
-        const before = { ...ctx.counts, updates };
+        const before = { ...ctx.counts, ...sent };
         const elu = performance.eventLoopUtilization();
         await new Promise((r) => setTimeout(r, o.streamSeconds * 1000));
         const used = performance.eventLoopUtilization(elu);
         rows.push({
           phase: withChurn ? 'someone comes or goes every 2 s' : 'nobody comes or goes', tabs, elu: used.utilization,
-          updates: tabs ? updates - before.updates : 0, viewFetches: ctx.counts.viewFetches - before.viewFetches, notModified: ctx.counts.notModified - before.notModified,
+          updates: sent.update - before.update, pings: sent.version - before.version,
+          viewFetches: ctx.counts.viewFetches - before.viewFetches, notModified: ctx.counts.notModified - before.notModified,
         });
         await context?.close();
       }
     }
   } finally {
     running = false;
-    off();
+    abort.abort();
+    await listening;
     await reader;
     await browser.close();
   }
@@ -313,9 +325,9 @@ export function printWebLoadBench(r: WebLoadResult): void {
     console.log(r.stream);
     return;
   }
-  console.log('| phase | open tabs | event loop busy | stream updates | view.json fetches | of them 304 |');
+  console.log('| phase | open tabs | event loop busy | stream: updates / pings | view.json fetches | of them 304 |');
   console.log('|---|--:|--:|--:|--:|--:|');
-  for (const s of r.stream) console.log(`| ${s.phase} | ${s.tabs} | ${(s.elu * 100).toFixed(0)} % | ${s.tabs ? s.updates : '—'} | ${s.viewFetches} | ${s.notModified} |`);
+  for (const s of r.stream) console.log(`| ${s.phase} | ${s.tabs} | ${(s.elu * 100).toFixed(0)} % | ${s.updates} / ${s.pings} | ${s.viewFetches} | ${s.notModified} |`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
