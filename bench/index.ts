@@ -1,6 +1,6 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, web-load (all of them when none is given). Benchmarks print numbers;
-// they never fail a build, and no test asserts a time.
+// ssh-connect, poll-cycle, live-latency, lab-stream, web-load (all of them when none is given).
+// Benchmarks print numbers; they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
     const { runParseBench, printParseBench } = await import('./parse.ts');
@@ -15,6 +15,10 @@ const benches: Record<string, () => Promise<void>> = {
     printPollCycleBench(await runPollCycleBenchIsolated());
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
+  'lab-stream': async () => {
+    const { runLabStreamBench, printLabStreamBench } = await import('./lab-stream.ts');
+    printLabStreamBench(await runLabStreamBench());
+  },
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());
