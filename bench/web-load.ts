@@ -204,6 +204,8 @@ export async function runWebLoadBench(options: Partial<WebLoadOptions> = {}): Pr
         return performance.now() - t;
       };
       const coldMs = { page: await cold('/?sort=in&dir=desc'), apiStatus: await cold('/api/status?page=2') };
+      // A first load of a few seconds, not measured: JIT, the heap after seeding, the sockets.
+      await runWrk(server.url + '/', { ...o, durationSeconds: 3 });
       const rows: WebLoadRow[] = [];
       for (const run of runs) {
         // Steady state: every URL of the run once before it is measured (cold costs are above).
