@@ -1,12 +1,23 @@
 // /vpn kick <name> [server] [all|CID]: admins only. The Kicker ends the sessions through the OpenVPN
 // management interface, checks a fresh read, and records the kick in MongoDB; this command only
 // turns the request into a KickRequest and the outcome into words.
-import type { KickOutcome, KickedSession } from '../src/domain.ts';
+import { shownIp, type KickOutcome, type KickedSession } from '../src/domain.ts';
 import { formatTime } from '../src/format.ts';
-import { checkServer, invocation, UserError, type Command, type CommandContext, type Reply } from '../src/command.ts';
+import { checkServer, fullAnswerAt, invocation, UserError, type Command, type CommandContext, type FullAnswer, type Reply } from '../src/command.ts';
 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);
+
+/**
+ * `kick bob all` and `kick bob 17`: typed text has no names for its words, so a second word that
+ * is no server but reads as a choice is the choice.
+ */
+export function serverAndChoice(serverText: string | undefined, whichText: string | undefined, servers: readonly { name: string }[]): { serverText?: string; whichText?: string } {
+  if (serverText !== undefined && whichText === undefined && /^(all|\d+)$/i.test(serverText) && !servers.some((s) => s.name === serverText)) {
+    return { whichText: serverText };
+  }
+  return { ...(serverText !== undefined ? { serverText } : {}), ...(whichText !== undefined ? { whichText } : {}) };
+}
 
 function parseWhich(text: string): 'all' | number {
   if (text.toLowerCase() === 'all') return 'all';
@@ -18,6 +29,12 @@ function sessionResult(k: KickedSession): string {
   if (!k.killed) return `not kicked: ${k.error ?? 'refused'}`;
   return k.gone ? 'gone' : 'still listed after the kick';
 }
+
+/**
+ * Where every session of the user is listed with its Client ID: the user report. Not `vpnwatch
+ * kick`, which would end a session by then the only one.
+ */
+const allSessions = (name: string, ctx: CommandContext): FullAnswer => fullAnswerAt(ctx, `/api/users/${encodeURIComponent(name)}`, ['user', name]);
 
 function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): Reply {
   const example = outcome.sessions.find((k) => k.session.clientId !== null);
@@ -33,10 +50,11 @@ function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): R
     table: {
       columns: ['Client ID', 'Server', 'Real IP', 'Virtual IP', 'Connected'],
       rows: outcome.sessions.map((k) => [
-        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, k.session.realAddress,
+        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, shownIp(k.session.realAddress, ctx.viewer),
         k.session.virtualAddress ?? k.session.virtualIpv6 ?? '—', formatTime(k.session.connectedAt),
       ]),
     },
+    fullAnswer: allSessions(name, ctx),
     tone: 'warn',
     private: true,
     data: outcome,
@@ -55,14 +73,9 @@ export const kick: Command = {
   private: true,
   async run(input, ctx) {
     const name = String(input.name);
-    let serverText = input.server === undefined ? undefined : String(input.server);
-    let whichText = input.which === undefined ? undefined : String(input.which);
-    // `kick bob all` and `kick bob 17`: typed text has no names for its words, so a second word that
-    // is no server but reads as a choice is the choice.
-    if (serverText !== undefined && whichText === undefined && /^(all|\d+)$/i.test(serverText) && !ctx.servers.some((s) => s.name === serverText)) {
-      whichText = serverText;
-      serverText = undefined;
-    }
+    const { serverText, whichText } = serverAndChoice(
+      input.server === undefined ? undefined : String(input.server), input.which === undefined ? undefined : String(input.which), ctx.servers,
+    );
     const server = serverText === undefined ? undefined : checkServer(serverText, ctx.servers);
     const which = whichText === undefined ? undefined : parseWhich(whichText);
 
@@ -82,8 +95,9 @@ export const kick: Command = {
       lines: [outcome.message, verification].filter(Boolean),
       table: {
         columns: ['Server', 'Real IP', 'Client ID', 'Result'],
-        rows: outcome.sessions.map((k) => [k.server, k.session.realAddress, k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
+        rows: outcome.sessions.map((k) => [k.server, shownIp(k.session.realAddress, ctx.viewer), k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
       },
+      fullAnswer: allSessions(name, ctx),
       tone: outcome.result === 'failed' ? 'error' : outcome.result === 'kicked' && outcome.verified ? 'ok' : 'warn',
       private: true,
       data: outcome,

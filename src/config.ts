@@ -62,6 +62,8 @@ export interface WebConfig {
   trustProxy: TrustProxy;
   /** A header carrying the signed-in user's name, set by an authenticating proxy (oauth2-proxy): honoured only from trustProxy addresses. */
   authProxyHeader?: string;
+  /** Where people reach the page (PUBLIC_URL, no trailing slash), for "see all" links in chat when an answer is cut to fit. */
+  publicUrl?: string;
 }
 
 export interface Config {
@@ -85,6 +87,8 @@ export interface Config {
   slack?: SlackConfig;
   discord?: DiscordConfig;
   logLevel: string;
+  /** This process among the services sharing the database (VPNWATCH_REPLICA_ID; default host name + pid). */
+  replicaId: string;
   /** PATH, searched for a mongod binary by the embedded default. */
   searchPath?: string;
 }
@@ -143,6 +147,7 @@ const envSchema = z.object({
   VPNWATCH_ENV_FILE: optionalString,
   VPNWATCH_DATA_DIR: optionalString,
   VPNWATCH_SERVERS_FILE: optionalString,
+  VPNWATCH_REPLICA_ID: z.preprocess(emptyToUndefined, z.string().regex(/^[\w.:-]{1,100}$/, 'must be 1-100 letters, digits, dots, colons, dashes or underscores').optional()),
   MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
   POLL_INTERVAL: int(30, 5, 86_400),
   POLL_CONCURRENCY: int(16, 1, 1000),
@@ -166,6 +171,7 @@ const envSchema = z.object({
     return parsed;
   }),
   AUTH_PROXY_HEADER: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name such as X-Forwarded-User').optional()),
+  PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   FLAP_WINDOW: int(60, 0, 3600),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   SLACK_BOT_TOKEN: optionalString,
@@ -191,6 +197,7 @@ const serverSchema = z.object({
   port: z.number().int().min(1).max(65_535).default(22),
   username: z.string().min(1, 'must not be empty'),
   privateKeyPath: z.string().min(1).optional(),
+  privateKeyPassphraseEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
   passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the name of an environment variable').optional(),
   hostKey: z.string().regex(FINGERPRINT, "must be a fingerprint like 'SHA256:' + 43 base64 characters, as `ssh-keygen -lf` prints it").optional(),
   insecureSkipHostKeyCheck: z.boolean().default(false),
@@ -226,8 +233,16 @@ function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
 }
 
+export interface LoadOptions {
+  /**
+   * A server without hostKey is not a problem: for `vpnwatch check`, which shows the key the
+   * server offers so the admin can pin it. Nothing else logs in to such a server.
+   */
+  hostKeyOptional?: boolean;
+}
+
 /** Reads the servers file into ServerConfigs, adding every problem found to `problems`. */
-function readServersFile(file: string, env: Env, problems: string[]): ServerConfig[] {
+function readServersFile(file: string, env: Env, problems: string[], options: LoadOptions): ServerConfig[] {
   let raw: unknown;
   try {
     raw = parseYaml(fs.readFileSync(file, 'utf8'), { prettyErrors: true });
@@ -248,8 +263,8 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
     const at = `${file}: servers[${i}] (${s.name})`;
     if (seen.has(s.name)) problems.push(`${at}.name: '${s.name}' is used by another server`);
     seen.add(s.name);
-    if (!s.hostKey && !s.insecureSkipHostKeyCheck) {
-      problems.push(`${at}.hostKey: required (pin the server's SHA256 fingerprint, from \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server), or set insecureSkipHostKeyCheck: true`);
+    if (!s.hostKey && !s.insecureSkipHostKeyCheck && !options.hostKeyOptional) {
+      problems.push(`${at}.hostKey: required (pin the server's SHA256 fingerprint: run \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server, or \`vpnwatch check ${s.name}\` here, which shows the key the server offers), or set insecureSkipHostKeyCheck: true`);
     }
     if (!s.privateKeyPath && !s.passwordEnv) problems.push(`${at}: needs privateKeyPath or passwordEnv`);
     if (!validTimeZone(s.timezone)) problems.push(`${at}.timezone: unknown time zone '${s.timezone}' (use an IANA name such as Europe/Berlin)`);
@@ -257,6 +272,12 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
     if (s.privateKeyPath) {
       privateKeyPath = path.resolve(baseDir, expandHome(s.privateKeyPath));
       if (!fs.existsSync(privateKeyPath)) problems.push(`${at}.privateKeyPath: no file at ${privateKeyPath}`);
+    }
+    let privateKeyPassphrase: string | undefined;
+    if (s.privateKeyPassphraseEnv) {
+      if (!s.privateKeyPath) problems.push(`${at}.privateKeyPassphraseEnv: only used with privateKeyPath`);
+      privateKeyPassphrase = env[s.privateKeyPassphraseEnv];
+      if (!privateKeyPassphrase) problems.push(`${at}.privateKeyPassphraseEnv: environment variable ${s.privateKeyPassphraseEnv} is not set`);
     }
     let password: string | undefined;
     if (s.passwordEnv) {
@@ -279,6 +300,7 @@ function readServersFile(file: string, env: Env, problems: string[]): ServerConf
       timezone: s.timezone,
     };
     if (privateKeyPath) server.privateKeyPath = privateKeyPath;
+    if (privateKeyPassphrase) server.privateKeyPassphrase = privateKeyPassphrase;
     if (password) server.password = password;
     if (s.hostKey) server.hostKey = s.hostKey;
     if (s.management) {
@@ -322,7 +344,7 @@ function withDotEnv(env: Env, cwd: string, problems: string[]): Env {
  * Reads and validates the whole configuration. Throws ConfigError listing every problem.
  * `cwd` resolves relative paths (the servers file, the data folder, .env).
  */
-export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): Config {
+export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), options: LoadOptions = {}): Config {
   const problems: string[] = [];
   const env = withDotEnv(processEnv, cwd, problems);
   const parsedEnv = envSchema.safeParse(env);
@@ -335,7 +357,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): 
   const explicitServersFile = e.VPNWATCH_SERVERS_FILE !== undefined;
   const haveServersFile = fs.existsSync(serversFile);
   if (explicitServersFile && !haveServersFile) problems.push(`environment: VPNWATCH_SERVERS_FILE: no file at ${serversFile}`);
-  const servers = haveServersFile ? readServersFile(serversFile, env, problems) : [];
+  const servers = haveServersFile ? readServersFile(serversFile, env, problems, options) : [];
 
   let slack: SlackConfig | undefined;
   if (e.SLACK_BOT_TOKEN) {
@@ -385,6 +407,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): 
     },
     notices: { flapWindowSeconds: e.FLAP_WINDOW },
     logLevel: e.LOG_LEVEL,
+    replicaId: e.VPNWATCH_REPLICA_ID ?? `${os.hostname()}-${process.pid}`,
   };
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
@@ -392,6 +415,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): 
   if (e.METRICS_TOKEN) config.web.metricsToken = e.METRICS_TOKEN;
   if (e.AUTH_PROXY_HEADER) config.web.authProxyHeader = e.AUTH_PROXY_HEADER.toLowerCase();
   if (e.HOST) config.web.host = e.HOST;
+  if (e.PUBLIC_URL) config.web.publicUrl = e.PUBLIC_URL.replace(/\/+$/, '');
   if (env.PATH) config.searchPath = env.PATH;
   if (slack) config.slack = slack;
   if (discord) config.discord = discord;

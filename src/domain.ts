@@ -1,8 +1,7 @@
 // The plain data that flows between the parser, the poller, the store, the commands and the page,
 // and the few rules every layer shares: who a session is (identity), whether a server is healthy,
-// which configured server a typed name means, and how much of a real IP a viewer may see. Pure:
-// no I/O, so every layer can import it.
-
+// which configured server a typed name means, and who may see a real address (privacy). Pure: no
+// I/O, so every layer can import it.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type StatusFormat = 'openvpn-status-v1' | 'openvpn-status-v2' | 'openvpn-status-v3';
@@ -58,6 +57,8 @@ export interface ServerConfig {
   port: number;
   username: string;
   privateKeyPath?: string;
+  /** The passphrase of an encrypted private key, from the variable named by privateKeyPassphraseEnv. */
+  privateKeyPassphrase?: string;
   password?: string;
   /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
   hostKey?: string;
@@ -77,7 +78,8 @@ export type ServerRead =
   | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management' }
   | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
 
-export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up';
+/** summary: what changed on a server while vpnwatch was stopped for long (see the diff's table). */
+export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary';
 
 /**
  * How a session ended, as stored on the session and shown in `/vpn user`: disconnected (it left
@@ -98,8 +100,15 @@ export interface VpnEvent {
   endedBy?: SessionEnd;
   /** server-down: the last error. */
   error?: string;
-  /** server-down / server-up: the last good read before the outage (ISO-8601), null if there was none. */
+  /**
+   * server-down / server-up: the last good read before the outage; summary: the last good read
+   * before vpnwatch stopped (ISO-8601), null if there was none.
+   */
   since?: string | null;
+  /** A change seen on the first read after vpnwatch restarted: it happened between these times. */
+  gap?: { from: string; to: string };
+  /** summary: how many sessions came, went and came back while vpnwatch was stopped. */
+  counts?: { connected: number; disconnected: number; reconnected: number };
 }
 
 /** Who asked for something in chat or the terminal (for the audit log and admin checks). */
@@ -165,6 +174,25 @@ export interface LiveModeInfo {
   lastReadAt?: string;
 }
 
+/**
+ * How a chat platform's connection stands (src/chat/connection.ts), for /healthz, `/vpn servers`
+ * and the page:
+ * - connecting: the first attempt is under way;
+ * - ok: connected (Slack: the token checked, and in Socket Mode the socket open; Discord: READY);
+ * - retrying: a transient failure (unreachable, 5xx, rate limit, no READY in time); tried again with backoff;
+ * - failing: a permanent failure (a bad token): not tried again until the configuration changes.
+ */
+export type ChatState = 'ok' | 'connecting' | 'retrying' | 'failing';
+
+export interface ChatStatus {
+  platform: 'slack' | 'discord';
+  state: ChatState;
+  /** When it entered this state (ISO-8601). */
+  since: string;
+  /** The failure behind retrying or failing; null otherwise. */
+  error: string | null;
+}
+
 // ---- identity -----------------------------------------------------------------------------------
 
 export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
@@ -186,8 +214,25 @@ export function isOnline(s: VpnSession): boolean {
 
 // ---- health -------------------------------------------------------------------------------------
 
-/** How the last read of a server went: ok, or why it was not used; 'never' before the first. */
-export type ReadResult = 'ok' | 'error' | 'incomplete' | 'stale' | 'never';
+/**
+ * How the last read of a server (or of one of its sources) went: ok, or why it was not used
+ * (future: its time is ahead of vpnwatch's clock); 'never' before the first.
+ */
+export type ReadResult = 'ok' | 'error' | 'incomplete' | 'stale' | 'future' | 'never';
+
+/** Where a read comes from: the status file over SFTP, or `status 3` over the management interface. */
+export type SourceName = 'status-file' | 'management';
+
+/** The state of one source of a server, kept whatever the server's own health. */
+export interface SourceState {
+  result: ReadResult;
+  /** Why the last read was not ok (for the admin), or null. */
+  error: string | null;
+  /** When this result began (the first read that gave it). */
+  since: Date | null;
+  lastReadAt: Date | null;
+  lastGoodAt: Date | null;
+}
 
 /** What the health rule looks at (the store's server record has these fields). */
 export interface ServerHealthInput {
@@ -218,6 +263,33 @@ export function serverHealth(s: ServerHealthInput | undefined): ServerHealth {
   if (s.lastResult !== 'ok') return { state: 'failing', healthy: false, label: `failing (${s.lastResult}, ${s.consecutiveFailures} in a row)` };
   return { state: 'ok', healthy: true, label: 'ok' };
 }
+
+/** A source of a server that needs an operator: what it says and since when. */
+export interface SourceProblem {
+  source: SourceName;
+  result: ReadResult | 'reconnecting';
+  error: string;
+  since: Date | null;
+}
+
+/**
+ * The sources of a server that are not being read: the status file's last read was not ok (even
+ * when the management stream keeps the server current), or the management stream is reconnecting.
+ */
+export function sourceProblems(sources: Partial<Record<SourceName, SourceState>>, mode?: LiveModeInfo): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  for (const source of ['status-file', 'management'] as const) {
+    const s = sources[source];
+    if (s && s.result !== 'ok' && s.result !== 'never') problems.push({ source, result: s.result, error: s.error ?? s.result, since: s.since });
+  }
+  if (mode?.mode === 'reconnecting' && mode.lastError && !problems.some((p) => p.source === 'management')) {
+    problems.push({ source: 'management', result: 'reconnecting', error: mode.lastError, since: new Date(mode.since) });
+  }
+  return problems;
+}
+
+/** "status file" / "management interface": a source as people name it. */
+export const SOURCE_NAMES: Record<SourceName, string> = { 'status-file': 'status file', management: 'management interface' };
 
 /** The fleet's totals: the page's cards, `/vpn stats` and `/api/status`. */
 export interface Stats {
@@ -266,10 +338,21 @@ export function unknownServerMessage(name: string, servers: readonly { name: str
 // ---- privacy ------------------------------------------------------------------------------------
 
 /**
- * Network-prefix masking, for viewers who may not see real IPs (not admins, unless SHOW_REAL_IPS):
- * an IPv4 address keeps its /24 (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an
- * IPv4-mapped IPv6 address is treated as IPv4, and anything else (a hostname) becomes `hidden`.
- * Real ports are dropped with it. Virtual (pool) addresses are internal and always shown.
+ * Who is looking, for the one privacy rule of the page, the API and chat. Real client addresses,
+ * SSH hosts and internal error texts are for the admin (the page's admin token; in chat, the
+ * configured admin users and roles) or for everyone where SHOW_REAL_IPS is set.
+ */
+export interface Viewer {
+  admin: boolean;
+  /** Real IPs (and the error texts that may hold addresses) in full: the admin, or everyone with SHOW_REAL_IPS. */
+  realIps: boolean;
+}
+
+/**
+ * "Network-prefix masking": a client's real address keeps only its network part: an IPv4 address
+ * its /24 (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an IPv4-mapped IPv6 address is
+ * treated as IPv4, and anything else (a hostname) becomes `hidden`. Virtual (pool) addresses are
+ * internal and never masked.
  */
 export function maskIp(address: string): string {
   const host = address.replace(/%.*$/, '');
@@ -284,4 +367,9 @@ export function maskIp(address: string): string {
     return `${groups.slice(0, 2).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}:…`;
   }
   return 'hidden';
+}
+
+/** A real address as `viewer` may see it. */
+export function shownIp(address: string, viewer: Viewer): string {
+  return viewer.realIps ? address : maskIp(address);
 }

@@ -15,8 +15,12 @@ export function createMetrics() {
       labelNames: ['server', 'source'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
     }),
     pollFailures: new Counter({
-      name: 'vpnwatch_poll_failures_total', help: 'Reads not used: error, incomplete (no END) or stale, by server',
+      name: 'vpnwatch_poll_failures_total', help: 'Reads that could not be used: error, incomplete, stale or future, by server',
       labelNames: ['server', 'reason'] as const, registers: [registry],
+    }),
+    readsSuperseded: new Counter({
+      name: 'vpnwatch_reads_superseded_total', help: 'Good reads older than the status already applied from the other source, by server and source',
+      labelNames: ['server', 'source'] as const, registers: [registry],
     }),
     cycleDuration: new Histogram({
       name: 'vpnwatch_poll_cycle_duration_seconds', help: 'One poll cycle over all servers, read to stored',
@@ -37,6 +41,8 @@ export function createMetrics() {
       labelNames: ['server'] as const, registers: [registry],
     }),
     sessionsOnline: new Gauge({ name: 'vpnwatch_sessions_online', help: 'Online sessions at the last good read, by server', labelNames: ['server'] as const, registers: [registry] }),
+    databaseUp: new Gauge({ name: 'vpnwatch_database_up', help: '1 while the database answers, else 0', registers: [registry] }),
+    heldBatches: new Gauge({ name: 'vpnwatch_poll_held_batches', help: 'Poll results diffed but not yet written (the database is unreachable)', registers: [registry] }),
     serverUp: new Gauge({ name: 'vpnwatch_server_up', help: '1 when the last read of the server was good, else 0', labelNames: ['server'] as const, registers: [registry] }),
     streamClients: new Gauge({ name: 'vpnwatch_stream_clients', help: 'Open live streams (GET /api/stream)', registers: [registry] }),
     streamDropped: new Counter({

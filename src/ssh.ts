@@ -3,6 +3,7 @@
 // remote shell, so nothing user-typed can become a command line on a VPN server.
 import { createHash } from 'node:crypto';
 import { readFile as readLocalFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
@@ -19,19 +20,42 @@ export type SshErrorKind =
   | 'connect'
   | 'closed'
   | 'sftp'
-  | 'too-large';
+  | 'too-large'
+  /** sshd refused to open a tunnel for this user (AllowTcpForwarding, PermitOpen, AllowStreamLocalForwarding). */
+  | 'forward-refused';
 
 export class SshError extends Error {
   override readonly name = 'SshError';
+  /** What went wrong, without the server's name (the message leads with it). */
+  readonly detail: string;
+  /**
+   * One line saying what to change (on the server, or in the servers file), where the symptom
+   * points at one cause. The message ends with it too, so the poll's logged error carries it.
+   */
+  readonly fix: string | undefined;
+  /** The host key fingerprint the server offered, for host-key errors: what the admin should pin. */
+  readonly offeredFingerprint: string | undefined;
+
   constructor(
     readonly kind: SshErrorKind,
-    message: string,
-    /** The host key fingerprint the server offered, for host-key errors: what the admin should pin. */
-    readonly offeredFingerprint?: string,
-    options?: { cause?: unknown },
+    /** The server, as `where()` names it. */
+    at: string,
+    detail: string,
+    options: { cause?: unknown; fix?: string; offeredFingerprint?: string } = {},
   ) {
-    super(message, options);
+    super(`${at}: ${detail}${options.fix ? `. Fix: ${options.fix}` : ''}`, { cause: options.cause });
+    this.detail = detail;
+    this.fix = options.fix;
+    this.offeredFingerprint = options.offeredFingerprint;
   }
+}
+
+/** A server's host key as offered in the handshake. */
+export interface OfferedHostKey {
+  /** `ssh-ed25519`, `ecdsa-sha2-nistp256`, ... */
+  type: string;
+  /** `SHA256:<base64>`, as `ssh-keygen -lf` prints it and `hostKey` takes it. */
+  fingerprint: string;
 }
 
 /** `SHA256:<base64, no padding>` of the raw public key blob: the same string `ssh-keygen -lf` prints. */
@@ -56,6 +80,9 @@ function where(server: ServerConfig): string {
   return `${server.name} (${server.host}:${server.port})`;
 }
 
+/** How the admin reloads sshd after editing its config, in every fix that edits it. */
+const RELOAD_SSHD = 'then `sshd -t && systemctl reload ssh`';
+
 const MiB = 1024 * 1024;
 /** ssh2's per-request read limit towards OpenSSH (256 KiB packet minus overhead): one request, no splitting. */
 const READ_CHUNK = 254 * 1024;
@@ -69,12 +96,13 @@ function toSshError(server: ServerConfig, err: unknown, phase: 'connect' | 'sess
   if (err instanceof SshError) return err;
   const e = err as Error & { code?: unknown; level?: string };
   const code = typeof e.code === 'string' ? e.code : undefined;
-  const at = where(server);
-  const make = (kind: SshErrorKind, msg: string) => new SshError(kind, `${at}: ${msg}`, undefined, { cause: err });
+  const make = (kind: SshErrorKind, detail: string, fix?: string) => new SshError(kind, where(server), detail, { cause: err, ...(fix ? { fix } : {}) });
   if (e.level === 'client-authentication') {
     const how = [server.privateKeyPath && `key ${server.privateKeyPath}`, server.password && 'password'].filter(Boolean).join(', ');
-    const hint = server.privateKeyPath ? "check that the public key is in that user's authorized_keys" : 'check the password, and that sshd allows PasswordAuthentication';
-    return make('auth', `authentication failed for user "${server.username}" (tried ${how || 'nothing'}); ${hint}`);
+    const fix = server.privateKeyPath
+      ? `put the public key (${server.privateKeyPath}.pub) in ~${server.username}/.ssh/authorized_keys on the server, owned by ${server.username} with modes 700 (~/.ssh) and 600 (the file); on an sshd without PAM also unlock the account: usermod -p '*' ${server.username} (the server's auth log says which)`
+      : 'check the password, and that sshd allows PasswordAuthentication for this user';
+    return make('auth', `authentication failed for user "${server.username}" (tried ${how || 'nothing'})`, fix);
   }
   if (e.level === 'client-timeout') {
     return make('timeout', e.message === 'Keepalive timeout' ? 'the server stopped answering keepalives' : 'no SSH handshake in time');
@@ -93,12 +121,82 @@ function toSshError(server: ServerConfig, err: unknown, phase: 'connect' | 'sess
 
 function sftpError(server: ServerConfig, path: string, what: string, err: unknown): SshError {
   const e = err as Error & { code?: unknown };
+  const at = where(server);
   // Status codes from SFTP v3: 2 no such file, 3 permission denied.
-  const hint =
-    e.code === 2 ? 'no such file' :
-    e.code === 3 ? `permission denied for user "${server.username}" (OpenVPN creates status files 0600 root)` :
-    e.message;
-  return new SshError('sftp', `${where(server)}: cannot ${what} ${path}: ${hint}`, undefined, { cause: err });
+  if (e.code === 2) {
+    return new SshError('sftp', at, `cannot ${what} ${path}: no such file`, {
+      cause: err, fix: `set statusPath to the file named on OpenVPN's "status" line (grep -r '^status ' /etc/openvpn/)`,
+    });
+  }
+  if (e.code === 3) {
+    const dir = posixDirname(path);
+    return new SshError('sftp', at, `cannot ${what} ${path}: permission denied for user "${server.username}" (OpenVPN creates status files 0600 root)`, {
+      cause: err, fix: `on the server: setfacl -m u:${server.username}:x ${dir} && setfacl -m u:${server.username}:r ${path} (apt install acl)`,
+    });
+  }
+  return new SshError('sftp', at, `cannot ${what} ${path}: ${e.message}`, { cause: err });
+}
+
+function posixDirname(p: string): string {
+  const cut = p.replace(/\/+$/, '').lastIndexOf('/');
+  return cut <= 0 ? '/' : p.slice(0, cut);
+}
+
+/**
+ * Why the server would not start SFTP, read from ssh2's error. Debian's sshd runs
+ * `Subsystem sftp /usr/lib/openssh/sftp-server` through the user's login shell: nologin prints
+ * "This account is currently not available." and exits, and ssh2 takes the first four bytes
+ * of that text for an SFTP packet length ("This" = 1416128883). A shell that prints nothing
+ * (/bin/false) just exits.
+ */
+function sftpRefused(server: ServerConfig, err: Error): SshError {
+  const at = where(server);
+  const forceCommand = `add "ForceCommand internal-sftp" to a "Match User ${server.username}" block in sshd_config (${RELOAD_SSHD})`;
+  const length = /Packet length (\d+) exceeds max length/.exec(err.message);
+  const bytes = length ? Buffer.alloc(4) : undefined;
+  if (length && bytes) bytes.writeUInt32BE(Number(length[1]) >>> 0);
+  if (bytes && /^[\x20-\x7e]{4}$/.test(bytes.toString('latin1'))) {
+    return new SshError('sftp', at, `the server answered the SFTP request with text ("${bytes.toString('latin1')}…") instead of SFTP: sshd ran the SFTP server through the login shell of "${server.username}", and the shell printed something (nologin prints "This account is currently not available.")`, { cause: err, fix: forceCommand });
+  }
+  const exit = /Received exit code (\d+) while establishing SFTP session/.exec(err.message);
+  if (exit) {
+    return new SshError('sftp', at, `the SFTP server exited at once with code ${exit[1]}: sshd ran it through the login shell of "${server.username}", which refused (a nologin or /bin/false shell does)`, { cause: err, fix: forceCommand });
+  }
+  if (/Unable to start subsystem/.test(err.message)) {
+    return new SshError('sftp', at, 'sshd has no SFTP subsystem', { cause: err, fix: `add "Subsystem sftp internal-sftp" to the global part of sshd_config (${RELOAD_SSHD})` });
+  }
+  return new SshError('sftp', at, `the server refused an SFTP session: ${err.message}`, { cause: err });
+}
+
+/**
+ * Reads the private key and checks that it can be used: an encrypted key needs its passphrase,
+ * and ssh2 reads OpenSSH-format keys and the older PEM ones, not PKCS#8.
+ */
+async function readPrivateKey(server: ServerConfig, keyPath: string): Promise<Buffer> {
+  const at = where(server);
+  let key: Buffer;
+  try {
+    key = await readLocalFile(keyPath);
+  } catch (err) {
+    throw new SshError('auth', at, `cannot read privateKeyPath ${keyPath}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = ssh2.utils.parseKey(key, server.privateKeyPassphrase);
+  if (!(parsed instanceof Error)) return key;
+  if (/no passphrase given/i.test(parsed.message)) {
+    throw new SshError('auth', at, `the private key ${keyPath} is encrypted (it has a passphrase) and no passphrase is configured`, {
+      cause: parsed,
+      fix: `set privateKeyPassphraseEnv for ${server.name} in the servers file to the name of an environment variable holding the passphrase, or remove the passphrase: ssh-keygen -p -N '' -f ${keyPath}`,
+    });
+  }
+  if (/bad passphrase/i.test(parsed.message)) {
+    throw new SshError('auth', at, `the passphrase from privateKeyPassphraseEnv does not decrypt the private key ${keyPath}`, {
+      cause: parsed, fix: `put the key's passphrase in the environment variable named by privateKeyPassphraseEnv (ssh-keygen -y -f ${keyPath} asks for it and tests it)`,
+    });
+  }
+  const pkcs8 = key.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || key.includes('-----BEGIN PRIVATE KEY-----');
+  throw new SshError('auth', at, `cannot use the private key ${keyPath}: ${parsed.message}`, {
+    cause: parsed, ...(pkcs8 ? { fix: `rewrite it in OpenSSH format: ssh-keygen -p -f ${keyPath}` } : {}),
+  });
 }
 
 export interface ReadResult {
@@ -131,19 +229,16 @@ export class SshConnection {
     client.on('close', () => this.#markClosed());
   }
 
-  /** Connects, verifies the pinned host key and authenticates; rejects with an SshError. */
-  static async connect(server: ServerConfig, opts: { timeoutMs: number }): Promise<SshConnection> {
+  /** Connects, verifies the pinned host key and authenticates; rejects with an SshError (also when `signal` aborts). */
+  static async connect(server: ServerConfig, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<SshConnection> {
     const at = where(server);
-    const auth: Pick<ConnectConfig, 'privateKey' | 'password'> = {};
+    const auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password'> = {};
     if (server.privateKeyPath) {
-      try {
-        auth.privateKey = await readLocalFile(server.privateKeyPath);
-      } catch (err) {
-        throw new SshError('auth', `${at}: cannot read privateKeyPath ${server.privateKeyPath}: ${(err as Error).message}`, undefined, { cause: err });
-      }
+      auth.privateKey = await readPrivateKey(server, server.privateKeyPath);
+      if (server.privateKeyPassphrase !== undefined) auth.passphrase = server.privateKeyPassphrase;
     }
     if (server.password) auth.password = server.password;
-    if (!auth.privateKey && !auth.password) throw new SshError('auth', `${at}: no privateKeyPath or password configured`);
+    if (!auth.privateKey && !auth.password) throw new SshError('auth', at, 'no privateKeyPath or password configured');
 
     return new Promise<SshConnection>((resolve, reject) => {
       const client = new Client();
@@ -151,43 +246,35 @@ export class SshConnection {
       // that follows can be replaced by one that shows the offered fingerprint.
       let hostKeyError: SshError | undefined;
       let settled = false;
+      const onAbort = () => fail(new SshError('closed', at, 'connect abandoned: vpnwatch is stopping'));
       const fail = (err: SshError) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
         client.destroy();
         reject(hostKeyError ?? err);
       };
       // One timer for TCP connect, key exchange and auth (ssh2's readyTimeout is off: this error says more).
       const timer = setTimeout(
-        () => fail(new SshError('timeout', `${at}: no SSH session within ${opts.timeoutMs} ms (the port accepts but the handshake or login did not finish)`)),
+        () => fail(new SshError('timeout', at, `no SSH session within ${opts.timeoutMs} ms (the port accepts but the handshake or login did not finish)`)),
         opts.timeoutMs,
       );
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
       const hostVerifier = (key: Buffer): boolean => {
-        const offered = fingerprintOf(key);
-        if (server.insecureSkipHostKeyCheck) return true;
-        const type = keyTypeOf(key);
-        if (!server.hostKey) {
-          hostKeyError = new SshError('host-key-unpinned', `${at}: no hostKey pinned; the server offers ${type} key ${offered}. Add it as hostKey (or set insecureSkipHostKeyCheck: true)`, offered);
-          return false;
-        }
-        const pinned = normalizeFingerprint(server.hostKey);
-        if (pinned === offered) return true;
-        hostKeyError = new SshError(
-          'host-key-mismatch',
-          `${at}: host key ${offered} (${type}) does not match the pinned ${pinned}. If the server's key was changed on purpose, pin the new one; otherwise someone may be intercepting the connection`,
-          offered,
-        );
-        return false;
+        hostKeyError = hostKeyProblem(server, { type: keyTypeOf(key), fingerprint: fingerprintOf(key) });
+        return hostKeyError === undefined;
       };
       client.once('ready', () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
         resolve(new SshConnection(server, client));
       });
       client.on('error', (err) => fail(toSshError(server, err, 'connect')));
-      client.on('close', () => fail(new SshError('closed', `${at}: the server closed the connection during the SSH handshake`)));
+      client.on('close', () => fail(new SshError('closed', at, 'the server closed the connection during the SSH handshake')));
       try {
         client.connect({
           host: server.host,
@@ -203,8 +290,8 @@ export class SshConnection {
         // measured, about 40 ms on some reads and handshakes, even on loopback.
         client.setNoDelay(true);
       } catch (err) {
-        // ssh2 throws synchronously on a key it cannot parse (e.g. encrypted, or not a key).
-        fail(new SshError('auth', `${at}: cannot use the private key ${server.privateKeyPath ?? ''}: ${(err as Error).message}`, undefined, { cause: err }));
+        // readPrivateKey has vetted the key; this is what ssh2 still refuses synchronously.
+        fail(new SshError('auth', at, `cannot use the private key ${server.privateKeyPath ?? ''}: ${(err as Error).message}`, { cause: err }));
       }
     });
   }
@@ -226,7 +313,7 @@ export class SshConnection {
 
   close(): void {
     if (!this.#open) return;
-    this.#closeReason ??= new SshError('closed', `${where(this.server)}: connection closed by vpnwatch`);
+    this.#closeReason ??= new SshError('closed', where(this.server), 'connection closed by vpnwatch');
     this.#client.end();
     // end() waits for the peer; a dead peer must not keep the socket (and the process) alive.
     setTimeout(() => this.#client.destroy(), 1000).unref();
@@ -310,14 +397,22 @@ export class SshConnection {
   }
 
   #tooLarge(path: string, size: number, maxBytes: number): SshError {
-    return new SshError('too-large', `${where(this.server)}: ${path} is ${size} bytes, over the ${maxBytes}-byte limit; is statusPath the OpenVPN status file?`);
+    return new SshError('too-large', where(this.server), `${path} is ${size} bytes, over the ${maxBytes}-byte limit; is statusPath the OpenVPN status file?`);
   }
 
   /** A TCP connection from the server to host:port (usually its own loopback: the management interface). */
   forwardOut(host: string, port: number, opts: { timeoutMs?: number } = {}): Promise<Duplex> {
     return this.#bounded(`opening a tunnel to ${host}:${port}`, opts.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS, () =>
       call<ClientChannel>((cb) => this.#client.forwardOut('127.0.0.1', 0, host, port, cb)).catch((err) => {
-        throw new SshError('connect', `${where(this.server)}: the server could not open ${host}:${port} for us: ${(err as Error).message}`, undefined, { cause: err });
+        const user = this.server.username;
+        if (openRefusedBySshd(err)) {
+          // sshd gives the client no reason; AllowTcpForwarding and PermitOpen look the same from here.
+          const fix = isIP(host)
+            ? `allow it in a "Match User ${user}" block of sshd_config: "AllowTcpForwarding local" and "PermitOpen ${host}:${port}" (${RELOAD_SSHD})`
+            : `PermitOpen compares host names literally, so "${host}" passes only "PermitOpen ${host}:${port}": set management.host: 127.0.0.1 for ${this.server.name} to match "PermitOpen 127.0.0.1:${port}" in the "Match User ${user}" block of sshd_config`;
+          throw new SshError('forward-refused', where(this.server), `sshd refused to open a tunnel to ${host}:${port} for user "${user}"`, { cause: err, fix });
+        }
+        throw new SshError('connect', where(this.server), `the server could not open ${host}:${port} for us: ${(err as Error).message}`, { cause: err });
       }),
     );
   }
@@ -326,9 +421,21 @@ export class SshConnection {
   openUnixSocket(path: string, opts: { timeoutMs?: number } = {}): Promise<Duplex> {
     return this.#bounded(`opening unix socket ${path}`, opts.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS, () =>
       call<ClientChannel>((cb) => this.#client.openssh_forwardOutStreamLocal(path, cb)).catch((err) => {
-        throw new SshError('connect', `${where(this.server)}: the server could not open unix socket ${path} for us (needs AllowStreamLocalForwarding): ${(err as Error).message}`, undefined, { cause: err });
+        if (openRefusedBySshd(err)) {
+          throw new SshError('forward-refused', where(this.server), `sshd refused to open unix socket ${path} for user "${this.server.username}"`, {
+            cause: err, fix: `add "AllowStreamLocalForwarding local" to a "Match User ${this.server.username}" block of sshd_config (${RELOAD_SSHD})`,
+          });
+        }
+        throw new SshError('connect', where(this.server), `the server could not open unix socket ${path} for us (needs AllowStreamLocalForwarding): ${(err as Error).message}`, { cause: err });
       }),
     );
+  }
+
+  /** Opens the SFTP session that reads use (or finds it open): for checks that want the SSH-level answer alone. */
+  openSftp(opts: { timeoutMs: number }): Promise<void> {
+    return this.#bounded('opening an SFTP session', opts.timeoutMs, async () => {
+      await this.#sftpChannel();
+    });
   }
 
   /** The SFTP channel is opened once and reused: opening one costs a round trip and a server process. */
@@ -342,7 +449,7 @@ export class SshConnection {
       pending.then((sftp) => sftp.once('close', forget), forget);
       pending.catch(() => {});
       return pending.catch((err) => {
-        throw new SshError('sftp', `${where(this.server)}: the server refused an SFTP session (is "Subsystem sftp" configured?): ${(err as Error).message}`, undefined, { cause: err });
+        throw sftpRefused(this.server, err as Error);
       });
     }
     return this.#sftp;
@@ -362,8 +469,8 @@ export class SshConnection {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new SshError('timeout', `${where(this.server)}: ${what} took longer than ${timeoutMs} ms`));
-        this.#closeReason ??= new SshError('timeout', `${where(this.server)}: closed after ${what} timed out`);
+        reject(new SshError('timeout', where(this.server), `${what} took longer than ${timeoutMs} ms`));
+        this.#closeReason ??= new SshError('timeout', where(this.server), `closed after ${what} timed out`);
         this.close();
       }, timeoutMs);
       const unsubscribe = this.onClose((reason) => {
@@ -384,7 +491,7 @@ export class SshConnection {
   }
 
   #reason(): SshError {
-    return this.#closeReason ?? new SshError('closed', `${where(this.server)}: the connection was closed by the server or the network`);
+    return this.#closeReason ?? new SshError('closed', where(this.server), 'the connection was closed by the server or the network');
   }
 
   #markClosed(): void {
@@ -397,9 +504,72 @@ export class SshConnection {
   }
 }
 
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254): sshd's configuration forbids the channel. */
+function openRefusedBySshd(err: unknown): boolean {
+  return (err as { reason?: unknown }).reason === 1;
+}
+
 /** Node-style callback → promise, for ssh2's callback API. */
 function call<T>(start: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+/**
+ * Why vpnwatch refuses the host key a server offers, or undefined when it accepts it (it matches
+ * the pin, or the check is switched off).
+ */
+export function hostKeyProblem(server: ServerConfig, offered: OfferedHostKey): SshError | undefined {
+  if (server.insecureSkipHostKeyCheck) return undefined;
+  const at = where(server);
+  const { type, fingerprint } = offered;
+  const compare = 'after comparing it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the server';
+  if (!server.hostKey) {
+    return new SshError('host-key-unpinned', at, `no hostKey pinned; the server offers ${type} key ${fingerprint}`, {
+      offeredFingerprint: fingerprint,
+      fix: `add "hostKey: ${fingerprint}" to ${server.name} in the servers file, ${compare} (or set insecureSkipHostKeyCheck: true)`,
+    });
+  }
+  const pinned = normalizeFingerprint(server.hostKey);
+  if (pinned === fingerprint) return undefined;
+  return new SshError('host-key-mismatch', at, `host key ${fingerprint} (${type}) does not match the pinned ${pinned}`, {
+    offeredFingerprint: fingerprint,
+    fix: `if the server's key was changed on purpose, pin the new one ("hostKey: ${fingerprint}", ${compare}); otherwise someone may be intercepting the connection`,
+  });
+}
+
+/**
+ * The host key a server offers, without logging in: the handshake is abandoned as soon as the key
+ * arrives, so nothing (no key signature, no password) is sent to a server that is not trusted yet.
+ */
+export function probeHostKey(server: ServerConfig, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<OfferedHostKey> {
+  return new Promise<OfferedHostKey>((resolve, reject) => {
+    const client = new Client();
+    let offered: OfferedHostKey | undefined;
+    let settled = false;
+    const onAbort = () => finish(new SshError('closed', where(server), 'abandoned: vpnwatch is stopping'));
+    const finish = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      client.destroy();
+      if (offered) resolve(offered);
+      else reject(err instanceof SshError ? err : toSshError(server, err, 'connect'));
+    };
+    const timer = setTimeout(() => finish(new SshError('timeout', where(server), `no SSH key exchange within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    client.on('error', finish);
+    client.on('close', () => finish(new SshError('closed', where(server), 'the server closed the connection during the SSH handshake')));
+    client.connect({
+      host: server.host, port: server.port, username: server.username, readyTimeout: 0,
+      hostVerifier: (key: Buffer) => {
+        offered = { type: keyTypeOf(key), fingerprint: fingerprintOf(key) };
+        finish();
+        return false;
+      },
+    });
+  });
 }
 
 /**

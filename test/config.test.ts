@@ -78,11 +78,11 @@ describe('loadConfig', () => {
     const cwd2 = dir({ 'servers.yml': `servers:\n  - name: fra-1\n    host: 10.0.0.5\n    username: vpnwatch\n    privateKeyPath: missing_key\n    timezone: Mars/Olympus\n  - name: fra-1\n    host: h\n    username: u\n    passwordEnv: NOT_SET\n` });
     const file2 = path.join(cwd2, 'servers.yml');
     expect(problems({}, cwd2)).toEqual([
-      `${file2}: servers[0] (fra-1).hostKey: required (pin the server's SHA256 fingerprint, from \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server), or set insecureSkipHostKeyCheck: true`,
+      `${file2}: servers[0] (fra-1).hostKey: required (pin the server's SHA256 fingerprint: run \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server, or \`vpnwatch check fra-1\` here, which shows the key the server offers), or set insecureSkipHostKeyCheck: true`,
       `${file2}: servers[0] (fra-1).timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)`,
       `${file2}: servers[0] (fra-1).privateKeyPath: no file at ${path.join(cwd2, 'missing_key')}`,
       `${file2}: servers[1] (fra-1).name: 'fra-1' is used by another server`,
-      `${file2}: servers[1] (fra-1).hostKey: required (pin the server's SHA256 fingerprint, from \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server), or set insecureSkipHostKeyCheck: true`,
+      `${file2}: servers[1] (fra-1).hostKey: required (pin the server's SHA256 fingerprint: run \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server, or \`vpnwatch check fra-1\` here, which shows the key the server offers), or set insecureSkipHostKeyCheck: true`,
       `${file2}: servers[1] (fra-1).passwordEnv: environment variable NOT_SET is not set`,
     ]);
   });
@@ -95,6 +95,36 @@ describe('loadConfig', () => {
     expect(problems({ SLACK_SIGNING_SECRET: 's' }, dir())).toEqual(['environment: SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set']);
     expect(problems({ MONGODB_URI: 'http://db' }, dir())).toEqual(['environment: MONGODB_URI: must start with mongodb:// or mongodb+srv://']);
     expect(problems({}, dir({ 'servers.yml': 'servers: []\n' }))).toEqual([expect.stringMatching(/servers: lists no servers$/)]);
+  });
+
+  it('privateKeyPassphraseEnv: the passphrase comes from the named variable; unset, or without a key, is a problem', () => {
+    const a = `  - { name: a, host: h, username: u, privateKeyPath: id_ed25519, privateKeyPassphraseEnv: A_KEY_PASS, hostKey: ${PIN} }\n`;
+    const b = `  - { name: b, host: h, username: u, passwordEnv: PW, privateKeyPassphraseEnv: B_KEY_PASS, hostKey: ${PIN} }\n`;
+    const good = dir({ 'id_ed25519': 'key', 'servers.yml': `servers:\n${a}` });
+    expect(loadConfig({ A_KEY_PASS: 'sesame' }, good).servers[0]).toMatchObject({ privateKeyPath: path.join(good, 'id_ed25519'), privateKeyPassphrase: 'sesame' });
+    const cwd = dir({ 'id_ed25519': 'key', 'servers.yml': `servers:\n${a}${b}` });
+    const file = path.join(cwd, 'servers.yml');
+    expect(problems({ PW: 'pw' }, cwd)).toEqual([
+      `${file}: servers[0] (a).privateKeyPassphraseEnv: environment variable A_KEY_PASS is not set`,
+      `${file}: servers[1] (b).privateKeyPassphraseEnv: only used with privateKeyPath`,
+      `${file}: servers[1] (b).privateKeyPassphraseEnv: environment variable B_KEY_PASS is not set`,
+    ]);
+  });
+
+  it('a server without hostKey is a problem, except for `vpnwatch check` (hostKeyOptional), which shows what to pin', () => {
+    const cwd = dir({ 'servers.yml': 'servers:\n  - { name: a, host: h, username: u, passwordEnv: PW }\n' });
+    expect(problems({ PW: 'pw' }, cwd)).toEqual([expect.stringContaining('servers[0] (a).hostKey: required')]);
+    expect(loadConfig({ PW: 'pw' }, cwd, { hostKeyOptional: true }).servers[0]).toMatchObject({ name: 'a', insecureSkipHostKeyCheck: false });
+    expect(loadConfig({ PW: 'pw' }, cwd, { hostKeyOptional: true }).servers[0]!.hostKey).toBeUndefined();
+  });
+
+  it('PUBLIC_URL: an http(s) URL, kept without its trailing slash; anything else is refused', () => {
+    const cwd = dir();
+    expect(loadConfig({}, cwd).web.publicUrl).toBeUndefined();
+    expect(loadConfig({ PUBLIC_URL: 'https://vpn.example.com/' }, cwd).web.publicUrl).toBe('https://vpn.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'http://ops.example.net:8080/vpn/' }, cwd).web.publicUrl).toBe('http://ops.example.net:8080/vpn');
+    expect(problems({ PUBLIC_URL: 'vpn.example.com' }, cwd)).toEqual(['environment: PUBLIC_URL: must be an http:// or https:// URL']);
+    expect(problems({ PUBLIC_URL: 'ftp://vpn.example.com' }, cwd)).toEqual(['environment: PUBLIC_URL: must be an http:// or https:// URL']);
   });
 
   it('needs a management port or socket, not both', () => {

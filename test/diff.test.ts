@@ -19,7 +19,7 @@ function good(sessions: VpnSession[], readAt = T0, updatedAt: string | null = re
 const failed = (error = 'connect ECONNREFUSED'): ServerRead => ({ server: 'fra-1', ok: false, error, readAt: T0, durationMs: 5, source: 'status-file' });
 
 function baselineOf(sessions: VpnSession[]): ServerBaseline {
-  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0, statusUpdatedAt: null };
+  return { sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])), consecutiveFailures: 0, down: false, lastGoodAt: T0, statusUpdatedAt: null, source: 'status-file' };
 }
 
 describe('diffSnapshots', () => {
@@ -114,13 +114,29 @@ describe('diffSnapshots', () => {
     expect(r.events.map((e) => [e.type, e.session?.realPort])).toEqual([['disconnected', 1001], ['connected', 1009]]);
   });
 
-  it('the first read since the process started is stored, not announced; a failure still is', () => {
-    const first = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('bob', 1002)]), { ...opts, firstSinceStart: true });
-    expect(first.events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
-    expect(first.announce).toBe(false);
-    expect(diffSnapshots(baselineOf([]), good([]), opts).announce).toBe(true);
-    const down = diffSnapshots({ ...baselineOf([]), consecutiveFailures: 2 }, failed(), { ...opts, firstSinceStart: true });
-    expect([down.events.map((e) => e.type), down.announce]).toEqual([['server-down'], true]);
+  it('the first read since a start, against a baseline under an hour old: every change, marked with the gap it happened in', () => {
+    const prev = { ...baselineOf([session('alice', 1001)]), lastGoodAt: '2026-11-28T09:10:00.000Z' };
+    const first = diffSnapshots(prev, good([session('bob', 1002)]), { ...opts, firstSinceStart: true });
+    expect(first.events.map((e) => [e.type, e.session?.commonName, e.gap])).toEqual([
+      ['disconnected', 'alice', { from: '2026-11-28T09:10:00.000Z', to: T0 }],
+      ['connected', 'bob', { from: '2026-11-28T09:10:00.000Z', to: T0 }],
+    ]);
+    expect(first.silent.size).toBe(0);
+    // Not the first read since a start: no gap.
+    expect(diffSnapshots(prev, good([session('bob', 1002)]), opts).events.map((e) => e.gap)).toEqual([undefined, undefined]);
+  });
+
+  it('the first read since a start, against an older baseline: the changes are stored silently, one summary is announced', () => {
+    const prev = { ...baselineOf([session('alice', 1001), session('bob', 1002), session('carol', 1003)]), lastGoodAt: '2026-11-28T07:00:00.000Z' };
+    const first = diffSnapshots(prev, good([session('carol', 1009), session('dave', 1004), session('erin', 1005)]), { ...opts, firstSinceStart: true });
+    const summary = first.events.at(-1)!;
+    expect(summary).toEqual({ type: 'summary', server: 'fra-1', at: T0, since: '2026-11-28T07:00:00.000Z', counts: { connected: 2, disconnected: 2, reconnected: 1 } });
+    expect(first.events.filter((e) => !first.silent.has(e))).toEqual([summary]);
+    expect(first.silent.size).toBe(5);
+    // Nothing changed: no summary either; a failure after a start is announced as always.
+    expect(diffSnapshots(prev, good([session('alice', 1001), session('bob', 1002), session('carol', 1003)]), { ...opts, firstSinceStart: true }).events).toEqual([]);
+    const down = diffSnapshots({ ...prev, consecutiveFailures: 2 }, failed(), { ...opts, firstSinceStart: true });
+    expect([down.events.map((e) => e.type), down.silent.size]).toEqual([['server-down'], 0]);
   });
 
   it('a session marked leaving is not online though still listed; a later instance at its address is', () => {
@@ -142,5 +158,56 @@ describe('diffSnapshots', () => {
     const replaced = diffSnapshots(baselineOf([alice]), good([{ ...alice, clientId: 9 }]), opts);
     expect([...replaced.endedBy]).toEqual([[sessionKey(alice), 'replaced']]);
     expect(replaced.events.map((e) => [e.type, e.previous?.clientId, e.session?.clientId])).toEqual([['reconnected', 4, 9]]);
+  });
+
+  it('a status time more than a minute ahead of the read is a failed read that says what to check', () => {
+    const ahead = diffSnapshots(baselineOf([session('alice', 1001)]), good([], T0, '2026-11-28T12:00:00.000Z'), opts);
+    expect(ahead.rejected?.reason).toBe('future');
+    expect(ahead.rejected?.message).toBe("status file time is 2h ahead of vpnwatch's clock (written 2026-11-28T12:00:00.000Z, read 2026-11-28T10:00:00.000Z): is `timezone` right for this server, and is its clock right?");
+    expect(ahead.events).toEqual([]);
+    expect(Object.keys(ahead.baseline.sessions!)).toHaveLength(1);
+    // Within the allowance (clocks a little apart) the read is used.
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T10:01:00.000Z'), opts).rejected).toBeNull();
+    expect(diffSnapshots(baselineOf([]), good([], T0, '2026-11-28T10:01:01.000Z'), opts).rejected?.reason).toBe('future');
+  });
+
+  it('a future time no longer blocks newer reads: after the fix, the next good read applies', () => {
+    const ahead = diffSnapshots(baselineOf([session('alice', 1001)]), good([session('alice', 1001)], T0, '2026-11-28T12:00:00.000Z'), opts);
+    const next = diffSnapshots(ahead.baseline, good([session('bob', 1002)], '2026-11-28T10:00:30.000Z'), opts);
+    expect(next.rejected).toBeNull();
+    expect(next.events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
+  });
+
+  it('a failed file read while the management stream keeps the server current is covered: recorded for its source only', () => {
+    const streamed: ServerBaseline = { ...baselineOf([session('alice', 1001)]), source: 'management', lastGoodAt: '2026-11-28T09:59:58.000Z' };
+    const r = diffSnapshots(streamed, failed('Permission denied'), opts);
+    expect([r.affectsServer, r.rejected?.reason, r.events]).toEqual([false, 'covered', []]);
+    expect(r.baseline).toBe(streamed);
+    expect(r.verdict).toEqual({ source: 'status-file', result: 'error', message: 'Permission denied' });
+    // The stream itself silent for longer than the staleness bound: the failure counts again.
+    const quiet = diffSnapshots({ ...streamed, lastGoodAt: '2026-11-28T09:58:00.000Z' }, failed('Permission denied'), opts);
+    expect([quiet.affectsServer, quiet.rejected?.reason, quiet.baseline.consecutiveFailures]).toEqual([true, 'error', 1]);
+  });
+
+  it('a superseded file read still gets its own verdict: a stale file shows while the stream serves', () => {
+    const streamed: ServerBaseline = { ...baselineOf([session('alice', 1001)]), source: 'management', lastGoodAt: T0, statusUpdatedAt: T0 };
+    const fine = diffSnapshots(streamed, good([session('alice', 1001)], T0, '2026-11-28T09:59:50.000Z'), opts);
+    expect([fine.affectsServer, fine.rejected?.reason, fine.verdict.result]).toEqual([false, 'superseded', 'ok']);
+    const stale = diffSnapshots(streamed, good([session('alice', 1001)], T0, '2026-11-28T09:00:00.000Z'), opts);
+    expect([stale.affectsServer, stale.verdict.result]).toEqual([false, 'stale']);
+  });
+
+  it('traffic since the last good read: counters that grew, new instances from zero, never negative', () => {
+    const alice = session('alice', 1001, { bytesReceived: 1_000, bytesSent: 2_000, clientId: 1 });
+    const bob = session('bob', 1002, { bytesReceived: 5_000, bytesSent: 5_000, clientId: 2 });
+    const prev = { ...baselineOf([alice, bob]), lastGoodAt: '2026-11-28T09:59:30.000Z' };
+    const r = diffSnapshots(prev, good([
+      { ...alice, bytesReceived: 1_500, bytesSent: 2_100 }, // grew by 500 / 100
+      { ...bob, clientId: 9, bytesReceived: 300, bytesSent: 400 }, // a new instance at bob's address: counts from zero
+      session('carol', 1003, { bytesReceived: 70, bytesSent: 80 }), // new
+    ]), opts);
+    expect(r.traffic).toEqual({ received: 500 + 300 + 70, sent: 100 + 400 + 80, since: '2026-11-28T09:59:30.000Z' });
+    expect(diffSnapshots(emptyBaseline(), good([alice]), opts).traffic).toEqual({ received: 0, sent: 0, since: null });
+    expect(diffSnapshots(prev, failed(), opts).traffic.received).toBe(0);
   });
 });

@@ -6,12 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import type { ServerRead, VpnSession } from '../src/domain.ts';
-import { emptyBaseline, type DiffResult, type ServerBaseline } from '../src/poll/diff.ts';
+import { sessionKey, type ServerRead, type VpnSession } from '../src/domain.ts';
+import { diffSnapshots, emptyBaseline, type ServerBaseline } from '../src/poll/diff.ts';
 import { LiveFeed } from '../src/poll/live-feed.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import { Poller } from '../src/poll/poller.ts';
-import { trafficDelta } from '../src/poll/traffic.ts';
 import { logger } from '../src/log.ts';
 import type { Store } from '../src/store/store.ts';
 import { createWebApp } from '../src/web/server.ts';
@@ -58,24 +57,29 @@ const sample = (text: string, series: string) => {
 };
 
 describe('traffic counters', () => {
-  const read = (sessions: VpnSession[]): ServerRead => goodRead('x', '2026-11-28T10:00:00.000Z', sessions);
-  const baseline = (sessions: VpnSession[]): ServerBaseline => ({ ...emptyBaseline(), lastGoodAt: '2026-11-28T09:59:00.000Z', sessions: Object.fromEntries(sessions.map((s) => [`${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`, s])) });
-  const diffTo = (online: VpnSession[], over: Partial<DiffResult> = {}): DiffResult => ({ baseline: baseline(online), events: [], rejected: null, ended: [], started: [], endedBy: new Map(), announce: true, ...over });
+  const T0 = '2026-11-28T10:00:00.000Z';
+  const read = (sessions: VpnSession[]): ServerRead => goodRead('x', '2026-11-28T10:00:02.000Z', sessions);
+  const baseline = (sessions: VpnSession[]): ServerBaseline => ({ ...emptyBaseline(), lastGoodAt: T0, statusUpdatedAt: T0, source: 'status-file', sessions: Object.fromEntries(sessions.map((s) => [sessionKey(s), s])) });
+  const traffic = (before: ServerBaseline, r: ServerRead, leaving?: VpnSession[]) => {
+    const { received, sent } = diffSnapshots(before, r, { downAfter: 3, staleAfterMs: 60_000, leaving: new Map((leaving ?? []).map((s) => [sessionKey(s), { clientId: s.clientId }])) }).traffic;
+    return { received, sent };
+  };
 
-  it('count increases of the same instance, new instances whole, the last increase of one leaving, nothing for the first read or a failed one', () => {
+  it('the diff counts increases of the same instance, new instances whole, the last increase of one leaving, nothing for the first read or a failed one', () => {
     const a1 = session('a', 1, 1000, 2000);
     const a2 = { ...a1, bytesReceived: 1500, bytesSent: 2600 };
-    expect(trafficDelta(baseline([a1]), read([a2]), diffTo([a2]))).toEqual({ received: 500, sent: 600 });
+    expect(traffic(baseline([a1]), read([a2]))).toEqual({ received: 500, sent: 600 });
     // A new Client ID at the same address, or counters that went back: a new instance, from 0.
-    const a3 = { ...a1, clientId: 99, bytesReceived: 70, bytesSent: 80 };
-    expect(trafficDelta(baseline([a2]), read([a3]), diffTo([a3], { started: [a3], ended: [a2] }))).toEqual({ received: 70, sent: 80 });
+    expect(traffic(baseline([a2]), read([{ ...a1, clientId: 99, bytesReceived: 70, bytesSent: 80 }]))).toEqual({ received: 70, sent: 80 });
+    expect(traffic(baseline([a2]), read([{ ...a1, bytesReceived: 70, bytesSent: 80 }]))).toEqual({ received: 70, sent: 80 });
     // Leaving (exit notice seen, or kicked): still listed but no longer online: its last increase counts.
-    expect(trafficDelta(baseline([a2]), read([{ ...a2, bytesReceived: 1600, bytesSent: 2700 }]), diffTo([], { ended: [a2] }))).toEqual({ received: 100, sent: 100 });
+    expect(traffic(baseline([a2]), read([{ ...a2, bytesReceived: 1600, bytesSent: 2700 }]), [a2])).toEqual({ received: 100, sent: 100 });
     // Listed while authenticating (no virtual address): nothing until it is online, then all of it.
     const authenticating = session('b', 2, 300, 400, { virtualAddress: null });
-    expect(trafficDelta(baseline([a2]), read([a2, authenticating]), diffTo([a2]))).toEqual({ received: 0, sent: 0 });
-    expect(trafficDelta({ ...emptyBaseline() }, read([a1]), diffTo([a1], { started: [a1] }))).toEqual({ received: 0, sent: 0 });
-    expect(trafficDelta(baseline([a1]), failedRead('x', '2026-11-28T10:00:00.000Z', 'down'), diffTo([a1], { rejected: { reason: 'error', message: 'down' } }))).toEqual({ received: 0, sent: 0 });
+    expect(traffic(baseline([a2]), read([a2, authenticating]))).toEqual({ received: 0, sent: 0 });
+    expect(traffic(baseline([a2]), read([a2, { ...authenticating, virtualAddress: '10.8.0.2', bytesReceived: 350 }]))).toEqual({ received: 350, sent: 400 });
+    expect(traffic(emptyBaseline(), read([a1]))).toEqual({ received: 0, sent: 0 });
+    expect(traffic(baseline([a1]), failedRead('x', '2026-11-28T10:00:02.000Z', 'down'))).toEqual({ received: 0, sent: 0 });
   });
 
   it('/metrics: per-server counters that only go up through comings and goings, while the online gauge goes down', async () => {
@@ -124,10 +128,13 @@ describe('names', () => {
     const text = await scrape();
     const names = [...new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`))];
     expect(names.filter((n) => n.startsWith('vpnwatch_')).sort()).toEqual([
+      'vpnwatch_database_up gauge',
       'vpnwatch_notice_deliveries_total counter',
       'vpnwatch_poll_cycle_duration_seconds histogram',
       'vpnwatch_poll_duration_seconds histogram',
       'vpnwatch_poll_failures_total counter',
+      'vpnwatch_poll_held_batches gauge',
+      'vpnwatch_reads_superseded_total counter',
       'vpnwatch_server_up gauge',
       'vpnwatch_sessions_online gauge',
       'vpnwatch_stream_clients gauge',

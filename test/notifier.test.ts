@@ -45,7 +45,8 @@ const quiet = pino({ level: 'silent' });
 beforeAll(async () => {
   fake = await startFakeSlack({ botToken: BOT_TOKEN, channels: ['C0NOTICE', 'C0FRA'] });
   // The adapter's notice client only; its slash-command side is not used here.
-  slack = createSlackApp({ config: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
+  // SHOW_REAL_IPS: these tests read notices with their real addresses (chat.test.ts covers masking).
+  slack = createSlackApp({ config: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: { config: { web: { showRealIps: true } } } as never, log: quiet });
 });
 afterAll(async () => { await fake.close(); });
 beforeEach(async () => {
@@ -125,13 +126,21 @@ describe('grouping', () => {
     expect(posted()).toHaveLength(2);
   });
 
-  it('never posts events stored as skipped (read before a restart settled)', async () => {
+  it('after a long stop, posts one summary and never the events stored as skipped behind it', async () => {
+    const cfg = config(0);
+    await storeRead('fra-1', '08:00:00', [session('alice', 101)], cfg);
+    await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, { announce: false });
+    expect((await store.queries.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped'], ['summary', 'pending']]);
+    await notifierAt(cfg, { now: T('10:05:00') }).runOnce();
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: ⏸ While vpnwatch was stopped for 2h 1m (from 2026-11-28 08:00 UTC): 1 connected, 1 left' }]);
+  });
+
+  it('after a short stop, posts each change marked with the interval it happened in', async () => {
     const cfg = config(0);
     await storeRead('fra-1', '10:00:00', [session('alice', 101)], cfg);
-    await storeRead('fra-1', '10:01:00', [session('bob', 102)], cfg, { announce: false });
-    expect((await store.queries.eventsSince(new Date(0))).map((e) => [e.type, e.deliveries[0]!.state])).toEqual([['disconnected', 'skipped'], ['connected', 'skipped']]);
-    await notifierAt(cfg, { now: T('10:05:00') }).runOnce();
-    expect(posted()).toEqual([]);
+    await storeRead('fra-1', '10:15:00', [session('alice', 101), session('bob', 102)], cfg, { announce: false });
+    await notifierAt(cfg, { now: T('10:15:01') }).runOnce();
+    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.102 (198.18.0.102) (while vpnwatch was stopped, between 10:00 and 10:15 UTC)' }]);
   });
 });
 
@@ -286,13 +295,16 @@ describe('flap window', () => {
 
   it('never posts a disconnect stored as skipped; the reconnect after it is a plain connect', async () => {
     const cfg = config(60);
-    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '08:00:00', [session('alice', 101), session('bob', 102)], cfg);
     await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg, { announce: false });
     await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
     await notifierAt(cfg, { now: T('10:01:21') }).runOnce();
-    expect(posted()).toEqual([{ channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' }]);
+    expect(posted()).toEqual([
+      { channel: 'C0NOTICE', text: 'fra-1: ⏸ While vpnwatch was stopped for 2h 1m (from 2026-11-28 08:00 UTC): 1 left' },
+      { channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' },
+    ]);
     expect(updated()).toEqual([]);
-    expect((await slackDeliveries()).map((d) => [d.type, d.state])).toEqual([['disconnected', 'skipped'], ['connected', 'sent']]);
+    expect((await slackDeliveries()).map((d) => [d.type, d.state])).toEqual([['disconnected', 'skipped'], ['summary', 'sent'], ['connected', 'sent']]);
   });
 
   it('Discord: the reconnect edits the posted message with PATCH, no mentions parsed', async () => {
@@ -300,7 +312,7 @@ describe('flap window', () => {
     try {
       const discordConfig = { token: DISCORD_TOKEN, adminUsers: [], adminRoles: [], apiUrl: discordFake.apiBase, noticeChannel: IDS.channel };
       // REST only: notices need no gateway session.
-      const bot = createDiscordBot({ config: discordConfig, dispatch: {} as never, log: quiet });
+      const bot = createDiscordBot({ config: discordConfig, dispatch: { config: { web: { showRealIps: true } } } as never, log: quiet });
       const cfg: NoticeConfig = { servers: [serverConfig('fra-1')], notices: { flapWindowSeconds: 60 }, discord: discordConfig };
       const clock = { now: T('10:00:01') };
       const notifier = new Notifier({ store, config: cfg, sinks: [bot.sink], log: quiet, now: () => clock.now });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import type { LiveModeInfo, VpnSession } from '../src/domain.ts';
-import { LiveFeed, liveUpdateOf } from '../src/poll/live-feed.ts';
+import { LiveFeed, liveUpdateOf, type StoredRead } from '../src/poll/live-feed.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import type { Poller } from '../src/poll/poller.ts';
 import { emptyBaseline, type DiffResult, type ServerBaseline } from '../src/poll/diff.ts';
@@ -98,18 +98,24 @@ const pings = (m: Message) => m.event === 'version';
 
 describe('what changed, from the poller', () => {
   const baseline = (over: Partial<ServerBaseline> = {}): ServerBaseline => ({ ...emptyBaseline(), sessions: {}, lastGoodAt: '2026-11-28T10:00:00.000Z', ...over });
-  const diff = (over: Partial<DiffResult> = {}): DiffResult => ({ baseline: baseline(), events: [], rejected: null, ended: [], started: [], endedBy: new Map(), announce: true, ...over });
+  const diff = (over: Partial<DiffResult> = {}): DiffResult => ({
+    baseline: baseline(), verdict: { source: 'status-file', result: 'ok', message: null }, affectsServer: true, events: [], rejected: null,
+    ended: [], started: [], endedBy: new Map(), silent: new Set(), traffic: { received: 0, sent: 0, since: null }, ...over,
+  });
+  const read = (over: Partial<StoredRead>): StoredRead => ({ server: 'a', before: baseline(), diff: diff(), onlineWritten: false, sourceChanged: false, ...over });
 
   it('sessions, health and the counter write are told apart; a read that changes nothing is no update', () => {
     const at = '2026-11-28T10:00:00.000Z';
-    expect(liveUpdateOf([{ server: 'a', before: baseline(), diff: diff(), onlineWritten: false }], at)).toBeNull();
-    expect(liveUpdateOf([{ server: 'a', before: baseline(), diff: diff(), onlineWritten: true }], at)).toMatchObject({ sessions: [], health: [], counters: ['a'], servers: ['a'] });
-    expect(liveUpdateOf([{ server: 'a', before: baseline(), diff: diff({ started: [alice] }), onlineWritten: true }], at)).toMatchObject({ sessions: ['a'], counters: [] });
+    expect(liveUpdateOf([read({})], at)).toBeNull();
+    expect(liveUpdateOf([read({ onlineWritten: true })], at)).toMatchObject({ sessions: [], health: [], counters: ['a'], servers: ['a'] });
+    expect(liveUpdateOf([read({ diff: diff({ started: [alice] }), onlineWritten: true })], at)).toMatchObject({ sessions: ['a'], counters: [] });
     const failing = diff({ rejected: { reason: 'error', message: 'x' }, baseline: baseline({ consecutiveFailures: 1 }) });
-    expect(liveUpdateOf([{ server: 'a', before: baseline(), diff: failing, onlineWritten: false }], at)).toMatchObject({ sessions: [], health: ['a'], counters: [] });
+    expect(liveUpdateOf([read({ diff: failing })], at)).toMatchObject({ sessions: [], health: ['a'], counters: [] });
+    // The status file failing while the management stream serves: the server is fine, its source is news.
+    expect(liveUpdateOf([read({ diff: diff({ affectsServer: false, rejected: { reason: 'covered', message: 'x' } }), sourceChanged: true })], at)).toMatchObject({ sessions: [], health: ['a'] });
     // Never read before: the first read, good or not, changes what the page shows.
-    expect(liveUpdateOf([{ server: 'a', before: emptyBaseline(), diff: diff(), onlineWritten: true }], at)).toMatchObject({ sessions: ['a'], health: ['a'] });
-    expect(liveUpdateOf([{ server: 'a', before: emptyBaseline(), diff: diff({ rejected: { reason: 'error', message: 'x' }, baseline: { ...emptyBaseline(), consecutiveFailures: 1 } }), onlineWritten: false }], at))
+    expect(liveUpdateOf([read({ before: emptyBaseline(), onlineWritten: true })], at)).toMatchObject({ sessions: ['a'], health: ['a'] });
+    expect(liveUpdateOf([read({ before: emptyBaseline(), diff: diff({ rejected: { reason: 'error', message: 'x' }, baseline: { ...emptyBaseline(), consecutiveFailures: 1 } }) })], at))
       .toMatchObject({ sessions: [], health: ['a'] });
   });
 });
@@ -134,14 +140,14 @@ describe('the live stream', () => {
     }
   });
 
-  it('someone coming, going, or a server failing is an update at once, naming the servers and who, never an address', async () => {
+  it('someone coming, going, or a server failing is an update at once (before the next ping), naming the servers and who, never an address', async () => {
     const stream = await openStream();
     try {
       const [hello] = await stream.waitFor(1, pings);
-      const started = Date.now();
       await poller.apply([goodRead('fra-1', '2026-11-28T10:00:10.000Z', [aliceNow, bob])]);
+      // Sent as soon as it is stored, not with the next ping: the update comes before any ping does.
       const [came] = await stream.waitFor(1, updates);
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(stream.messages.slice(stream.messages.indexOf(hello!) + 1, stream.messages.indexOf(came!)).filter(pings)).toEqual([]);
       expect(came!.data).toMatchObject({ servers: ['fra-1'], events: [{ type: 'connected', server: 'fra-1', user: 'bob' }] });
       expect(came!.data.version).not.toBe(hello!.data.version);
       expect(JSON.stringify(came)).not.toMatch(/203\.0\.113/);

@@ -661,13 +661,25 @@ describe('operations', () => {
   it('/healthz: 200 while MongoDB answers; ok false while a server is down; the cause for everyone, the whole error for the admin', async () => {
     const res = await get(`${app.url}/healthz`);
     expect(res.status).toBe(200);
-    const servers = [
-      { name: 'ams-1', healthy: false, lastResult: 'error', lastGoodAgeSeconds: 180, consecutiveFailures: 1, down: true, error: 'connection refused' },
-      { name: 'fra-1', healthy: true, lastResult: 'ok', lastGoodAgeSeconds: 120, consecutiveFailures: 0, down: false, error: null },
-    ];
-    expect(await res.json()).toEqual({ ok: false, mongo: true, lastGoodPollAgeSeconds: 120, servers });
+    // ams-1 is down: that needs an operator, so ok is false, though the answer is a 200. Errors are
+    // their cause for everyone but the admin.
+    expect(await res.json()).toEqual({
+      ok: false, mongo: true, lastGoodPollAgeSeconds: 120,
+      servers: [
+        {
+          name: 'ams-1', healthy: false, lastResult: 'error', lastGoodAgeSeconds: 180, consecutiveFailures: 1, down: true, error: 'connection refused',
+          sources: { 'status-file': { result: 'error', error: 'connection refused', since: '2026-11-28T10:02:00.000Z', lastGoodAgeSeconds: 180 }, management: null },
+          problems: ['status file: connection refused'],
+        },
+        {
+          name: 'fra-1', healthy: true, lastResult: 'ok', lastGoodAgeSeconds: 120, consecutiveFailures: 0, down: false, error: null,
+          sources: { 'status-file': { result: 'ok', error: null, since: '2026-11-28T10:00:00.000Z', lastGoodAgeSeconds: 120 }, management: { mode: 'stream' } },
+          problems: [],
+        },
+      ],
+    });
     const admin = await (await get(`${app.url}/healthz`, bearer())).json();
-    expect(admin.servers[0].error).toBe(sshError);
+    expect([admin.servers[0].error, admin.servers[0].sources['status-file'].error, admin.servers[0].problems]).toEqual([sshError, sshError, [`status file: ${sshError}`]]);
   });
 
   it('/healthz is a 503 when MongoDB is unreachable', async () => {

@@ -2,7 +2,10 @@
 // config error, 2 usage error or input that is not what the command reads.
 import { UsageError, type CliIo, type Subcommand } from './args.ts';
 import { ExitError } from './config.ts';
-import { errorMessage } from '../log.ts';
+
+/** The long-running commands: they log to stdout, where service managers collect it. */
+const SERVICES = new Set(['start', 'demo']);
+import { errorMessage, logToStderr } from '../log.ts';
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
   parse: async () => (await import('./parse.ts')).parseCommand,
@@ -15,6 +18,7 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   recent: async () => (await import('./reply-command.ts')).replyCommand('recent'),
   stats: async () => (await import('./reply-command.ts')).replyCommand('stats'),
   demo: async () => (await import('./start.ts')).demoCommand,
+  check: async () => (await import('./check.ts')).checkCommand,
   'discord-register': async () => (await import('./discord-register.ts')).discordRegisterCommand,
 };
 
@@ -28,6 +32,7 @@ commands:
   user NAME [--json]                a user: online or not, sessions, last seen, traffic
   kick NAME [SERVER] [all|CID]      disconnect a user's sessions (management interface)
   servers | recent [N] | stats      server health, recent disconnects, totals
+  check [SERVER] [--json]           check a server's setup: SSH, host key, SFTP, status file, management
   discord-register                  register the /vpn command with Discord
   parse FILE [--tz ZONE] [--json]   read an OpenVPN status file and print what it says
 
@@ -46,6 +51,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`vpnwatch: unknown command '${name}'\n${usage}`);
     return 2;
   }
+  // The service logs to stdout; every other command answers there, so its log lines go to stderr.
+  if (!SERVICES.has(name)) logToStderr();
   try {
     return await (await load())(rest, io);
   } catch (err) {

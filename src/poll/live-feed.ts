@@ -12,19 +12,22 @@ export interface LiveUpdate {
   servers: string[];
   /** Servers where someone came or went (or the first good read listed who is on). */
   sessions: string[];
-  /** Servers whose health changed: ok, failing, down, the number of failures in a row, or never read before. */
+  /** Servers whose health changed: ok, failing, down, the number of failures in a row, never read before, or one source's state. */
   health: string[];
   /** Servers whose byte counters were written with nobody coming or going: the periodic counter refresh. */
   counters: string[];
   at: string;
 }
 
-/** One stored read, as the poller saw it: the baseline before, the diff, and whether the online list was written. */
+/** One stored read, as the poller saw it: the baseline before, the diff, and what else was written. */
 export interface StoredRead {
   server: string;
   before: ServerBaseline;
   diff: DiffResult;
+  /** The online list (with its byte counters) was written. */
   onlineWritten: boolean;
+  /** The read's source changed state (the status file failing while the management stream serves, and back). */
+  sourceChanged: boolean;
 }
 
 /** What the page shows of a server's health: the health rule's inputs that a read can move. */
@@ -39,7 +42,7 @@ export function liveUpdateOf(reads: StoredRead[], at: string): LiveUpdate | null
     const cameOrWent = !r.diff.rejected && (r.diff.started.length > 0 || r.diff.ended.length > 0 || r.before.sessions === null);
     if (cameOrWent) sessions.push(r.server);
     else if (r.onlineWritten && !r.diff.rejected) counters.push(r.server);
-    if (healthOf(r.before) !== healthOf(r.diff.baseline)) health.push(r.server);
+    if (healthOf(r.before) !== healthOf(r.diff.baseline) || r.sourceChanged) health.push(r.server);
   }
   const events = reads.flatMap((r) => r.diff.events);
   const servers = [...new Set([...sessions, ...health, ...counters])];

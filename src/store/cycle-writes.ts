@@ -4,10 +4,10 @@
 // written only when a session starts or ends.
 import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
-import { sessionKey, userName, type ServerRead, type VpnEvent, type VpnSession } from '../domain.ts';
-import type { DiffResult, ServerBaseline } from '../poll/diff.ts';
+import { sessionKey, userName, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
+import { nextSourceState, type DiffResult, type ServerBaseline } from '../poll/diff.ts';
 import type { EventDoc, Models, ServerDoc, SessionDoc, UserDoc } from './models.ts';
-import { decodeOnline, plainSession, type OnlineEntry } from './records.ts';
+import { decodeOnline, plainSession, toSourceStates, type OnlineEntry } from './records.ts';
 
 /** One server's part of a poll cycle, as the poller hands it over. */
 export interface ServerCycle {
@@ -24,6 +24,8 @@ export interface ServerCycle {
    * every engine answers from its primary index (mongo-java-server ignores secondary indexes).
    */
   sessionIds: { ended: Map<string, string>; current: Map<string, string> };
+  /** The state of the read's source after it (default: from the diff's verdict, as of this read). */
+  sourceState?: SourceState;
   /**
    * false: nobody came or went and the online list was written recently, so only the server's
    * state is written and the byte counters wait for the next write (the list, rewritten with every
@@ -34,6 +36,8 @@ export interface ServerCycle {
 
 export interface StoredBaseline extends ServerBaseline {
   revision: number;
+  /** The state of each source, as last recorded. */
+  sources: Partial<Record<SourceName, SourceState>>;
   /** Session document id of each online session, by session key. */
   ids: Map<string, string>;
 }
@@ -58,7 +62,7 @@ export class CycleWrites {
    * at, so a restart compares against the last good read and not against nothing.
    */
   async loadBaselines(names?: string[]): Promise<Map<string, StoredBaseline>> {
-    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, onlineJson: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, statusUpdatedAt: 1, revision: 1 }).lean();
+    const docs = await this.models.Server.find(names ? { name: { $in: names } } : {}, { name: 1, onlineJson: 1, baselineSet: 1, consecutiveFailures: 1, down: 1, lastGoodAt: 1, statusUpdatedAt: 1, source: 1, sources: 1, revision: 1 }).lean();
     return new Map(docs.map((d) => {
       const online = decodeOnline(d.onlineJson);
       return [d.name, {
@@ -72,6 +76,8 @@ export class CycleWrites {
       down: d.down,
       lastGoodAt: d.lastGoodAt ? d.lastGoodAt.toISOString() : null,
       statusUpdatedAt: d.statusUpdatedAt ? d.statusUpdatedAt.toISOString() : null,
+      source: (d.source ?? null) as SourceName | null,
+      sources: toSourceStates(d.sources),
     }];
     }));
   }
@@ -122,7 +128,7 @@ export class CycleWrites {
 
   /** Reserves `count` numbers of the named sequence; returns the last one. */
   private async takeSequence(name: string, count: number): Promise<number> {
-    const doc = await this.models.Counter.findOneAndUpdate({ _id: name }, { $inc: { seq: count } }, { upsert: true, new: true }).lean();
+    const doc = await this.models.Counter.findOneAndUpdate({ _id: name }, { $inc: { seq: count } }, { upsert: true, returnDocument: 'after' }).lean();
     return doc!.seq;
   }
 
@@ -228,8 +234,10 @@ function planCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): Cy
         type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
         session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
         endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
-        error: e.error ?? null, cycle: c.cycle, pending: c.diff.announce && c.targets.length > 0,
-        deliveries: c.targets.map((target) => ({ target, state: c.diff.announce ? 'pending' : 'skipped', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
+        error: e.error ?? null, cycle: c.cycle, pending: !c.diff.silent.has(e) && c.targets.length > 0,
+        since: e.since ? new Date(e.since) : null, gapFrom: e.gap ? new Date(e.gap.from) : null, gapTo: e.gap ? new Date(e.gap.to) : null,
+        counts: e.counts ?? null,
+        deliveries: c.targets.map((target) => ({ target, state: c.diff.silent.has(e) ? 'skipped' : 'pending', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
       };
       plan.events.push(doc);
     }
@@ -268,11 +276,14 @@ function sessionIdentity(server: string, s: VpnSession) {
 
 /** The server's state after this read: the last write of a cycle, and the one that moves its revision. */
 function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
-  const common = { lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
+  const source = { [`sources.${c.read.source}`]: c.sourceState ?? nextSourceState(undefined, c.diff.verdict, c.read.readAt) };
+  // A read that changes nothing about the server (superseded, or covered by the other source):
+  // only its source's state, and no new revision (the baseline is as it was).
+  if (!c.diff.affectsServer) return { updateOne: { filter: { name: c.server }, update: { $set: source } } };
+  const common = { ...source, lastPollAt: at, pollDurationMs: c.read.durationMs, consecutiveFailures: c.diff.baseline.consecutiveFailures, down: c.diff.baseline.down, ...(c.host ? { host: c.host } : {}) };
   if (c.diff.rejected) {
     const { reason, message } = c.diff.rejected;
-    // The poller drops superseded reads before they get here: nothing about the server changed.
-    if (reason === 'superseded') throw new Error(`${c.server}: a superseded read is not stored`);
+    if (reason === 'superseded' || reason === 'covered') throw new Error(`${c.server}: a ${reason} read changes only its source`);
     return { updateOne: { filter: { name: c.server }, upsert: true, update: {
       $set: { ...common, lastResult: reason, lastError: message },
       $inc: { revision: 1 },

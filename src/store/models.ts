@@ -25,13 +25,24 @@ const vpnSessionSchema = new Schema({
   peerId: { type: Number, default: null },
 }, { _id: false });
 
+const READ_RESULTS = ['ok', 'error', 'incomplete', 'stale', 'future', 'never'];
+
+/** One source of a server (domain.ts SourceState): kept whatever the server's own health. */
+const sourceStateSchema = new Schema({
+  result: { type: String, enum: READ_RESULTS, required: true },
+  error: { type: String, default: null },
+  since: { type: Date, default: null },
+  lastReadAt: { type: Date, default: null },
+  lastGoodAt: { type: Date, default: null },
+}, { _id: false });
+
 const serverSchema = new Schema({
   name: { type: String, required: true, unique: true },
   host: { type: String, default: null },
   lastPollAt: { type: Date, default: null },
   /** Last read that was complete and fresh. */
   lastGoodAt: { type: Date, default: null },
-  lastResult: { type: String, enum: ['ok', 'error', 'incomplete', 'stale', 'never'], default: 'never' },
+  lastResult: { type: String, enum: READ_RESULTS, default: 'never' },
   lastError: { type: String, default: null },
   /** The status file's own TIME/Updated line at the last good read. */
   statusUpdatedAt: { type: Date, default: null },
@@ -54,7 +65,12 @@ const serverSchema = new Schema({
   onlineWrittenAt: { type: Date, default: null },
   /** The last read in which someone came or went (or the first good one): the page shows such a change at once. */
   sessionsChangedAt: { type: Date, default: null },
-  /** Bumped by every write: a poller that finds another value reloads the baseline first. */
+  /** Each source's own state: the status file may fail while the management stream serves. */
+  sources: {
+    'status-file': { type: sourceStateSchema, default: null },
+    management: { type: sourceStateSchema, default: null },
+  },
+  /** Bumped by every write of the baseline: a poller that finds another value reloads it first. */
   revision: { type: Number, default: 0 },
 }, { timestamps: true });
 
@@ -106,7 +122,7 @@ const deliverySchema = new Schema({
 }, { _id: false });
 
 const eventSchema = new Schema({
-  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up'], required: true },
+  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary'], required: true },
   server: { type: String, required: true },
   at: { type: Date, required: true },
   user: { type: String, default: null },
@@ -118,8 +134,13 @@ const eventSchema = new Schema({
   cycle: { type: String, required: true },
   /** Monotonic across processes (taken from the `counters` collection as events are written): a paging cursor. */
   seq: { type: Number, required: true },
-  /** server-down / server-up: the last good read before the outage (what tells two outages apart). */
+  /** server-down / server-up: the last good read before the outage (what tells two outages apart); summary: before the stop. */
   since: { type: Date, default: null },
+  /** Seen on the first read after a restart: it happened between these times. */
+  gapFrom: { type: Date, default: null },
+  gapTo: { type: Date, default: null },
+  /** summary: sessions that came, went and came back while vpnwatch was stopped. */
+  counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
   /** true when some delivery is still pending: what the notifier's query looks for. */
   pending: { type: Boolean, default: false },
   deliveries: { type: [deliverySchema], default: [] },
@@ -175,6 +196,33 @@ const counterSchema = new Schema({
   seq: { type: Number, required: true },
 });
 
+/** A request from one process to another (store/requests.ts). Arguments and result are JSON. */
+const requestSchema = new Schema({
+  _id: { type: String, required: true },
+  kind: { type: String, enum: ['poll', 'kick'], required: true },
+  server: { type: String, default: null },
+  argsJson: { type: String, required: true },
+  state: { type: String, enum: ['pending', 'running', 'done', 'failed'], required: true },
+  requestedBy: { type: String, required: true },
+  requestedAt: { type: Date, required: true },
+  deadline: { type: Date, required: true },
+  claimedBy: { type: String, default: null },
+  leaseUntil: { type: Date, default: null },
+  resultJson: { type: String, default: null },
+  error: { type: String, default: null },
+});
+requestSchema.index({ state: 1, requestedAt: 1 }); // the claim
+requestSchema.index({ requestedAt: 1 }, { expireAfterSeconds: 7 * 86_400 }); // old requests (real MongoDB only)
+
+/** A running service: refreshed every few seconds (store/replicas.ts). */
+const replicaSchema = new Schema({
+  _id: { type: String, required: true },
+  host: { type: String, required: true },
+  pid: { type: Number, required: true },
+  startedAt: { type: Date, required: true },
+  seenAt: { type: Date, required: true },
+});
+
 // The documents as stored (plain objects with _id, as lean queries return them and as the cycle
 // writes build them).
 export type ServerDoc = InferRawDocTypeFromSchema<typeof serverSchema>;
@@ -183,6 +231,7 @@ export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
 export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 export type WebSessionDoc = InferRawDocTypeFromSchema<typeof webSessionSchema>;
+export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -194,6 +243,8 @@ export function createModels(connection: Connection) {
     Counter: connection.model('Counter', counterSchema, 'counters'),
     WebSession: connection.model('WebSession', webSessionSchema, 'web_sessions'),
     WebLimit: connection.model('WebLimit', webLimitSchema, 'web_limits'),
+    Request: connection.model('Request', requestSchema, 'requests'),
+    Replica: connection.model('Replica', replicaSchema, 'replicas'),
   };
 }
 

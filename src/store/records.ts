@@ -1,6 +1,6 @@
 // What the store hands out: plain records, never mongoose documents, and the mappers that make
 // them from lean query results (typed by the schemas' inferred types in models.ts).
-import type { ReadResult, SessionEnd, VpnEvent, VpnSession } from '../domain.ts';
+import type { ReadResult, SessionEnd, SourceName, SourceState, VpnEvent, VpnSession } from '../domain.ts';
 import type { EventDoc, KickDoc, ServerDoc, SessionDoc, UserDoc } from './models.ts';
 
 export interface OnlineSession extends VpnSession {
@@ -24,6 +24,8 @@ export interface ServerRecord {
   /** When the online list (and its byte counters) was last written, and when someone last came or went. */
   onlineWrittenAt: Date | null;
   sessionsChangedAt: Date | null;
+  /** Each source's own state (the status file, the management interface). */
+  sources: Partial<Record<SourceName, SourceState>>;
 }
 
 export interface SessionRecord {
@@ -113,6 +115,16 @@ export const plainSession = (s: VpnSession): VpnSession => ({
   connectedAt: s.connectedAt, clientId: s.clientId ?? null, peerId: s.peerId ?? null, cipher: s.cipher ?? null,
 });
 
+/** The recorded state of each source of a server. */
+export function toSourceStates(d: ServerDoc['sources'] | null | undefined): Partial<Record<SourceName, SourceState>> {
+  const states: Partial<Record<SourceName, SourceState>> = {};
+  for (const name of ['status-file', 'management'] as const) {
+    const s = d?.[name];
+    if (s) states[name] = { result: s.result as ReadResult, error: s.error ?? null, since: s.since ?? null, lastReadAt: s.lastReadAt ?? null, lastGoodAt: s.lastGoodAt ?? null };
+  }
+  return states;
+}
+
 /** A lean query result: the schema's fields plus the document id. */
 type Lean<T> = T;
 
@@ -122,6 +134,7 @@ export function toServerRecord(d: Lean<Omit<ServerDoc, 'onlineJson'>>): ServerRe
     lastResult: d.lastResult as ReadResult, lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
     pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
     onlineCount: d.onlineCount ?? 0, onlineWrittenAt: d.onlineWrittenAt ?? null, sessionsChangedAt: d.sessionsChangedAt ?? null,
+    sources: toSourceStates(d.sources),
   };
 }
 
@@ -153,7 +166,9 @@ export function toStoredEvent(d: Lean<EventDoc>): StoredEvent {
   if (d.previous) e.previous = plainSession(d.previous as VpnSession);
   if (d.endedBy) e.endedBy = d.endedBy as SessionEnd;
   if (d.error) e.error = d.error;
-  if (d.since !== undefined && (d.type === 'server-down' || d.type === 'server-up')) e.since = d.since ? d.since.toISOString() : null;
+  if (d.since !== undefined && (d.type === 'server-down' || d.type === 'server-up' || d.type === 'summary')) e.since = d.since ? d.since.toISOString() : null;
+  if (d.gapFrom && d.gapTo) e.gap = { from: d.gapFrom.toISOString(), to: d.gapTo.toISOString() };
+  if (d.counts) e.counts = { connected: d.counts.connected ?? 0, disconnected: d.counts.disconnected ?? 0, reconnected: d.counts.reconnected ?? 0 };
   return e;
 }
 

@@ -1,6 +1,7 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
-// poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, and the
-// page's sign-ins and sign-in rate limits.
+// poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
+// between processes, the registry of running services, and the page's sign-ins and sign-in rate
+// limits.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { KickAudit } from './kick-audit.ts';
@@ -8,6 +9,8 @@ import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
 import { WebSessions } from './web-sessions.ts';
+import { Replicas } from './replicas.ts';
+import { Requests } from './requests.ts';
 
 export class Store {
   readonly models: Models;
@@ -16,6 +19,8 @@ export class Store {
   readonly outbox: Outbox;
   readonly audit: KickAudit;
   readonly web: WebSessions;
+  readonly requests: Requests;
+  readonly replicas: Replicas;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -24,11 +29,15 @@ export class Store {
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
     this.web = new WebSessions(this.models);
+    this.requests = new Requests(this.models);
+    this.replicas = new Replicas(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */
   static async open(uri: string, dbName?: string): Promise<Store> {
-    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000 });
+    // A database that stops answering (paused, or a network that drops packets) keeps TCP open:
+    // without a socket timeout an operation would wait for ever.
+    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
     await connection.asPromise();
     const store = new Store(connection);
     await Promise.all(Object.values(store.models).map((m) => m.init()));

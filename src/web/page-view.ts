@@ -3,7 +3,7 @@
 // the page, the client's refresh (view.json) and the tests all see the same thing for the same
 // data. Cells that depend on the clock ("3m ago", durations) carry their moment as well, and the
 // page's script works their text out every second (src/web/clock-text.ts).
-import { serverHealth, userName, type HealthState } from '../domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type HealthState } from '../domain.ts';
 import { formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import { clockText, type Clock } from './clock-text.ts';
 import { shownError } from './public-error.ts';
@@ -94,6 +94,8 @@ export interface StatusView {
   /** `64 connections`, `Showing 2 of 64 connections`, `Showing 101–200 of 4,950 connections`. */
   sessionsNote: string;
   pager: Pager;
+  /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
+  chatNote: string;
   servers: Table;
   sessions: Table;
   recent: Table;
@@ -173,7 +175,11 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
           s.lastGoodAt ? clockCell({ ago: s.lastGoodAt.toISOString() }, snapshot.at) : 'never',
           // A mode's error can name hosts too: only the admin reads it whole.
           clockCell({ mode: mode ? { ...mode, ...(mode.lastError ? { lastError: shownError(mode.lastError, viewer)! } : {}) } : null, source: s.source }, snapshot.at),
-          shownError(s.lastError, viewer) ?? '',
+          // The last read's error, and any source's (the status file may fail while the management
+          // stream serves): whole for the admin, the cause for everyone else.
+          [...new Set([s.lastResult !== 'ok' ? shownError(s.lastError, viewer) : null,
+            ...sourceProblems(s.sources, mode).filter((p) => p.error !== s.lastError).map((p) => `${SOURCE_NAMES[p.source]}: ${shownError(p.error, viewer)}`)])]
+            .filter(Boolean).join(' · '),
         ],
         dot: HEALTH_DOT[health.state],
         ...(viewer.admin && s.host ? { title: s.host } : {}),
@@ -214,6 +220,15 @@ function offlineTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
       dot: 'off',
     })),
   };
+}
+
+const CHAT_NAMES: Record<ChatStatus['platform'], string> = { slack: 'Slack', discord: 'Discord' };
+
+/** One line for the chat platforms that are not connected; their errors (hosts, tokens' fate) for the admin only. */
+function chatNote(chat: ChatStatus[], viewer: Viewer): string {
+  const down = chat.filter((c) => c.state !== 'ok');
+  if (!down.length) return '';
+  return `Chat: ${down.map((c) => `${CHAT_NAMES[c.platform]} ${c.state} since ${formatTime(c.since)}${viewer.admin && c.error ? ` (${c.error})` : ''}`).join('; ')}`;
 }
 
 /** Page links: first, last, and two either side of the current one, with gaps between. */
@@ -275,6 +290,7 @@ export function statusView(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery
     serverOptions: snapshot.servers.map((s) => ({ value: s.name, label: `${s.name} (${s.onlineCount})` })),
     sessionsNote: sessionsNote(snapshot, q, page),
     pager: pagerOf(q, page),
+    chatNote: chatNote(snapshot.chat ?? [], viewer),
     servers: serversTable(snapshot, viewer),
     sessions: sessionsTable(snapshot, viewer, q, page),
     recent: recentTable(snapshot, viewer),

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { serverHealth, userName, type LiveModeInfo } from '../domain.ts';
+import { serverHealth, userName, type ChatStatus, type LiveModeInfo } from '../domain.ts';
 import type { LiveFeed } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -28,11 +28,11 @@ import { batchLoader } from './batch-loader.ts';
 import { AuthError, clearSessionCookieHeader, sameOrigin, sessionCookieHeader, WebAuth, type Identity } from './auth.ts';
 import { browserModule } from './browser-modules.ts';
 import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
-import { healthBody, serversHealth } from './health.ts';
+import { chatHealth, healthBody, serversHealth } from './health.ts';
 import { statusView } from './page-view.ts';
 import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, type Body, type CachedSnapshot } from './response-cache.ts';
 import { selectAllSessions, selectSessions } from './session-list.ts';
-import { SnapshotReader } from './snapshot.ts';
+import { memorySignature, SnapshotReader } from './snapshot.ts';
 import { StreamHub } from './stream-hub.ts';
 import { useTemplates, VIEWS_DIR } from './templates.ts';
 import { parseViewQuery, queryKey } from './view-query.ts';
@@ -52,6 +52,8 @@ export interface WebDeps {
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
   /** A monotonic clock in ms (default performance.now): when byte counters are read again. */
   monotonic?: () => number;
   /** Live stream limits (defaults: 200 streams, 256 KiB unsent per stream, a minute per signed-in stream). */
@@ -131,7 +133,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   const log = deps.log ?? logger.child({ module: 'web' });
   const now = deps.now ?? (() => new Date());
   const auth = new WebAuth({ web, signIns: store.web });
-  const reader = new SnapshotReader(store.queries, () => deps.modes?.() ?? {}, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
+  const reader = new SnapshotReader(store.queries, { modes: () => deps.modes?.() ?? {}, chat: () => deps.chat?.() ?? [] }, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
   const cache = new SnapshotCache(() => reader.read(), deps.snapshotMs ?? 1000, now);
   const hub = new StreamHub({
     version: async () => (await cache.get()).snapshot.version,
@@ -140,7 +142,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     maxClients: deps.streams?.maxClients ?? MAX_STREAMS,
     bufferLimitBytes: deps.streams?.bufferLimitBytes ?? STREAM_BUFFER_BYTES,
     reauthMs: deps.streams?.reauthMs ?? STREAM_REAUTH_MS,
-    ...(deps.modes ? { modes: deps.modes } : {}),
+    ...(deps.modes || deps.chat ? { memory: () => memorySignature(deps.modes?.() ?? {}, deps.chat?.() ?? []) } : {}),
     metrics, log, now,
   });
   if (web.pageAccess === 'viewers' && !auth.canSignIn && !web.authProxyHeader) {
@@ -400,12 +402,22 @@ export function createWebApp(deps: WebDeps): WebApp {
     }
   });
 
+  // One rule (README "/healthz"): HTTP 503 only when this process cannot work (the database is
+  // unreachable), since load balancers act on it; anything else that needs an operator makes `ok`
+  // false in the body, with the sections that say why.
   app.get('/healthz', async (_req, res) => {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
     const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
+    const viewer = viewerFor(res);
+    const sections = {
+      // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
+      // (ok: false), but this process still works, so the status stays 200 for load balancers.
+      ...(deps.chat ? { chat: chatHealth(deps.chat()) } : {}),
+      ...serversHealth(servers, deps.modes?.() ?? {}, viewer, at),
+    };
     res.setHeader('Cache-Control', 'no-store');
-    res.status(mongo ? 200 : 503).json(healthBody(mongo, { ...serversHealth(servers, viewerFor(res), at) }));
+    res.status(mongo ? 200 : 503).json(healthBody(mongo, sections));
   });
 
   // ---- the rest -----------------------------------------------------------------------------------

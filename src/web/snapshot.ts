@@ -8,7 +8,7 @@
 // came or went (sessionsChangedAt), and for byte counters alone (onlineWrittenAt) at most every
 // COUNTER_REFRESH_MS. Written by another process or this one, the store says so the same way.
 import { createHash } from 'node:crypto';
-import { fleetStats, type LiveModeInfo, type Stats } from '../domain.ts';
+import { fleetStats, type ChatStatus, type LiveModeInfo, type Stats } from '../domain.ts';
 import type { OnlineSession, ServerRecord, SessionRecord, UserRecord } from '../store/records.ts';
 import type { Queries } from '../store/queries.ts';
 
@@ -29,6 +29,8 @@ export interface StoreSnapshot {
   servers: ServerRecord[];
   /** How each server is followed now, by name (missing: status file only). */
   modes: Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands (empty: no chat). */
+  chat: ChatStatus[];
   /** Every online session, oldest connection first. */
   online: OnlineSession[];
   recent: SessionRecord[];
@@ -45,9 +47,20 @@ interface ServerList {
 const ms = (d: Date | null) => d?.getTime() ?? null;
 
 /** The fields of a server the page and the API show, except its read times (which move with every read). */
-const shownServer = (s: ServerRecord) => [s.name, s.host, s.lastResult, s.lastError, s.consecutiveFailures, s.down, s.source, s.onlineCount];
+const shownServer = (s: ServerRecord) => [
+  s.name, s.host, s.lastResult, s.lastError, s.consecutiveFailures, s.down, s.source, s.onlineCount,
+  ...(['status-file', 'management'] as const).map((source) => [s.sources[source]?.result ?? null, s.sources[source]?.error ?? null]),
+];
 /** A mode as the page shows it: lastReadAt moves with every read. */
 const shownMode = (m: LiveModeInfo | undefined) => (m ? [m.mode, m.since, m.lastError ?? null] : null);
+
+/**
+ * What the page shows of the state kept in memory, not in the store (management modes, chat
+ * connections), as one string: the live stream watches it to tell pages when it changes.
+ */
+export function memorySignature(modes: Record<string, LiveModeInfo>, chat: ChatStatus[]): string {
+  return JSON.stringify([Object.entries(modes).map(([name, m]) => [name, shownMode(m)]).sort(), chat.map((c) => [c.platform, c.state, c.since, c.error])]);
+}
 
 /** Reads snapshots, keeping each server's online list between reads. One per web app. */
 export class SnapshotReader {
@@ -59,7 +72,8 @@ export class SnapshotReader {
 
   constructor(
     private readonly queries: Pick<Queries, 'servers' | 'online' | 'recent' | 'offlineUsers'>,
-    private readonly modes: () => Record<string, LiveModeInfo>,
+    /** What is in memory, not in the store: management modes and chat connections. */
+    private readonly live: { modes: () => Record<string, LiveModeInfo>; chat: () => ChatStatus[] },
     private readonly clock: { now: () => Date; monotonic: () => number } = { now: () => new Date(), monotonic: () => performance.now() },
   ) {}
 
@@ -88,17 +102,19 @@ export class SnapshotReader {
       const [recent, offline] = await Promise.all([this.queries.recent(RECENT_ROWS), this.queries.offlineUsers(OFFLINE_ROWS)]);
       this.history = { key: historyKey, recent, offline };
     }
-    const modes = this.modes();
+    const modes = this.live.modes();
+    const chat = this.live.chat();
     const lists = servers.map((s) => this.lists.get(s.name)!.sessions);
     if (!this.merged || lists.length !== this.merged.lists.length || lists.some((l, i) => l !== this.merged!.lists[i])) {
       this.merged = { lists, online: mergeByConnectedAt(lists) };
     }
     const { online } = this.merged;
     const version = createHash('sha256').update(JSON.stringify([
-      servers.map((s) => [...shownServer(s), this.lists.get(s.name)!.onlineWrittenAt, shownMode(modes[s.name])]),
+      servers.map((s) => [...shownServer(s), this.lists.get(s.name)!.onlineWrittenAt]),
       historyKey,
+      memorySignature(modes, chat),
     ])).digest('base64url').slice(0, 16);
-    return { version, stats: fleetStats(servers, online, this.clock.now()), servers, modes, online, recent: this.history.recent, offline: this.history.offline };
+    return { version, stats: fleetStats(servers, online, this.clock.now()), servers, modes, chat, online, recent: this.history.recent, offline: this.history.offline };
   }
 }
 

@@ -4,7 +4,8 @@
 //                    version now (a page whose view has it is current; otherwise it fetches)
 //   event: update    {"version":"…","at":"…","servers":[…],"events":[{type,server,user}…]}
 //                    when what the page shows changed: someone came or went, a server's health or
-//                    mode changed (at once), or the periodic counter refresh (at the next ping)
+//                    mode or a chat connection changed (at once), or the periodic counter refresh
+//                    (at the next ping)
 //
 // A page fetches its view (conditionally, If-None-Match) only when the version it has is not the
 // one announced. Byte counters alone are no news (a management stream reads every 2 s): they reach
@@ -16,15 +17,15 @@
 // (the browser reconnects and is checked again), and a cookie's at once when it signs out here: a
 // revoked sign-in keeps no stream for long.
 import type { Request, Response } from 'express';
-import type { LiveModeInfo, VpnEvent } from '../domain.ts';
-import { userName } from '../domain.ts';
+import { userName, type VpnEvent } from '../domain.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { LiveUpdate } from '../poll/live-feed.ts';
 
 /** Events listed in one update at most (the rest are counted in `moreEvents`; /api/events has them all). */
 const MAX_EVENTS_PER_UPDATE = 200;
-const MODE_CHECK_MS = 1000;
+/** How often the state kept in memory (management modes, chat connections) is compared. */
+const MEMORY_CHECK_MS = 1000;
 
 export interface StreamHubOptions {
   /** The data version now (a store read when the snapshot is older than a second). */
@@ -35,7 +36,8 @@ export interface StreamHubOptions {
   maxClients: number;
   bufferLimitBytes: number;
   reauthMs: number;
-  modes?: () => Record<string, LiveModeInfo>;
+  /** What the page shows of the state kept in memory (src/web/snapshot.ts memorySignature): a change is news. */
+  memory?: () => string;
   metrics?: Metrics;
   log: Logger;
   now: () => Date;
@@ -56,8 +58,6 @@ interface StreamEvent {
   user: string | null;
 }
 
-const modeSignature = (modes: Record<string, LiveModeInfo>) => JSON.stringify(Object.entries(modes).map(([name, m]) => [name, m.mode, m.since, m.lastError ?? null]).sort());
-
 export class StreamHub {
   private readonly clients = new Set<Client>();
   private pending: { servers: Set<string>; events: StreamEvent[]; moreEvents: number } = { servers: new Set(), events: [], moreEvents: 0 };
@@ -66,7 +66,7 @@ export class StreamHub {
   private checkAgain = false;
   private pingWanted = false;
   private timers: NodeJS.Timeout[] = [];
-  private modes = '';
+  private memory = '';
   /** The store could not be read at the last check: said once in the log, not every ping. */
   private failing = false;
 
@@ -134,15 +134,16 @@ export class StreamHub {
       this.pingWanted = true;
       this.check();
     }, this.opts.pingMs));
-    if (this.opts.modes) {
-      this.modes = modeSignature(this.opts.modes());
+    const memory = this.opts.memory;
+    if (memory) {
+      this.memory = memory();
       this.timers.push(setInterval(() => {
-        const modes = modeSignature(this.opts.modes!());
-        if (modes === this.modes) return;
-        this.modes = modes;
+        const now = memory();
+        if (now === this.memory) return;
+        this.memory = now;
         this.opts.invalidate();
         this.check();
-      }, MODE_CHECK_MS));
+      }, MEMORY_CHECK_MS));
     }
     for (const t of this.timers) t.unref();
   }

@@ -1,17 +1,15 @@
 // Who is looking, and what they may see: the admin sees everything; a signed-in viewer and an
 // anonymous visitor (where PAGE_ACCESS=public lets one in) see real IPs masked to their network
-// (maskIp in src/domain.ts) unless SHOW_REAL_IPS is set, and server errors as a cause without
-// infrastructure (src/web/public-error.ts).
-import { maskIp } from '../domain.ts';
+// unless SHOW_REAL_IPS is set (the privacy rule in src/domain.ts: Viewer, maskIp, shownIp, which
+// chat shares), and server errors as a cause without infrastructure (src/web/public-error.ts).
+import { shownIp, type Viewer as PrivacyViewer } from '../domain.ts';
 
 export type Role = 'admin' | 'viewer' | 'anonymous';
 
-export interface Viewer {
+export interface Viewer extends PrivacyViewer {
   role: Role;
   /** role === 'admin': real IPs, whole errors, SSH hosts, the CSV report, per-user history. */
   admin: boolean;
-  /** Real IPs in full: the admin, or everyone when SHOW_REAL_IPS is set. */
-  realIps: boolean;
   /** Who signed in, where the authenticating proxy said so. */
   name: string | null;
 }
@@ -26,4 +24,4 @@ export function viewerKind(viewer: Viewer): string {
 }
 
 /** An address as this viewer may see it. */
-export const showIp = (address: string | null, viewer: Viewer): string | null => (address === null ? null : viewer.realIps ? address : maskIp(address));
+export const showIp = (address: string | null, viewer: Viewer): string | null => (address === null ? null : shownIp(address, viewer));

@@ -50,6 +50,12 @@ export interface LabServerOptions {
   duplicateCn?: boolean;
   /** Extra raw config lines appended to the server config (tests that need an odd option). */
   extraConfig?: string[];
+  /**
+   * Where OpenVPN writes its status file; default `<lab dir>/s<i>/status.log`, inside the lab's
+   * 0700 folder. A test that reads it as a non-root user, as an admin sets it up (an ACL on the
+   * file and its folder), picks a folder of its own; the folder must exist, and the test removes it.
+   */
+  statusPath?: string;
 }
 
 export interface LabClientSpec {
@@ -704,7 +710,7 @@ class ServerImpl implements LabServer {
     this.name = `server-${index}`;
     this.proto = opts.proto ?? 'udp';
     this.statusVersion = opts.statusVersion ?? 2;
-    this.statusPath = path.join(dir, 'status.log');
+    this.statusPath = opts.statusPath ?? path.join(dir, 'status.log');
     this.logPath = path.join(dir, 'openvpn.log');
     this.configPath = path.join(dir, 'server.conf');
     this.host = bridgeAddress(ctx.block);

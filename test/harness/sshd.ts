@@ -2,6 +2,7 @@
 // to 127.0.0.1 on a free port, stopped by pid. SSH is the part of vpnwatch that breaks in the
 // field (host keys, auth, dropped sessions), so it is tested against the real thing, not a fake.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -22,6 +23,8 @@ export interface Sshd {
   userKeyPath: string;
   username: string;
   dir: string;
+  /** This sshd's sshd_config (its PidFile is `dir`/sshd.pid): what an admin's script edits and reloads. */
+  configPath: string;
   /** The listening sshd; it changes on restart(). */
   readonly pid: number;
   logPath: string;
@@ -59,11 +62,25 @@ export function sshdAvailable(): Prerequisite {
   return { ok: true };
 }
 
-/**
- * `username`: the account the tests log in as (default: the current user; another account only
- * works when running as root). `extraConfig`: more sshd_config lines.
- */
-export async function startSshd(opts: { username?: string; extraConfig?: string[] } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  /** The account the tests log in as (default: the current user; another account only works when running as root). */
+  username?: string;
+  /** More sshd_config lines, appended last (so `Match` blocks go here). */
+  extraConfig?: string[];
+  /**
+   * The `Subsystem sftp` command: `internal-sftp` (default), Debian's `/usr/lib/openssh/sftp-server`
+   * (which sshd runs through the user's login shell), or null for no Subsystem line at all.
+   */
+  sftpSubsystem?: string | null;
+  /**
+   * Where sshd looks for keys: the default is this sshd's own file in `dir` (holding the test key).
+   * `home` also reads each user's `~/.ssh/authorized_keys`, with StrictModes on: for tests that
+   * prepare a real account as an admin would, owner and modes included.
+   */
+  authorizedKeys?: 'dir' | 'home';
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const check = sshdAvailable();
   if (!check.ok) throw new Error(`cannot start sshd: ${check.why}`);
   const username = opts.username ?? os.userInfo().username;
@@ -82,16 +99,17 @@ export async function startSshd(opts: { username?: string; extraConfig?: string[
         'ListenAddress 127.0.0.1',
         `Port ${port}`,
         `HostKey ${hostKey}`,
-        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+        ...(opts.authorizedKeys === 'home'
+          ? [`AuthorizedKeysFile .ssh/authorized_keys ${path.join(dir, 'authorized_keys')}`, 'StrictModes yes']
+          // The temp folder's owner and modes are not what StrictModes wants for a home directory.
+          : [`AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'StrictModes no']),
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'UsePAM no',
         // Tests run as root here; sshd ignores this for other users.
         'PermitRootLogin prohibit-password',
-        // The temp folder's owner and modes are not what StrictModes wants for a home directory.
-        'StrictModes no',
         `PidFile ${path.join(dir, 'sshd.pid')}`,
-        'Subsystem sftp internal-sftp',
+        ...(opts.sftpSubsystem === null ? [] : [`Subsystem sftp ${opts.sftpSubsystem ?? 'internal-sftp'}`]),
         'AllowTcpForwarding yes',
         'AllowStreamLocalForwarding yes',
         'LogLevel ERROR',
@@ -138,6 +156,7 @@ export async function startSshd(opts: { username?: string; extraConfig?: string[
     userKeyPath,
     username,
     dir,
+    configPath,
     logPath,
     get pid() {
       return child!.pid!;
@@ -170,6 +189,107 @@ export async function startSshd(opts: { username?: string; extraConfig?: string[
     },
   };
   return sshd;
+}
+
+/** Debian's external SFTP server, which sshd runs through the user's login shell. */
+export const DEBIAN_SFTP_SERVER = '/usr/lib/openssh/sftp-server';
+
+export function debianSftpServerAvailable(): Prerequisite {
+  try {
+    fs.accessSync(DEBIAN_SFTP_SERVER, fs.constants.X_OK);
+    return { ok: true };
+  } catch {
+    return { ok: false, why: `${DEBIAN_SFTP_SERVER} not found (apt-get install openssh-sftp-server)` };
+  }
+}
+
+// ---- accounts -----------------------------------------------------------------------------------
+// vpnwatch logs in as a non-root monitoring user on a real server, and sshd treats such a user
+// differently from root (its login shell runs the SFTP subsystem, ~/.ssh modes are checked, a
+// locked account is refused without PAM). Tests that need that create a real account.
+
+/** A unique account name per call (`vwt` + 8 hex digits): parallel runs on one machine never collide. */
+export function uniqueAccountName(): string {
+  return `vwt${randomBytes(4).toString('hex')}`;
+}
+
+/** Whether tests may create accounts here: root, with useradd and userdel. */
+export function accountsAvailable(): Prerequisite {
+  if (process.getuid?.() !== 0) return { ok: false, why: 'creating a test account needs root' };
+  for (const tool of ['/usr/sbin/useradd', '/usr/sbin/userdel']) {
+    try {
+      fs.accessSync(tool, fs.constants.X_OK);
+    } catch {
+      return { ok: false, why: `${tool} not found (apt-get install passwd)` };
+    }
+  }
+  return { ok: true };
+}
+
+const accountsToRemove = new Set<string>();
+let accountExitHook = false;
+
+function userdelSync(name: string): void {
+  // -f: even while a (killed) session of it lingers; -r: with its home and mail spool.
+  spawnSync('/usr/sbin/userdel', ['-f', '-r', name], { stdio: 'ignore' });
+}
+
+/**
+ * Makes sure the account `name` is removed (userdel -r) by remove(), or when the test process
+ * exits without calling it (a failed or crashed run leaves no account behind). The account
+ * itself may be created later, by whatever the test runs.
+ */
+export function removeAccountAtEnd(name: string): { remove(): Promise<void> } {
+  if (!/^vwt[0-9a-f]{8}$/.test(name)) throw new Error(`not a test account name: ${name}`);
+  accountsToRemove.add(name);
+  if (!accountExitHook) {
+    accountExitHook = true;
+    process.on('exit', () => {
+      for (const n of accountsToRemove) userdelSync(n);
+    });
+  }
+  return {
+    remove: async () => {
+      accountsToRemove.delete(name);
+      userdelSync(name);
+      const { stdout } = await run('getent', ['passwd', name]).catch(() => ({ stdout: '' }));
+      if (stdout) throw new Error(`account ${name} still exists after userdel`);
+    },
+  };
+}
+
+export interface TestAccount {
+  name: string;
+  home: string;
+  uid: number;
+  gid: number;
+  remove(): Promise<void>;
+}
+
+/**
+ * A system account with a unique name, a home directory and `shell` (default nologin, as the
+ * README prescribes), its password field set to `*` (no password, not locked: sshd without PAM
+ * refuses a locked account even with a key).
+ */
+export async function createAccount(opts: { shell?: string } = {}): Promise<TestAccount> {
+  const name = uniqueAccountName();
+  const handle = removeAccountAtEnd(name);
+  await run('/usr/sbin/useradd', ['-r', '-m', '-s', opts.shell ?? '/usr/sbin/nologin', '-p', '*', name]);
+  const [, , uid, gid, , home] = (await run('getent', ['passwd', name])).stdout.split(':');
+  return { name, home: home!, uid: Number(uid), gid: Number(gid), remove: handle.remove };
+}
+
+/**
+ * Adds a public key to the account's ~/.ssh/authorized_keys as sshd's StrictModes wants it: owned
+ * by the account, ~/.ssh 700, the file 600. (sshd reads the file as the account, so a key file in a
+ * root-only folder, like this harness's default, does not work for it.)
+ */
+export async function authorizeKey(account: TestAccount, publicKeyFile: string): Promise<void> {
+  const dotSsh = path.join(account.home, '.ssh');
+  const file = path.join(dotSsh, 'authorized_keys');
+  await fsp.mkdir(dotSsh, { recursive: true, mode: 0o700 });
+  await fsp.appendFile(file, await fsp.readFile(publicKeyFile), { mode: 0o600 });
+  for (const p of [dotSsh, file]) await fsp.chown(p, account.uid, account.gid);
 }
 
 async function generateKey(file: string): Promise<void> {

@@ -22,12 +22,16 @@ export function failedRead(server: string, readAt: string, error: string): Serve
   return { server, ok: false, error, readAt, durationMs: 15_000, source: 'status-file' };
 }
 
-/** A Poller (the real one) for servers `names`, storing into `store` and publishing to `live`. */
-export async function testPoller(store: Store, names: string[], live?: LiveFeed): Promise<Poller> {
-  const servers: ServerConfig[] = names.map((name) => ({
+export function testServer(name: string): ServerConfig {
+  return {
     name, host: `${name}.vpn.example`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true,
     statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 60, timezone: 'UTC',
-  }));
+  };
+}
+
+/** A Poller (the real one) for servers `names`, storing into `store` and publishing to `live`. */
+export async function testPoller(store: Store, names: string[], live?: LiveFeed): Promise<Poller> {
+  const servers: ServerConfig[] = names.map(testServer);
   const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 1, targets: () => ['log'], log: logger.child({ module: 'test-poller' }), ...(live ? { live } : {}) });
   await poller.start();
   return poller;

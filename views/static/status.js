@@ -127,6 +127,9 @@ function render(view) {
   // Never overwrite what someone is typing.
   if (document.activeElement !== search) search.value = view.query.q;
   setText(document.getElementById('sessions-note'), view.sessionsNote);
+  const chatNote = document.getElementById('chat-note');
+  setText(chatNote, view.chatNote);
+  chatNote.hidden = !view.chatNote;
   for (const id of ['servers', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
   patchPager(view.pager);
   const empty = document.querySelector('[data-empty-for="sessions"]');
