@@ -145,7 +145,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
-    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat });
+    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat, database: () => database.state });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);

@@ -682,6 +682,46 @@ describe('operations', () => {
     expect([admin.servers[0].error, admin.servers[0].sources['status-file'].error, admin.servers[0].problems]).toEqual([sshError, sshError, [`status file: ${sshError}`]]);
   });
 
+  it('while the database does not answer, the page and the API answer from the last data they hold, saying since when', async () => {
+    const lost = await openTestStore();
+    const poller = await testPoller(lost, ['fra-1']);
+    await poller.apply([goodRead('fra-1', '2026-11-28T10:00:00.000Z', [vpnSession('alice', 10), vpnSession('bob', 11)])]);
+    let database = { up: true, since: new Date('2026-11-28T09:00:00.000Z'), error: null as string | null };
+    const config = loadConfig({ PAGE_ACCESS: 'public' }, tmp);
+    const app = await listen(createWebApp({ store: lost, config, metrics: createMetrics(), live: new LiveFeed(), database: () => database, now: () => new Date('2026-11-28T10:05:00.000Z') }));
+    try {
+      expect((await (await get(`${app.url}/api/status`)).json()).database).toEqual({ up: true, since: null });
+      await lost.connection.dropDatabase();
+      await lost.close();
+      // Not yet noticed by the watch: a read that fails is answered with the last snapshot.
+      const unnoticed = await get(`${app.url}/api/status`);
+      expect(unnoticed.status).toBe(200);
+      expect((await unnoticed.json()).sessions.map((x: { user: string }) => x.user)).toEqual(['alice', 'bob']);
+      database = { up: false, since: new Date('2026-11-28T10:03:00.000Z'), error: 'no answer within 1500 ms' };
+      const api = await get(`${app.url}/api/status`);
+      expect(api.status).toBe(200);
+      const body = await api.json();
+      expect(body.database).toEqual({ up: false, since: '2026-11-28T10:03:00.000Z' });
+      expect(body.sessions).toHaveLength(2);
+      const page = await (await get(`${app.url}/`)).text();
+      expect(page).toContain('<p class="database-note" id="database-note" role="alert">The database has not answered since 2026-11-28 10:03 UTC: this is the last data vpnwatch holds. Polling goes on; what changes is stored and shown once it is back.</p>');
+      expect((await get(`${app.url}/healthz`)).status).toBe(503);
+    } finally {
+      await app.close();
+    }
+    // A process that never read anything has nothing to show: a clear 503.
+    const empty = await openTestStore();
+    const fresh = await listen(createWebApp({ store: empty, config, metrics: createMetrics(), live: new LiveFeed(), database: () => ({ up: false, since: new Date('2026-11-28T10:03:00.000Z'), error: 'x' }) }));
+    try {
+      const res = await get(`${fresh.url}/api/status`);
+      expect(res.status).toBe(503);
+      expect((await res.json()).error).toBe('The database has not answered since 2026-11-28T10:03:00.000Z, and vpnwatch has read nothing yet to show.');
+    } finally {
+      await fresh.close();
+      await dropTestStore(empty);
+    }
+  });
+
   it('/healthz is a 503 when MongoDB is unreachable', async () => {
     const lost = await openTestStore();
     const config = loadConfig({ PAGE_ACCESS: 'public' }, tmp);

@@ -62,6 +62,8 @@ export interface ApiStatus {
   generatedAt: string;
   /** The data version (also the ETag): it changes only when what this answer shows changes. */
   version: string;
+  /** up: false while the database does not answer (since then): the answer is the last data vpnwatch holds. */
+  database: { up: boolean; since: string | null };
   realIpsMasked: boolean;
   counts: Stats;
   servers: ApiServer[];
@@ -95,6 +97,8 @@ export function buildApiStatus(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQ
   return {
     generatedAt: snapshot.at.toISOString(),
     version: snapshot.version,
+    // While the database does not answer, this is the last data vpnwatch holds.
+    database: snapshot.databaseDown ? { up: false, since: snapshot.databaseDown.since.toISOString() } : { up: true, since: null },
     realIpsMasked: !viewer.realIps,
     counts: snapshot.stats,
     servers: snapshot.servers.map((s) => apiServer(s, viewer, snapshot.modes[s.name])),

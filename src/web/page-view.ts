@@ -96,6 +96,8 @@ export interface StatusView {
   pager: Pager;
   /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
   chatNote: string;
+  /** While the database does not answer: since when, and that this is the last data vpnwatch holds; else ''. */
+  databaseNote: string;
   servers: Table;
   sessions: Table;
   recent: Table;
@@ -291,6 +293,9 @@ export function statusView(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery
     sessionsNote: sessionsNote(snapshot, q, page),
     pager: pagerOf(q, page),
     chatNote: chatNote(snapshot.chat ?? [], viewer),
+    databaseNote: snapshot.databaseDown
+      ? `The database has not answered since ${formatTime(snapshot.databaseDown.since)}: this is the last data vpnwatch holds. Polling goes on; what changes is stored and shown once it is back.`
+      : '',
     servers: serversTable(snapshot, viewer),
     sessions: sessionsTable(snapshot, viewer, q, page),
     recent: recentTable(snapshot, viewer),

@@ -12,6 +12,17 @@ import type { StoreSnapshot } from './snapshot.ts';
 
 const gzipAsync = promisify(gzip);
 
+/** How long a request waits for a store read before it gets the last snapshot instead. */
+const READ_PATIENCE_MS = 800;
+
+/** The database does not answer and no snapshot was ever read: there is nothing to show. */
+export class DatabaseDownError extends Error {
+  override readonly name = 'DatabaseDownError';
+  constructor(readonly since: Date) {
+    super(`The database has not answered since ${since.toISOString()}, and vpnwatch has read nothing yet to show.`);
+  }
+}
+
 /** Rendered bodies kept per snapshot version (a user or a paged view is a few to tens of kB; the whole API ~1.5 MB). */
 const MAX_BODIES = 10_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -51,8 +62,16 @@ export class SnapshotCache {
   private current: CachedSnapshot | undefined;
   private reading: { generation: number; entry: Promise<CachedSnapshot> } | undefined;
   private generation = 0;
+  /** The last snapshot, marked as what vpnwatch holds while the database does not answer. */
+  private outage: { since: number; entry: CachedSnapshot } | undefined;
 
-  constructor(private readonly read: () => Promise<Omit<StoreSnapshot, 'at'>>, private readonly freshMs: number, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly read: () => Promise<Omit<StoreSnapshot, 'at'>>,
+    private readonly freshMs: number,
+    private readonly now: () => Date = () => new Date(),
+    /** Whether the database answers (src/store/database-watch.ts); without it, it is assumed to. */
+    private readonly database: () => { up: boolean; since: Date } = () => ({ up: true, since: new Date(0) }),
+  ) {}
 
   /** Something was stored: the next request needs a read that starts after this. */
   invalidate(): void {
@@ -60,6 +79,10 @@ export class SnapshotCache {
   }
 
   async get(): Promise<CachedSnapshot> {
+    // The database does not answer: serve the last snapshot at once, saying so, rather than
+    // waiting for reads that time out.
+    const db = this.database();
+    if (!db.up) return this.lastHeld(db.since);
     const c = this.current;
     const usable = c !== undefined && c.generation === this.generation;
     const age = usable ? performance.now() - c.readAt : Infinity;
@@ -69,7 +92,30 @@ export class SnapshotCache {
       next.catch(() => { /* the next request that has to wait will see the error */ });
       return c;
     }
-    return next;
+    if (!this.current) return next;
+    // A read that fails, or takes longer than a request should wait (a database going away is
+    // seen by the watch within a few seconds), is answered with the last snapshot.
+    const last = this.current;
+    return Promise.race([
+      next.catch(() => last),
+      new Promise<CachedSnapshot>((resolve) => setTimeout(() => resolve(last), READ_PATIENCE_MS).unref()),
+    ]);
+  }
+
+  /** The last snapshot, with a note that the database has not answered since `since` (its own version and bodies). */
+  private lastHeld(since: Date): CachedSnapshot {
+    if (!this.current) throw new DatabaseDownError(since);
+    if (this.outage?.since !== since.getTime()) {
+      const held = this.current.snapshot;
+      this.outage = {
+        since: since.getTime(),
+        entry: {
+          snapshot: { ...held, databaseDown: { since }, version: `${held.version}.down${since.getTime().toString(36)}` },
+          readAt: this.current.readAt, generation: this.generation, bodies: new Map(), bodyBytes: 0, memos: new Map(),
+        },
+      };
+    }
+    return this.outage.entry;
   }
 
   private refresh(): Promise<CachedSnapshot> {

@@ -20,6 +20,7 @@ import { serverHealth, userName, type ChatStatus, type LiveModeInfo } from '../d
 import type { LiveFeed } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { DatabaseState } from '../store/database-watch.ts';
 import type { Store } from '../store/store.ts';
 import { userReportOf } from '../store/queries.ts';
 import type { OnlineSession } from '../store/records.ts';
@@ -30,7 +31,7 @@ import { browserModule } from './browser-modules.ts';
 import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
 import { chatHealth, healthBody, serversHealth } from './health.ts';
 import { statusView } from './page-view.ts';
-import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, type Body, type CachedSnapshot } from './response-cache.ts';
+import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, type Body, type CachedSnapshot, DatabaseDownError } from './response-cache.ts';
 import { selectAllSessions, selectSessions } from './session-list.ts';
 import { memorySignature, SnapshotReader } from './snapshot.ts';
 import { StreamHub } from './stream-hub.ts';
@@ -54,6 +55,8 @@ export interface WebDeps {
   modes?: () => Record<string, LiveModeInfo>;
   /** How each chat platform's connection stands. */
   chat?: () => ChatStatus[];
+  /** Whether the database answers: while it does not, the page and API serve the last data they hold, saying so. */
+  database?: () => DatabaseState;
   /** A monotonic clock in ms (default performance.now): when byte counters are read again. */
   monotonic?: () => number;
   /** Live stream limits (defaults: 200 streams, 256 KiB unsent per stream, a minute per signed-in stream). */
@@ -134,7 +137,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   const now = deps.now ?? (() => new Date());
   const auth = new WebAuth({ web, signIns: store.web });
   const reader = new SnapshotReader(store.queries, { modes: () => deps.modes?.() ?? {}, chat: () => deps.chat?.() ?? [] }, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
-  const cache = new SnapshotCache(() => reader.read(), deps.snapshotMs ?? 1000, now);
+  const cache = new SnapshotCache(() => reader.read(), deps.snapshotMs ?? 1000, now, deps.database);
   const hub = new StreamHub({
     version: async () => (await cache.get()).snapshot.version,
     invalidate: () => cache.invalidate(),
@@ -427,6 +430,10 @@ export function createWebApp(deps: WebDeps): WebApp {
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     if (err instanceof BadRequest) return sendMessage(req, res, 400, 'Bad request', err.message);
+    if (err instanceof DatabaseDownError) {
+      res.setHeader('Retry-After', '10');
+      return sendMessage(req, res, 503, 'No data yet', err.message);
+    }
     // body-parser's own client errors (too large, malformed) carry a status and a safe message.
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {

@@ -35,6 +35,8 @@ export interface StoreSnapshot {
   online: OnlineSession[];
   recent: SessionRecord[];
   offline: UserRecord[];
+  /** Set while the database does not answer: this is the last snapshot vpnwatch holds. */
+  databaseDown?: { since: Date };
 }
 
 interface ServerList {

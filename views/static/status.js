@@ -130,6 +130,9 @@ function render(view) {
   const chatNote = document.getElementById('chat-note');
   setText(chatNote, view.chatNote);
   chatNote.hidden = !view.chatNote;
+  const databaseNote = document.getElementById('database-note');
+  setText(databaseNote, view.databaseNote);
+  databaseNote.hidden = !view.databaseNote;
   for (const id of ['servers', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
   patchPager(view.pager);
   const empty = document.querySelector('[data-empty-for="sessions"]');
