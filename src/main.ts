@@ -206,7 +206,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         return { ...(status ?? { platform, state: 'connecting' as const, since: startedAt, error: 'no replica keeps the connection yet' }), heldBy };
       }),
     ];
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     // Notices go out over HTTP from any replica; the connections only one replica may keep (the
@@ -237,7 +237,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
     const web = createWebApp({
-      store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat,
+      store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat, database: () => database.state,
       replica: { id: config.replicaId, holds: holdsServer },
     });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);

@@ -28,11 +28,12 @@ describe('ChangeFeed', () => {
     const a = replica('a');
     const b = replica('b');
     await Promise.all([a.feed.start(), b.feed.start()]);
-    a.live.publish({ at: '2026-11-28T10:00:00.000Z', servers: ['fra-1'], events: [{ type: 'connected', server: 'fra-1', user: 'alice' }] });
+    const update = { at: '2026-11-28T10:00:00.000Z', servers: ['fra-1'], sessions: ['fra-1'], health: [], counters: [], events: [{ type: 'connected' as const, server: 'fra-1', user: 'alice' }] };
+    a.live.publish(update);
     await a.feed.stop(); // waits for the record
     await b.feed.read();
     await b.feed.read();
-    expect(b.heard).toEqual([{ at: '2026-11-28T10:00:00.000Z', servers: ['fra-1'], events: [{ type: 'connected', server: 'fra-1', user: 'alice' }], origin: 'a' }]);
+    expect(b.heard).toEqual([{ ...update, origin: 'a' }]);
     // What b heard is not recorded again (it has an origin): only a's change is stored.
     expect((await store.changes.since(0)).map((c) => c.replica)).toEqual(['a']);
     await a.feed.read();
@@ -45,10 +46,11 @@ describe('ChangeFeed', () => {
     await b.feed.start();
     // Replica x takes a number and is slow to write; replica y takes the next and writes at once.
     const taken = (await store.models.Counter.findOneAndUpdate({ _id: 'changes' }, { $inc: { seq: 1 } }, { returnDocument: 'after' }).lean())!.seq;
-    await store.changes.record({ at: new Date('2026-11-28T10:00:02.000Z'), replica: 'y', servers: ['ams-1'], events: [] });
+    const change = (server: string) => ({ at: '2026-11-28T10:00:02.000Z', servers: [server], sessions: [], health: [server], counters: [], events: [] });
+    await store.changes.record({ at: new Date('2026-11-28T10:00:02.000Z'), replica: 'y', update: change('ams-1') });
     await b.feed.read();
     expect(b.heard.map((u) => u.origin)).toEqual(['y']);
-    await store.models.Change.collection.insertOne({ _id: taken as never, at: new Date('2026-11-28T10:00:01.000Z'), replica: 'x', servers: ['lon-1'], eventsJson: '[]' });
+    await store.models.Change.collection.insertOne({ _id: taken as never, at: new Date('2026-11-28T10:00:01.000Z'), replica: 'x', updateJson: JSON.stringify(change('lon-1')) });
     await b.feed.read();
     expect(b.heard.map((u) => [u.origin, u.servers])).toEqual([['y', ['ams-1']], ['x', ['lon-1']]]);
     await b.feed.read();

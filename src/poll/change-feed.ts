@@ -59,7 +59,7 @@ export class ChangeFeed {
 
   async #record(update: LiveUpdate): Promise<void> {
     try {
-      await this.#opts.changes.record({ at: new Date(update.at), replica: this.#opts.replicaId, servers: update.servers, events: update.events });
+      await this.#opts.changes.record({ at: new Date(update.at), replica: this.#opts.replicaId, update });
     } catch (err) {
       this.#opts.log.debug({ err }, 'change not recorded for the other replicas');
     }
@@ -77,7 +77,7 @@ export class ChangeFeed {
         for (let seq = this.#after + 1; seq < change.seq && this.#missing.size < MISSING_MAX; seq++) this.#missing.set(seq, now);
         if (change.seq > this.#after) this.#after = change.seq;
         if (change.replica === replicaId) continue;
-        live.publish({ at: change.at.toISOString(), servers: change.servers, events: change.events as LiveUpdate['events'], origin: change.replica });
+        live.publish({ ...(change.update as LiveUpdate), origin: change.replica });
       }
       this.#lastError = null;
     } catch (err) {

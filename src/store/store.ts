@@ -1,6 +1,7 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes, the registry of running services, their leases and the change sequence.
+// between processes, the registry of running services, their leases and the change sequence,
+// and the page's sign-ins and sign-in rate limits.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { Changes } from './changes.ts';
@@ -9,6 +10,7 @@ import { Leases } from './leases.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
+import { WebSessions } from './web-sessions.ts';
 import { Replicas } from './replicas.ts';
 import { Requests } from './requests.ts';
 
@@ -18,6 +20,7 @@ export class Store {
   readonly queries: Queries;
   readonly outbox: Outbox;
   readonly audit: KickAudit;
+  readonly web: WebSessions;
   readonly requests: Requests;
   readonly replicas: Replicas;
   readonly leases: Leases;
@@ -29,6 +32,7 @@ export class Store {
     this.queries = new Queries(this.models);
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
+    this.web = new WebSessions(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
     this.leases = new Leases(this.models);
