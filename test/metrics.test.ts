@@ -129,11 +129,13 @@ describe('names', () => {
     const names = [...new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`))];
     expect(names.filter((n) => n.startsWith('vpnwatch_')).sort()).toEqual([
       'vpnwatch_database_up gauge',
+      'vpnwatch_mongodb_commands_total counter',
       'vpnwatch_notice_deliveries_total counter',
       'vpnwatch_poll_cycle_duration_seconds histogram',
       'vpnwatch_poll_duration_seconds histogram',
       'vpnwatch_poll_failures_total counter',
       'vpnwatch_poll_held_batches gauge',
+      'vpnwatch_poll_write_operations_total counter',
       'vpnwatch_reads_superseded_total counter',
       'vpnwatch_server_up gauge',
       'vpnwatch_sessions_online gauge',
