@@ -1,20 +1,20 @@
 // /vpn servers: each server's health, last good read, online count and mode (live stream or
-// status file), plus notice
-// deliveries that keep failing (a bad token, a missing channel).
+// status file), plus each notice target (a channel) that is not delivering: retrying after a
+// transient failure, or failing (a bad token, a missing channel).
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
 import type { Command } from '../src/command.ts';
 import { serverHealth, SOURCE_NAMES, sourceProblems } from '../src/domain.ts';
-
-const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
+import { describeTarget } from '../src/notify/targets.ts';
 
 export const servers: Command = {
   name: 'servers',
-  description: 'Server health, last good read, online count; failing notice deliveries',
+  description: 'Server health, last good read, online count; notice channels that are not delivering',
   options: [],
   adminOnly: false,
   private: false,
   async run(_input, ctx) {
-    const [states, problems] = await Promise.all([ctx.store.queries.servers(), ctx.store.outbox.deliveryProblems()]);
+    const [states, notices] = await Promise.all([ctx.store.queries.servers(), ctx.store.outbox.health()]);
+    const problems = notices.filter((t) => t.state !== 'ok');
     const now = ctx.now();
     const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const byName = new Map(states.map((s) => [s.name, s]));
@@ -36,7 +36,7 @@ export const servers: Command = {
           .map((p) => `${n}: ${SOURCE_NAMES[p.source]}: ${p.error}${p.since ? ` (since ${formatTime(p.since)})` : ''}`);
         return [...own, ...sources];
       }),
-      ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)}): ${p.error}`),
+      ...problems.map((t) => describeTarget(t)),
     ];
     return {
       title: names.length === 0 ? 'No servers configured' : `${names.length} server${names.length === 1 ? '' : 's'}: ${healthy} healthy`,
@@ -44,7 +44,7 @@ export const servers: Command = {
       ...(rows.length ? { table: { columns: ['Server', 'Health', 'Last good read', 'Online', 'Mode'], rows } } : {}),
       tone: healthy < names.length || problems.length ? 'warn' : 'ok',
       private: false,
-      data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), deliveryProblems: problems },
+      data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), notices },
     };
   },
 };

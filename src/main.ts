@@ -122,7 +122,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       sinks.push(discord.sink);
       log.info('Discord is on');
     }
-    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    // One sender per notice channel across the replicas on this database: its id holds the targets it sends to.
+    const notifier = new Notifier({ store: db.store, config: active, sinks, id: config.replicaId, log: log.child({ component: 'notifier' }), metrics });
     // The poller publishes every stored cycle; one with events is news for the outbox.
     live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();

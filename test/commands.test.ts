@@ -28,7 +28,7 @@ async function storeRead(store: Store, read: ServerRead): Promise<void> {
   const usersOnline = new Map([...diff.started, ...diff.ended].map((s) => [userName(s), listed.has(userName(s))]));
   // No session ids: the store then closes sessions by (server, key), as store.test.ts shows.
   const sessionIds = { ended: new Map<string, string>(), current: new Map<string, string>() };
-  await store.cycles.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, targets: ['slack'], sessionIds }], usersOnline);
+  await store.cycles.applyCycle([{ server: read.server, read, diff, cycle: `${read.server}@${read.readAt}`, targets: ['slack:C0NOTICE'], sessionIds }], usersOnline);
 }
 
 const good = (server: string, readAt: string, sessions: VpnSession[]): ServerRead =>
@@ -234,9 +234,16 @@ describe('/vpn kick', () => {
 });
 
 describe('/vpn servers, recent, stats, help', () => {
-  it('servers: health, last good read, online count, live mode, and failing notice deliveries', async () => {
-    const [pending] = await store.outbox.pendingEvents();
-    await store.outbox.saveDeliveries(pending!.id, [{ target: 'slack', state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'Slack API error: channel_not_found', sentAt: null }]);
+  it('servers: health, last good read, online count, live mode, and notice channels that are not delivering', async () => {
+    // The notifier's record of each target (src/notify/notifier.ts writes these).
+    const setTarget = async (id: string, state: Parameters<Store['outbox']['updateTarget']>[2]) => {
+      await store.outbox.claimTarget(id, 'test', NOW, 1000);
+      await store.outbox.updateTarget(id, 'test', state);
+      await store.outbox.releaseTarget(id, 'test');
+    };
+    await setTarget('slack:C0NOTICE', { state: 'failing', error: 'Slack API error: channel_not_found', since: new Date('2026-11-28T10:05:01.000Z') });
+    await setTarget('discord:300000000000000001', { state: 'retrying', error: 'Discord API HTTP 503', since: new Date('2026-11-28T10:06:00.000Z'), nextAttemptAt: new Date('2026-11-28T10:11:00.000Z') });
+    await setTarget('slack:C0FRA', { state: 'ok' });
     // How the management streams follow the servers (src/management-stream.ts reports these).
     const modes = () => ({
       'fra-1': { mode: 'stream' as const, since: '2026-11-28T09:00:00.000Z' },
@@ -255,7 +262,8 @@ describe('/vpn servers, recent, stats, help', () => {
       'ams-1: connect ECONNREFUSED 192.0.2.9:22',
       // Each source on its own: the management interface is reconnecting, whatever the file says.
       'ams-1: management interface: bad management password (since 2026-11-28 10:07 UTC)',
-      'Notices to Slack are failing (since 2026-11-28 10:05 UTC): Slack API error: channel_not_found',
+      'Notices to Discord 300000000000000001: retrying since 2026-11-28 10:06 UTC, next attempt 2026-11-28 10:11 UTC: Discord API HTTP 503',
+      'Notices to Slack C0NOTICE: failing since 2026-11-28 10:05 UTC, 3 waiting: Slack API error: channel_not_found',
     ]);
     expect(reply.tone).toBe('warn');
   });
@@ -286,7 +294,7 @@ describe('/vpn servers, recent, stats, help', () => {
       '/vpn online [server]: Who is connected now, per server',
       '/vpn user <name>: One user: online now, last seen, recent sessions, traffic',
       '/vpn kick <name> [server] [which]: Disconnect a user (admins only); with several sessions, pick one by Client ID or all (admins)',
-      '/vpn servers: Server health, last good read, online count; failing notice deliveries',
+      '/vpn servers: Server health, last good read, online count; notice channels that are not delivering',
       '/vpn recent [n]: Recently disconnected sessions (default 10, at most 50)',
       '/vpn stats: Totals: users online, connections, active servers, average connection time',
       '/vpn help: This list',

@@ -1,6 +1,10 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
-// document per session), events (the outbox for notices) and kicks (an audit log).
-// Each index below serves a query in store.ts; the comment names it.
+// document per session), events (what happened, with each delivery's record), the outbox (one
+// document per delivery still to make), notice targets and posted messages, and kicks (an audit log).
+// Each index below serves a query in store/; the comment names it. mongo-java-server, the offline
+// engine, uses only unique indexes (and _id), and only for a query on exactly their fields: every
+// other query scans its collection, which is why the notifier reads the small outbox and never the
+// events collection except by _id.
 import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
@@ -113,7 +117,7 @@ const deliverySchema = new Schema({
   nextAttemptAt: { type: Date, default: null },
   lastError: { type: String, default: null },
   sentAt: { type: Date, default: null },
-  /** The chat message this event went out in (Slack channel and ts, Discord message id), to edit it later. */
+  /** The chat message this event went out in (Slack channel and ts, Discord message id). */
   messageRef: { type: String, default: null },
 }, { _id: false });
 
@@ -137,14 +141,76 @@ const eventSchema = new Schema({
   gapTo: { type: Date, default: null },
   /** summary: sessions that came, went and came back while vpnwatch was stopped. */
   counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
-  /** true when some delivery is still pending: what the notifier's query looks for. */
-  pending: { type: Boolean, default: false },
+  /** One per target (store/outbox.ts): the delivery's record. What is still to do is in the outbox. */
   deliveries: { type: [deliverySchema], default: [] },
 });
 eventSchema.index({ at: 1 }); // /api/events?since=
 eventSchema.index({ seq: 1 }); // /api/events?after=
-eventSchema.index({ pending: 1, at: 1 }); // the notifier's outbox scan
-eventSchema.index({ 'deliveries.messageRef': 1 }); // the events of a posted message, to edit it
+
+/**
+ * The outbox: one document per delivery still to make (an event to a target), written with the
+ * event (store/cycle-writes.ts) and removed once the delivery is sent or failed for good, so the
+ * collection holds only what is pending. The id derives from the event and the target.
+ */
+const outboxItemSchema = new Schema({
+  _id: { type: String, required: true },
+  target: { type: String, required: true },
+  /** The event's _id (hex). */
+  event: { type: String, required: true },
+  server: { type: String, required: true },
+  cycle: { type: String, required: true },
+  at: { type: Date, required: true },
+  seq: { type: Number, required: true },
+});
+outboxItemSchema.index({ target: 1, at: 1, seq: 1 }); // a target's items, oldest first (real MongoDB)
+
+/**
+ * A notice target (`slack:C123`, `discord:456`, `log`): its delivery state, as /healthz, /vpn
+ * servers and the page show it, and the lease of the notifier that sends to it.
+ */
+const noticeTargetSchema = new Schema({
+  _id: { type: String, required: true },
+  state: { type: String, enum: ['ok', 'retrying', 'failing'], required: true },
+  error: { type: String, default: null },
+  /** When the current state began (null: ok since the target was first used). */
+  since: { type: Date, default: null },
+  /** retrying: when the next attempt is due. */
+  nextAttemptAt: { type: Date, default: null },
+  /** Attempts that failed since the last success (the backoff grows with them). */
+  failures: { type: Number, default: 0 },
+  /** The notifier sending to this target, until leaseUntil (then anyone may take over). */
+  holder: { type: String, default: null },
+  leaseUntil: { type: Date, default: null },
+  /** The last post or edit (pacing carries over to the next holder). */
+  lastPostAt: { type: Date, default: null },
+  /** The message being posted: the outbox items it carries and its nonce, written before the post. */
+  inFlight: { type: new Schema({ items: { type: [String], default: [] }, nonce: { type: String, required: true } }, { _id: false }), default: null },
+});
+
+/** An event as a posted message remembers it: enough to decide whether a reconnect folds into it. */
+const messageEventSchema = new Schema({
+  id: { type: String, required: true },
+  type: { type: String, required: true },
+  server: { type: String, required: true },
+  user: { type: String, default: null },
+  at: { type: Date, required: true },
+  endedBy: { type: String, default: null },
+}, { _id: false });
+
+/**
+ * A message posted to a target, kept while a reconnect may still be folded into it (the flap
+ * window, and some margin): which events it carries, in which sections, to edit it.
+ */
+const noticeMessageSchema = new Schema({
+  _id: { type: String, required: true },
+  target: { type: String, required: true },
+  ref: { type: String, required: true },
+  postedAt: { type: Date, required: true },
+  keepUntil: { type: Date, required: true },
+  /** Each section: its server and cycle, and how many lines it showed (the rest summarised). */
+  sections: { type: [new Schema({ server: { type: String, required: true }, cycle: { type: String, required: true }, lines: { type: Number, required: true } }, { _id: false })], default: [] },
+  events: { type: [messageEventSchema], default: [] },
+});
 
 const kickSchema = new Schema({
   at: { type: Date, required: true },
@@ -201,6 +267,9 @@ export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
 export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
+export type OutboxItemDoc = InferRawDocTypeFromSchema<typeof outboxItemSchema>;
+export type NoticeTargetDoc = InferRawDocTypeFromSchema<typeof noticeTargetSchema>;
+export type NoticeMessageDoc = InferRawDocTypeFromSchema<typeof noticeMessageSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -208,6 +277,9 @@ export function createModels(connection: Connection) {
     Session: connection.model('Session', sessionSchema, 'sessions'),
     User: connection.model('User', userSchema, 'users'),
     Event: connection.model('Event', eventSchema, 'events'),
+    Outbox: connection.model('Outbox', outboxItemSchema, 'outbox'),
+    NoticeTarget: connection.model('NoticeTarget', noticeTargetSchema, 'notice_targets'),
+    NoticeMessage: connection.model('NoticeMessage', noticeMessageSchema, 'notice_messages'),
     Kick: connection.model('Kick', kickSchema, 'kicks'),
     Counter: connection.model('Counter', counterSchema, 'counters'),
     Request: connection.model('Request', requestSchema, 'requests'),
