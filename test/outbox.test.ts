@@ -3,15 +3,24 @@
 // (test/support/http-proxy.ts: what the platform sees, and when; 503s while it is "down"), on the
 // real MongoDB-wire server: one target's outage never holds up another's notices; two notifiers
 // on one database post each notice once; a burst is combined and paced per channel.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createDiscordBot, type DiscordAdapter } from '../src/chat/discord.ts';
 import { createSlackApp, type SlackAdapter } from '../src/chat/slack.ts';
+import { dispatch } from '../src/dispatch.ts';
+import { loadConfig } from '../src/config.ts';
+import { createMetrics } from '../src/metrics.ts';
 import { Notifier, type NotifierOptions } from '../src/notify/notifier.ts';
+import { LiveFeed } from '../src/poll/live-feed.ts';
+import { createWebApp } from '../src/web/server.ts';
 import { Store } from '../src/store/store.ts';
 import { IDS, startFakeDiscord, type FakeDiscord } from './fakes/fake-discord.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { listen } from './support/browser.ts';
 import { startProxy } from './support/http-proxy.ts';
 import { noticeServer, noticeSession, storeRead, storeReads, T } from './support/notices.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
@@ -315,5 +324,38 @@ describe('each target\'s state', () => {
     ]);
     expect(about('Slack C0GONE')).toEqual([[50, 'notices to Slack C0GONE fail: Slack API error: channel_not_found']]);
     expect(about('Slack C0NOTICE')).toEqual([]);
+
+    // /healthz lists each target by id; the failing one makes `ok` false, and the answer stays a 200.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-outbox-'));
+    const config = { ...loadConfig({ VPNWATCH_ADMIN_TOKEN: 'admin-token-0123456789' }, dir), servers: cfg.servers, slack: cfg.slack, discord: cfg.discord };
+    const web = await listen(createWebApp({ store, config, metrics: createMetrics(), live: new LiveFeed(), now: () => T('10:03:00') }));
+    try {
+      const health = await fetch(`${web.url}/healthz`);
+      expect(health.status).toBe(200);
+      const body = await health.json() as { ok: boolean; notices: unknown[] };
+      expect(body.ok).toBe(false);
+      expect(body.notices).toEqual([
+        { id: DISCORD_TARGET, platform: 'discord', channel: IDS.channel, ok: true, state: 'ok', error: null, since: '2026-11-28T10:02:01.000Z', nextAttemptAt: null, pending: 0 },
+        { id: 'slack:C0GONE', platform: 'slack', channel: 'C0GONE', ok: false, state: 'failing', error: 'Slack API error: channel_not_found', since: '2026-11-28T10:01:01.000Z', nextAttemptAt: null, pending: 0 },
+        { id: SLACK_TARGET, platform: 'slack', channel: 'C0NOTICE', ok: true, state: 'ok', error: null, since: null, nextAttemptAt: null, pending: 0 },
+      ]);
+      // The page: a row per target; the error text for the admin only.
+      type View = { notices: { rows: { key: string; cells: string[]; dot: string }[] } };
+      const guest = await (await fetch(`${web.url}/view.json`)).json() as View;
+      const admin = await (await fetch(`${web.url}/view.json`, { headers: { authorization: 'Bearer admin-token-0123456789' } })).json() as View;
+      expect(guest.notices.rows.map((r) => [r.key, r.cells, r.dot])).toEqual([
+        [DISCORD_TARGET, [`Discord ${IDS.channel}`, 'delivering', '—', '—', '0', ''], 'on'],
+        ['slack:C0GONE', ['Slack C0GONE', 'failing', '1m 59s ago', '—', '0', ''], 'bad'],
+        [SLACK_TARGET, ['Slack C0NOTICE', 'delivering', '—', '—', '0', ''], 'on'],
+      ]);
+      expect(admin.notices.rows[1]!.cells[5]).toBe('Slack API error: channel_not_found');
+      // /vpn servers: the target that is not delivering, with its error.
+      const reply = await dispatch('servers', { platform: 'cli', userId: 'root', userName: 'root' }, { store, kicker: {} as never, config, now: () => T('10:03:00') });
+      expect(reply.lines).toEqual(['Notices to Slack C0GONE: failing since 2026-11-28 10:01 UTC: Slack API error: channel_not_found']);
+      expect(reply.tone).toBe('warn');
+    } finally {
+      await web.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -396,6 +396,8 @@ describe('operations', () => {
           problems: [],
         },
       ],
+      // No chat configured: notices go to the log (two waiting: no notifier runs here).
+      notices: [{ id: 'log', platform: 'log', channel: 'log', ok: true, state: 'ok', error: null, since: null, nextAttemptAt: null, pending: 2 }],
     });
   });
 
@@ -409,7 +411,7 @@ describe('operations', () => {
       await lost.close();
       const res = await get(`${lonely.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ ok: false, mongo: false, lastGoodPollAgeSeconds: null, servers: [] });
+      expect(await res.json()).toEqual({ ok: false, mongo: false, lastGoodPollAgeSeconds: null, servers: [], notices: [] });
       // The page does not hang or leak: a clear 500 with a reference.
       const page = await get(`${lonely.url}/api/status`);
       expect(page.status).toBe(500);

@@ -5,6 +5,8 @@
 import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type HealthState } from '../domain.ts';
 import { describeMode, formatAgo, formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import type { OnlineSession } from '../store/records.ts';
+import type { TargetState } from '../store/outbox.ts';
+import { targetLabel } from '../notify/targets.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
 import { showIp, type StoreSnapshot, type Viewer } from './viewer.ts';
 
@@ -64,6 +66,8 @@ export interface StatusView {
   /** `Showing 12 of 40 connections` when filtered. */
   sessionsNote: string;
   servers: Table;
+  /** Each notice channel: delivering, retrying or failing (the error for the admin only). */
+  notices: Table;
   sessions: Table;
   recent: Table;
   offline: Table;
@@ -178,6 +182,34 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   };
 }
 
+const NOTICE_STATE: Record<TargetState, { label: string; dot: Dot }> = {
+  ok: { label: 'delivering', dot: 'on' },
+  retrying: { label: 'retrying', dot: 'warn' },
+  failing: { label: 'failing', dot: 'bad' },
+};
+
+function noticesTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
+  return {
+    columns: [
+      { label: 'Notices to' }, { label: 'State', dot: true }, { label: 'Since' }, { label: 'Next attempt' }, { label: 'Waiting', cls: 'num' },
+      { label: 'Error', cls: 'error', ...(viewer.admin ? {} : { title: 'Sign in as admin to see the error' }) },
+    ],
+    rows: snapshot.notices.map((t) => ({
+      key: t.id,
+      cells: [
+        targetLabel(t.id),
+        NOTICE_STATE[t.state].label,
+        t.since && t.state !== 'ok' ? formatAgo(t.since, snapshot.at) : '—',
+        t.nextAttemptAt ? formatTime(t.nextAttemptAt) : '—',
+        String(t.pending),
+        // Platform error texts can name internals: the admin sees them (as /healthz does).
+        viewer.admin ? t.error ?? '' : '',
+      ],
+      dot: NOTICE_STATE[t.state].dot,
+    })),
+  };
+}
+
 function recentTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   return {
     columns: [
@@ -238,6 +270,7 @@ export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: Vie
     serverOptions: snapshot.servers.map((s) => ({ value: s.name, label: `${s.name} (${s.onlineCount})` })),
     sessionsNote: q.server ? `Showing ${sessions.rows.length} of ${snapshot.online.length} connections` : `${sessions.rows.length} connections`,
     servers: serversTable(snapshot, viewer),
+    notices: noticesTable(snapshot, viewer),
     sessions,
     recent: recentTable(snapshot, viewer),
     offline: offlineTable(snapshot, viewer),

@@ -9,6 +9,7 @@ import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
+import { configuredTargets, parseTarget } from '../notify/targets.ts';
 import { adminCookieHeader, clearAdminCookieHeader, createAdminAuth, InvalidTokenError, isAdminRequest } from './auth.ts';
 import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
 import type { OnlineSession, SessionRecord, UserRecord } from '../store/records.ts';
@@ -104,8 +105,9 @@ export function createWebApp(deps: WebDeps): express.Express {
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
-    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline };
-    return { snapshot, signature: `${written}#${JSON.stringify(modes)}` };
+    const notices = await store.outbox.health(configuredTargets(config));
+    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline, notices };
+    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(notices)}` };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
   live.subscribe(() => cache.invalidate());
@@ -273,6 +275,7 @@ export function createWebApp(deps: WebDeps): express.Express {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
     const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
+    const notices = mongo ? await within(store.outbox.health(configuredTargets(config)), 2000, []) : [];
     const modes = deps.modes?.() ?? {};
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
@@ -285,8 +288,14 @@ export function createWebApp(deps: WebDeps): express.Express {
         sources: sourceStatus(s.sources, modes[s.name], ageOf),
         problems: sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
       })),
+      // Each notice target (platform + channel): `ok` is false while it fails for good (a bad
+      // token, a missing channel); retrying after a platform's outage needs no operator.
+      notices: notices.map((t) => ({
+        id: t.id, ...parseTarget(t.id), ok: t.state !== 'failing', state: t.state, error: t.error, since: t.since?.toISOString() ?? null,
+        nextAttemptAt: t.nextAttemptAt?.toISOString() ?? null, pending: t.pending,
+      })),
     };
-    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0);
+    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0) && body.notices.every((n) => n.ok);
     res.setHeader('Cache-Control', 'no-store');
     res.status(mongo ? 200 : 503).json({ ok, ...body });
   });

@@ -3,6 +3,7 @@
 // full or masked (maskIp in src/domain.ts).
 import { maskIp, type LiveModeInfo, type Stats } from '../domain.ts';
 import type { OnlineSession, ServerRecord, SessionRecord, UserRecord } from '../store/records.ts';
+import type { TargetHealth } from '../store/outbox.ts';
 
 /** Everything the page needs from the store, read at one moment. */
 export interface StoreSnapshot {
@@ -14,6 +15,8 @@ export interface StoreSnapshot {
   online: OnlineSession[];
   recent: SessionRecord[];
   offline: UserRecord[];
+  /** Each notice target (channel) and how its deliveries go. */
+  notices: TargetHealth[];
 }
 
 export interface Viewer {

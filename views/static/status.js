@@ -64,7 +64,7 @@
     filter.elements.sort.value = view.query.sort;
     filter.elements.dir.value = view.query.dir;
     setText(document.getElementById('sessions-note'), view.sessionsNote);
-    for (const id of ['servers', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
+    for (const id of ['servers', 'notices', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
   }
 
   function setText(el, text) {
