@@ -121,12 +121,17 @@ export interface Actor {
   roles?: string[];
 }
 
+/**
+ * A kick as the admin asked for it, words as typed: the kicker decides whether it can be carried
+ * out (src/kick/kicker.ts checkKickRequest) and records every attempt, usage errors included.
+ */
 export interface KickRequest {
-  /** The user (common name, or username for UNDEF clients) whose sessions to end. */
+  /** The user (common name, or username for UNDEF clients) whose sessions to end; '' when none was given. */
   target: string;
+  /** A configured server's name (any letter case). */
   server?: string;
-  /** Several sessions: 'all', or one Client ID to pick; absent means "ask if more than one". */
-  which?: 'all' | number;
+  /** Several sessions: 'all', or the Client ID of one; absent means "ask if more than one". */
+  which?: string;
   by: Actor;
   /** Channel or terminal the request came from. */
   where?: string;
@@ -143,8 +148,12 @@ export interface KickedSession {
 }
 
 export interface KickOutcome {
-  /** 'choose': several sessions and no `which`; nothing was done, `sessions` lists the choices. */
-  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'choose';
+  /**
+   * 'choose': several sessions and no `which`; nothing was done, `sessions` lists the choices.
+   * 'invalid': a usage error (no name, an unknown server, a choice that is not `all` or a listed
+   * Client ID); nothing was done, `message` says what to change.
+   */
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'choose' | 'invalid';
   sessions: KickedSession[];
   /** Every kicked session was confirmed gone on a fresh read. */
   verified: boolean;
@@ -153,7 +162,10 @@ export interface KickOutcome {
 
 /** Ends VPN sessions through the OpenVPN management interface (src/kick.ts). */
 export interface Kicker {
+  /** Carries out the kick, or says why it cannot; every attempt is recorded in the audit log. */
   kick(request: KickRequest): Promise<KickOutcome>;
+  /** Records an attempt refused before the kicker was asked (not an admin), like any other. */
+  refuse(request: KickRequest, reason: string): Promise<void>;
 }
 
 /**

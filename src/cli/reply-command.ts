@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { serverAndChoice } from '../../commands/kick.ts';
 import type { Config } from '../config.ts';
-import { findServer, unknownServerMessage, type Actor } from '../domain.ts';
+import { findServer, unknownServerMessage, type Actor, type KickOutcome } from '../domain.ts';
 import { UserError } from '../command.ts';
 import { dispatch, parseCommandText } from '../dispatch.ts';
 import { ManagementKicker } from '../kick/kicker.ts';
@@ -16,19 +16,23 @@ import { readArgs, UsageError, type CliIo, type Subcommand } from './args.ts';
 import { configOrExit } from './config.ts';
 import { renderReplyText } from './render-text.ts';
 
-/**
- * The usage error in a command line, found before anything is opened (with no servers file, or no
- * database, the answer is the same): an unknown command, too many words, or a SERVER that names
- * no configured server.
- */
-function usageError(text: string, config: Config): string | undefined {
-  let request;
+/** Words that do not parse as the command (an unknown command, too many words), found before anything is opened. */
+function parseError(text: string): string | undefined {
   try {
-    request = parseCommandText(text);
+    parseCommandText(text);
+    return undefined;
   } catch (err) {
     if (err instanceof UserError) return err.message;
     throw err;
   }
+}
+
+/**
+ * A SERVER that names no configured server, found before anything is opened (with no servers
+ * file, or no database, the answer is the same).
+ */
+function unknownServer(text: string, config: Config): string | undefined {
+  const request = parseCommandText(text);
   const word = (key: string) => (request.input[key] === undefined ? undefined : String(request.input[key]));
   // `kick bob all`: the second word is a choice, not a server (the kick command's own rule).
   const server = request.name === 'kick' ? serverAndChoice(word('server'), word('which'), config.servers).serverText : word('server');
@@ -38,23 +42,37 @@ function usageError(text: string, config: Config): string | undefined {
 }
 
 /**
- * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (see
- * usageError), 1 when the answer is an error (a failed kick, an internal error), else 0.
+ * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (words that do
+ * not parse, a SERVER that is not configured, a kick the kicker finds unusable), 1 when the
+ * answer is an error (a failed kick, an internal error), else 0. Every kick attempt, usage errors
+ * included, is in the audit log when a database is there to hold it.
  */
 export function replyCommand(name: string): Subcommand {
   return async (args: string[], io: CliIo): Promise<number> => {
     const { values, positionals } = readArgs(args, { json: { type: 'boolean', default: false } });
     const config = configOrExit(io);
+    // The answer is the output: the log says only what went wrong (nothing at all with --json).
+    logger.level = values.json ? 'silent' : 'warn';
     const text = [name, ...positionals.map((w) => (/\s/.test(w) ? `"${w}"` : w))].join(' ');
-    const usage = usageError(text, config);
-    if (usage) throw new UsageError(usage);
-    const db = await openCliDatabase(config, { temporary: false });
+    const unparsed = parseError(text);
+    if (unparsed) throw new UsageError(unparsed);
+    const usage = unknownServer(text, config);
+    // A kick with an unknown server still goes to the kicker, which records the attempt.
+    if (usage && name !== 'kick') throw new UsageError(usage);
+    let db;
+    try {
+      db = await openCliDatabase(config, { temporary: false });
+    } catch (err) {
+      if (usage) throw new UsageError(usage); // no database to record it in: the usage error all the same
+      throw err;
+    }
     const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
+    const who = os.userInfo().username;
     const kicker = new ManagementKicker({ store: db.store, servers: config.servers, sshPool, log: logger });
     try {
-      const who = os.userInfo().username;
       const actor: Actor = { platform: 'cli', userId: who, userName: who };
       const reply = await dispatch(text, actor, { store: db.store, kicker, config }, `terminal (${os.hostname()})`);
+      if (name === 'kick' && (reply.data as KickOutcome | undefined)?.result === 'invalid') throw new UsageError(usage ?? reply.title);
       io.out(values.json ? `${JSON.stringify(reply.data ?? reply, null, 2)}\n` : renderReplyText(reply));
       return reply.tone === 'error' ? 1 : 0;
     } finally {

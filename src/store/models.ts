@@ -219,7 +219,7 @@ const kickSchema = new Schema({
   target: { type: String, required: true },
   server: { type: String, default: null },
   clientIds: { type: [Number], default: [] },
-  result: { type: String, enum: ['kicked', 'partial', 'not-found', 'failed', 'refused', 'choose'], required: true },
+  result: { type: String, enum: ['kicked', 'partial', 'not-found', 'failed', 'refused', 'choose', 'invalid'], required: true },
   verified: { type: Boolean, default: false },
   message: { type: String, default: null },
 });

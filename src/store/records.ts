@@ -92,7 +92,7 @@ export interface KickRecord {
   target: string;
   server: string | null;
   clientIds: number[];
-  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused' | 'choose';
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused' | 'choose' | 'invalid';
   verified: boolean;
   message: string | null;
 }
