@@ -2,7 +2,7 @@
 // dependency order, and stops them in reverse on SIGINT/SIGTERM.
 import type { Config } from './config.ts';
 import { openServiceDatabase, type Database } from './store/db.ts';
-import type { ServerConfig } from './domain.ts';
+import type { KickRequest, ServerConfig } from './domain.ts';
 import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
@@ -162,7 +162,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     bree.on('worker created', () => { cycleStarted = performance.now(); });
     await bree.start();
     stops.push(() => stopScheduler(bree));
-    // Requests from other processes on this database (`vpnwatch poll` beside this service).
+    // Requests from other processes on this database (`vpnwatch poll` and `vpnwatch kick` beside this service).
     const runner = new RequestRunner({
       requests: db.store.requests, replicas: db.store.replicas, replicaId: config.replicaId, log: log.child({ component: 'requests' }),
       servers: () => servers.map((s) => s.name),
@@ -173,6 +173,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
           const reads = await readServers(chosen, sshPool, { concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 });
           return (await poller.apply(reads)).servers;
         },
+        // `vpnwatch kick` beside this service: carried out here, through the streams' connections.
+        kick: (request) => kicker.kick(request.args as KickRequest),
       },
     });
     await runner.start();

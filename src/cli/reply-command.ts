@@ -1,7 +1,8 @@
 // `vpnwatch online | user | kick | servers | recent | stats`: the /vpn commands in a terminal.
-// Same commands, same dispatch; the terminal is trusted (admin), and kicks reach the management
-// interfaces over SSH connections of this process. Text output is aligned columns; --json prints
-// the command's data.
+// Same commands, same dispatch; the terminal is trusted (admin). A kick goes to the running
+// `vpnwatch start` when there is one (it holds the management interfaces, and OpenVPN serves one
+// client at a time: src/kick/service-kicker.ts), else it reaches the management interfaces over
+// SSH connections of this process. Text output is aligned columns; --json prints the command's data.
 import os from 'node:os';
 import { serverAndChoice } from '../../commands/kick.ts';
 import type { Config } from '../config.ts';
@@ -9,6 +10,7 @@ import { findServer, unknownServerMessage, type Actor, type KickOutcome } from '
 import { UserError } from '../command.ts';
 import { dispatch, parseCommandText } from '../dispatch.ts';
 import { ManagementKicker } from '../kick/kicker.ts';
+import { ServiceKicker } from '../kick/service-kicker.ts';
 import { logger } from '../log.ts';
 import { SshPool } from '../ssh.ts';
 import { openCliDatabase } from '../store/db.ts';
@@ -41,6 +43,9 @@ function unknownServer(text: string, config: Config): string | undefined {
   return `${unknownServerMessage(server, config.servers)}${noFile}`;
 }
 
+/** The longest a kick takes here: a connection per server (SSH, then the interface), client-kill, verification. */
+const kickMs = (config: Config) => 2 * config.poll.timeoutSeconds * 1000 + 8_000 + 5_000;
+
 /**
  * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (words that do
  * not parse, a SERVER that is not configured, a kick the kicker finds unusable), 1 when the
@@ -68,12 +73,18 @@ export function replyCommand(name: string): Subcommand {
     }
     const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
     const who = os.userInfo().username;
-    const kicker = new ManagementKicker({ store: db.store, servers: config.servers, sshPool, log: logger });
+    const local = new ManagementKicker({ store: db.store, servers: config.servers, sshPool, log: logger });
+    const kicker = name === 'kick'
+      ? new ServiceKicker({ store: db.store, servers: config.servers, local, requestedBy: `vpnwatch kick (${who}@${os.hostname()}, pid ${process.pid})`, log: logger, finishWithinMs: kickMs(config) })
+      : local;
     try {
       const actor: Actor = { platform: 'cli', userId: who, userName: who };
       const reply = await dispatch(text, actor, { store: db.store, kicker, config }, `terminal (${os.hostname()})`);
       if (name === 'kick' && (reply.data as KickOutcome | undefined)?.result === 'invalid') throw new UsageError(usage ?? reply.title);
       io.out(values.json ? `${JSON.stringify(reply.data ?? reply, null, 2)}\n` : renderReplyText(reply));
+      if (!values.json && kicker instanceof ServiceKicker && kicker.carriedOutBy) {
+        io.out(`(carried out by the running vpnwatch service ${kicker.carriedOutBy}, which holds the management connection)\n`);
+      }
       return reply.tone === 'error' ? 1 : 0;
     } finally {
       await sshPool.closeAll();
