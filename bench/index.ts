@@ -1,5 +1,5 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, web-load (all of them when none is given). Benchmarks print numbers;
+// ssh-connect, poll-cycle, live-latency, web-load, notices (all of them when none is given). Benchmarks print numbers;
 // they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
@@ -18,6 +18,10 @@ const benches: Record<string, () => Promise<void>> = {
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());
+  },
+  notices: async () => {
+    const { runNoticesBench, printNoticesBench } = await import('./notices.ts');
+    printNoticesBench(await runNoticesBench());
   },
 };
 
