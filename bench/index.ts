@@ -15,6 +15,12 @@ const benches: Record<string, () => Promise<void>> = {
     printPollCycleBench(await runPollCycleBenchIsolated());
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
+  // 30 minutes by default: run it on its own (`npm run bench -- soak`); `npm run bench` skips it.
+  soak: async () => {
+    const { runSoakBench, printSoakBench } = await import('./soak.ts');
+    const n = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+    printSoakBench(await runSoakBench({ minutes: n('SOAK_MINUTES', 30), servers: n('SOAK_SERVERS', 200), sessions: n('SOAK_SESSIONS', 100), warmupFraction: 1 / 6 }));
+  },
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());
@@ -31,7 +37,8 @@ if (unknown.length) {
   console.error(`unknown benchmark: ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
   process.exit(2);
 }
-for (const name of wanted.length ? wanted : Object.keys(benches)) {
+const LONG = new Set(['soak']);
+for (const name of wanted.length ? wanted : Object.keys(benches).filter((n) => !LONG.has(n))) {
   console.log(`\n## ${name}\n`);
   await benches[name]!();
 }

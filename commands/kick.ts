@@ -2,9 +2,9 @@
 // usage error is `invalid`), ends the sessions through the OpenVPN management interface, checks a
 // fresh read, and records every attempt in the audit log; this command only turns the words into
 // a KickRequest and the outcome into words.
-import { findServer, type KickOutcome, type KickedSession, type KickRequest } from '../src/domain.ts';
+import { findServer, shownIp, type KickOutcome, type KickedSession, type KickRequest } from '../src/domain.ts';
 import { formatTime } from '../src/format.ts';
-import { invocation, type Command, type CommandContext, type CommandInput, type Reply } from '../src/command.ts';
+import { fullAnswerAt, invocation, type Command, type CommandContext, type CommandInput, type FullAnswer, type Reply } from '../src/command.ts';
 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);
@@ -35,6 +35,12 @@ function sessionResult(k: KickedSession): string {
   return k.gone ? 'gone' : 'still listed after the kick';
 }
 
+/**
+ * Where every session of the user is listed with its Client ID: the user report. Not `vpnwatch
+ * kick`, which would end a session by then the only one.
+ */
+const allSessions = (name: string, ctx: CommandContext): FullAnswer => fullAnswerAt(ctx, `/api/users/${encodeURIComponent(name)}`, ['user', name]);
+
 function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): Reply {
   const example = outcome.sessions.find((k) => k.session.clientId !== null);
   const lines = [
@@ -49,10 +55,11 @@ function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): R
     table: {
       columns: ['Client ID', 'Server', 'Real IP', 'Virtual IP', 'Connected'],
       rows: outcome.sessions.map((k) => [
-        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, k.session.realAddress,
+        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, shownIp(k.session.realAddress, ctx.viewer),
         k.session.virtualAddress ?? k.session.virtualIpv6 ?? '—', formatTime(k.session.connectedAt),
       ]),
     },
+    fullAnswer: allSessions(name, ctx),
     tone: 'warn',
     private: true,
     data: outcome,
@@ -91,8 +98,9 @@ export const kick: Command = {
       lines: [outcome.message, verification].filter(Boolean),
       table: {
         columns: ['Server', 'Real IP', 'Client ID', 'Result'],
-        rows: outcome.sessions.map((k) => [k.server, k.session.realAddress, k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
+        rows: outcome.sessions.map((k) => [k.server, shownIp(k.session.realAddress, ctx.viewer), k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
       },
+      fullAnswer: allSessions(name, ctx),
       tone: outcome.result === 'failed' ? 'error' : outcome.result === 'kicked' && outcome.verified ? 'ok' : 'warn',
       private: true,
       data: outcome,

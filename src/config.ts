@@ -53,7 +53,11 @@ export interface Config {
   };
   management: { statusIntervalSeconds: number };
   /** host undefined: every interface (IPv4 and IPv6), as most servers do; HOST=127.0.0.1 keeps it local. */
-  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean };
+  /**
+   * publicUrl: where people reach the page (PUBLIC_URL, no trailing slash), for "see all" links
+   * in chat when an answer is cut to fit a platform's limits.
+   */
+  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean; publicUrl?: string };
   notices: { flapWindowSeconds: number };
   slack?: SlackConfig;
   discord?: DiscordConfig;
@@ -93,6 +97,7 @@ const envSchema = z.object({
   PAGE_REFRESH: int(5, 1, 3600),
   VPNWATCH_ADMIN_TOKEN: optionalString,
   SHOW_REAL_IPS: bool(false),
+  PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   FLAP_WINDOW: int(60, 0, 3600),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   SLACK_BOT_TOKEN: optionalString,
@@ -319,6 +324,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
   if (e.HOST) config.web.host = e.HOST;
+  if (e.PUBLIC_URL) config.web.publicUrl = e.PUBLIC_URL.replace(/\/+$/, '');
   if (env.PATH) config.searchPath = env.PATH;
   if (slack) config.slack = slack;
   if (discord) config.discord = discord;

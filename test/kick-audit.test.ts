@@ -100,8 +100,11 @@ describe('vpnwatch kick', () => {
         }
       };
       const who = os.userInfo().username;
-      expect(await vpnwatch('kick')).toEqual({ code: 2, stdout: '', stderr: 'vpnwatch kick: Say whose sessions to end: vpnwatch kick <name> [server] [all|CID]\n' });
-      expect(await lastRecord()).toMatchObject({ result: 'invalid', target: '(none)', by: who, where: `terminal (${os.hostname()})` });
+      // The terminal's usage message (the same words as before), and the kicker's record of it.
+      expect(await vpnwatch('kick')).toEqual({ code: 2, stdout: '', stderr: 'vpnwatch kick: Missing <name>. Usage: kick <name> [server] [which]\n' });
+      expect(await lastRecord()).toMatchObject({
+        result: 'invalid', target: '(none)', by: who, where: `terminal (${os.hostname()})`, message: 'Say whose sessions to end: vpnwatch kick <name> [server] [all|CID]',
+      });
       expect(await vpnwatch('kick', 'bob', 'srv1')).toEqual({ code: 2, stdout: '', stderr: "vpnwatch kick: No server 'srv1'. Known: fra-1\n" });
       expect(await lastRecord()).toMatchObject({ result: 'invalid', target: 'bob', server: 'srv1', by: who });
     } finally {

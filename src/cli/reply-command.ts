@@ -8,7 +8,8 @@ import { serverAndChoice } from '../../commands/kick.ts';
 import type { Config } from '../config.ts';
 import { findServer, unknownServerMessage, type Actor, type KickOutcome } from '../domain.ts';
 import { UserError } from '../command.ts';
-import { dispatch, parseCommandText } from '../dispatch.ts';
+import { checkInput, dispatch, parseCommandText } from '../dispatch.ts';
+import { findCommand } from '../../commands/index.ts';
 import { ManagementKicker } from '../kick/kicker.ts';
 import { ServiceKicker } from '../kick/service-kicker.ts';
 import { logger } from '../log.ts';
@@ -18,7 +19,7 @@ import { readArgs, UsageError, type CliIo, type Subcommand } from './args.ts';
 import { configOrExit } from './config.ts';
 import { renderReplyText } from './render-text.ts';
 
-/** Words that do not parse as the command (an unknown command, too many words), found before anything is opened. */
+/** Words that do not parse as the command (an unknown command, too many words). */
 function parseError(text: string): string | undefined {
   try {
     parseCommandText(text);
@@ -30,11 +31,18 @@ function parseError(text: string): string | undefined {
 }
 
 /**
- * A SERVER that names no configured server, found before anything is opened (with no servers
- * file, or no database, the answer is the same).
+ * The usage error in a parsed command line, found before anything is opened (with no servers
+ * file, or no database, the answer is the same): a missing or malformed word, or a SERVER that
+ * names no configured server.
  */
-function unknownServer(text: string, config: Config): string | undefined {
+function usageError(text: string, config: Config): string | undefined {
   const request = parseCommandText(text);
+  try {
+    checkInput(findCommand(request.name)!, request.input);
+  } catch (err) {
+    if (err instanceof UserError) return err.message;
+    throw err;
+  }
   const word = (key: string) => (request.input[key] === undefined ? undefined : String(request.input[key]));
   // `kick bob all`: the second word is a choice, not a server (the kick command's own rule).
   const server = request.name === 'kick' ? serverAndChoice(word('server'), word('which'), config.servers).serverText : word('server');
@@ -47,10 +55,11 @@ function unknownServer(text: string, config: Config): string | undefined {
 const kickMs = (config: Config) => 2 * config.poll.timeoutSeconds * 1000 + 8_000 + 5_000;
 
 /**
- * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (words that do
- * not parse, a SERVER that is not configured, a kick the kicker finds unusable), 1 when the
- * answer is an error (a failed kick, an internal error), else 0. Every kick attempt, usage errors
- * included, is in the audit log when a database is there to hold it.
+ * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (see
+ * usageError) or any answer the person can fix (a UserError: no name, a Client ID not listed,
+ * nobody by that name), 1 when the answer is an error (a failed kick, an internal error), else 0.
+ * A kick's usage error still reaches the kicker when a database is there, so that the attempt is
+ * in the audit log like any other.
  */
 export function replyCommand(name: string): Subcommand {
   return async (args: string[], io: CliIo): Promise<number> => {
@@ -61,8 +70,7 @@ export function replyCommand(name: string): Subcommand {
     const text = [name, ...positionals.map((w) => (/\s/.test(w) ? `"${w}"` : w))].join(' ');
     const unparsed = parseError(text);
     if (unparsed) throw new UsageError(unparsed);
-    const usage = unknownServer(text, config);
-    // A kick with an unknown server still goes to the kicker, which records the attempt.
+    const usage = usageError(text, config);
     if (usage && name !== 'kick') throw new UsageError(usage);
     let db;
     try {
@@ -80,12 +88,14 @@ export function replyCommand(name: string): Subcommand {
     try {
       const actor: Actor = { platform: 'cli', userId: who, userName: who };
       const reply = await dispatch(text, actor, { store: db.store, kicker, config }, `terminal (${os.hostname()})`);
+      // A kick the kicker found unusable (it is recorded): the usage error, said as before it was.
       if (name === 'kick' && (reply.data as KickOutcome | undefined)?.result === 'invalid') throw new UsageError(usage ?? reply.title);
       io.out(values.json ? `${JSON.stringify(reply.data ?? reply, null, 2)}\n` : renderReplyText(reply));
       if (!values.json && kicker instanceof ServiceKicker && kicker.carriedOutBy) {
         io.out(`(carried out by the running vpnwatch service ${kicker.carriedOutBy}, which holds the management connection)\n`);
       }
-      return reply.tone === 'error' ? 1 : 0;
+      if (reply.userError) io.err(`vpnwatch ${name}: ${reply.title}\n`);
+      return reply.userError ? 2 : reply.tone === 'error' ? 1 : 0;
     } finally {
       await sshPool.closeAll();
       await db.close();

@@ -2,9 +2,9 @@
 // server and poll cycle; a message holds one section, or several when a burst is combined. Pure:
 // no I/O. Every string is plain data (a common name may be `<!channel>`); the renderers in
 // src/chat/ escape it for their medium.
-import type { VpnEventType, VpnSession } from '../domain.ts';
+import { maskIp, type VpnEventType, type VpnSession } from '../domain.ts';
 import { formatDuration, formatTime, secondsBetween } from '../format.ts';
-import { type StoredEvent } from '../store/records.ts';
+import type { StoredEvent } from '../store/records.ts';
 
 /** The changes on one server in one poll cycle. */
 export interface NoticeSection {
@@ -40,24 +40,39 @@ export interface NoticeLine {
   kind: VpnEventType;
   /** Plain text, e.g. "🟢 alice connected from 203.0.113.5 (198.18.0.10)". */
   text: string;
+  /**
+   * The same line for a channel's guests (the privacy rule of src/domain.ts): the real address
+   * masked ("from 203.0.113.x"), and a server-down without its error text (it may name SSH hosts).
+   */
+  guestText: string;
+}
+
+/** How a notice is written: `realIps` picks each line's text or guest text; `seeAlso` says where the changes summarised away are. */
+export interface NoticeTextOptions {
+  realIps: boolean;
+  seeAlso?: string;
 }
 
 /** One section as plain text: "fra-1: a · b" when short, else one change per line. */
-function sectionText(section: NoticeSection): string {
-  const texts = section.lines.map((l) => l.text);
-  if (section.omitted > 0) texts.push(`…and ${section.omitted} more change${section.omitted === 1 ? '' : 's'}`);
+function sectionText(section: NoticeSection, opts: NoticeTextOptions): string {
+  const texts = section.lines.map((l) => (opts.realIps ? l.text : l.guestText));
+  if (section.omitted > 0) texts.push(`…and ${section.omitted} more change${section.omitted === 1 ? '' : 's'}${opts.seeAlso ? `: ${opts.seeAlso}` : ''}`);
   const oneLine = `${section.server}: ${texts.join(' · ')}`;
   return oneLine.length <= 200 && !oneLine.includes('\n') ? oneLine : `${section.server}:\n${texts.join('\n')}`;
 }
 
-/** The notice as one plain string: each section as sectionText, one after the other. */
-export function noticeText(notice: Notice): string {
-  return noticeSections(notice).map(sectionText).join('\n');
+/**
+ * The notice as one plain string: each section as sectionText, one after the other. A section
+ * with changes summarised away is never combined with others (src/notify/notifier.ts), so the
+ * notice's `seeAlso` (about its server) is about that section.
+ */
+export function noticeText(notice: Notice, opts: NoticeTextOptions): string {
+  return noticeSections(notice).map((s) => sectionText(s, opts)).join('\n');
 }
 
-function where(s: VpnSession): string {
+function where(s: VpnSession, realIps: boolean): string {
   const virtual = s.virtualAddress ?? s.virtualIpv6;
-  return `from ${s.realAddress}${virtual ? ` (${virtual})` : ''}`;
+  return `from ${realIps ? s.realAddress : maskIp(s.realAddress)}${virtual ? ` (${virtual})` : ''}`;
 }
 
 /** " (while vpnwatch was stopped, between 10:00 and 10:15 UTC)": a change seen late, after a restart. */
@@ -71,87 +86,56 @@ function gapNote(e: StoredEvent): string {
 /** One event (and the disconnect it absorbed, for a flap) as one plain line. */
 export function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
   const line = plainLine(event, flapFrom);
-  return { ...line, text: line.text + gapNote(event) };
+  const gap = gapNote(event);
+  return { ...line, text: line.text + gap, guestText: line.guestText + gap };
 }
 
 function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
+  const both = (kind: VpnEventType, text: (realIps: boolean) => string): NoticeLine => ({ kind, text: text(true), guestText: text(false) });
   const who = event.user ?? '?';
   const s = event.session;
   switch (event.type) {
     case 'connected':
-      if (flapFrom) return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''} after ${formatDuration(secondsBetween(flapFrom.at, event.at))} away` };
-      return { kind: 'connected', text: `🟢 ${who} connected${s ? ` ${where(s)}` : ''}` };
+      if (flapFrom) return both('reconnected', (ips) => `🔁 ${who} reconnected${s ? ` ${where(s, ips)}` : ''} after ${formatDuration(secondsBetween(flapFrom.at, event.at))} away`);
+      return both('connected', (ips) => `🟢 ${who} connected${s ? ` ${where(s, ips)}` : ''}`);
     case 'reconnected':
-      return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''}` };
+      return both('reconnected', (ips) => `🔁 ${who} reconnected${s ? ` ${where(s, ips)}` : ''}`);
     case 'disconnected': {
       const after = s ? ` after ${formatDuration(secondsBetween(s.connectedAt, event.at))}` : '';
-      if (event.endedBy === 'kicked') return { kind: 'disconnected', text: `⛔ ${who} was kicked${after}` };
+      if (event.endedBy === 'kicked') return both('disconnected', () => `⛔ ${who} was kicked${after}`);
       const how = event.endedBy && event.endedBy !== 'disconnected' ? ` (${event.endedBy.replace('-', ' ')})` : '';
-      return { kind: 'disconnected', text: `🔴 ${who} disconnected${after}${how}` };
+      return both('disconnected', () => `🔴 ${who} disconnected${after}${how}`);
     }
     case 'server-down':
-      return { kind: 'server-down', text: `🚨 ${event.server} is down${event.error ? `: ${event.error}` : ''}` };
+      return both('server-down', (ips) => `🚨 ${event.server} is down${event.error && ips ? `: ${event.error}` : ''}`);
     case 'server-up':
-      return { kind: 'server-up', text: `✅ ${event.server} is back up` };
+      return both('server-up', () => `✅ ${event.server} is back up`);
     case 'summary': {
       const c = event.counts ?? { connected: 0, disconnected: 0, reconnected: 0 };
       const parts = [c.connected && `${c.connected} connected`, c.disconnected && `${c.disconnected} left`, c.reconnected && `${c.reconnected} reconnected`].filter(Boolean);
       const stopped = event.since ? ` for ${formatDuration(secondsBetween(event.since, event.at))} (from ${formatTime(event.since)})` : '';
-      return { kind: 'summary', text: `⏸ While vpnwatch was stopped${stopped}: ${parts.join(', ')}` };
+      return both('summary', () => `⏸ While vpnwatch was stopped${stopped}: ${parts.join(', ')}`);
     }
   }
 }
 
-/** One line of a section and the events it tells (a flap's line tells its disconnect too). */
-export interface SectionEntry {
-  line: NoticeLine;
-  events: StoredEvent[];
-}
-
 /**
- * The lines of `cycle`: a line per event of that cycle, in order. A flap is one line, where its
- * connect is when that is of this cycle (both went out together), else where its disconnect is (a
- * reconnect folded into a notice already posted). Events of other cycles show only through their
- * flap partner.
+ * The section of `server` and `cycle`: a line per event of that cycle, in order, the first
+ * `maxLines` of them, and how many more there are. A flap is one line, where its connect is when
+ * that is of this cycle (both went out together), else where its disconnect is (a reconnect folded
+ * into a notice already posted). Events of other cycles show only through their flap partner.
  */
-export function sectionEntries(cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>): SectionEntry[] {
+export function composeSection(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): NoticeSection {
   const connectOf = new Map([...flapFrom].map(([c, d]) => [d, c]));
-  const entries: SectionEntry[] = [];
+  const lines: NoticeLine[] = [];
   for (const e of events) {
     if (e.cycle !== cycle) continue;
     const connect = connectOf.get(e);
     if (connect) {
-      if (connect.cycle !== cycle) entries.push({ line: lineFor(connect, e), events: [e, connect] });
+      if (connect.cycle !== cycle) lines.push(lineFor(connect, e));
       continue;
     }
-    const from = flapFrom.get(e);
-    entries.push({ line: lineFor(e, from), events: from ? [e, from] : [e] });
+    lines.push(lineFor(e, flapFrom.get(e)));
   }
-  return entries;
-}
-
-/** The section of `server` and `cycle`: its first `maxLines` lines, and how many more there are. */
-export function composeSection(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): NoticeSection {
-  const lines = sectionEntries(cycle, events, flapFrom).map((e) => e.line);
   return { server, lines: lines.slice(0, maxLines), omitted: Math.max(0, lines.length - maxLines) };
-}
-
-/**
- * A section's entries in parts whose text fits `maxChars` (a line longer than that is a part of
- * its own), for a section too long for one message; the last part carries the omitted count.
- */
-export function splitSection(server: string, entries: SectionEntry[], omitted: number, maxChars: number): { section: NoticeSection; entries: SectionEntry[] }[] {
-  const parts: SectionEntry[][] = [];
-  let current: SectionEntry[] = [];
-  for (const entry of entries) {
-    const candidate = [...current, entry];
-    if (current.length && sectionText({ server, lines: candidate.map((e) => e.line), omitted: 0 }).length > maxChars) {
-      parts.push(current);
-      current = [entry];
-    } else {
-      current = candidate;
-    }
-  }
-  parts.push(current);
-  return parts.map((part, i) => ({ section: { server, lines: part.map((e) => e.line), omitted: i === parts.length - 1 ? omitted : 0 }, entries: part }));
 }

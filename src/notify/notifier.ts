@@ -44,7 +44,7 @@ import type { Store } from '../store/store.ts';
 import type { MessageEvent, MessageSection, NoticeTargetRecord, OutboxItem, PostedMessage } from '../store/outbox.ts';
 import type { StoredEvent } from '../store/records.ts';
 import { foldable, ms, pairFlaps, sameUser, withinWindow } from './flaps.ts';
-import { composeSection, noticeOf, noticeSections, noticeText, sectionEntries, splitSection, type Notice } from './notice-text.ts';
+import { composeSection, noticeOf, noticeSections, noticeText, type Notice } from './notice-text.ts';
 import { DeliveryError, logSink, parseTarget, PLATFORM_LIMITS, targetLabel, type NoticePlatform, type NoticeSink } from './targets.ts';
 
 export interface NotifierOptions {
@@ -68,6 +68,8 @@ export interface NotifierOptions {
   pacingMs?: Partial<Record<NoticePlatform, number>>;
   /** How long a claimed target stays this notifier's without renewal; default 60 s. */
   leaseMs?: number;
+  /** false while the database does not answer: runs are skipped (the outbox is there). */
+  databaseUp?: () => boolean;
 }
 
 /** A target being drained, with its stored state as this drain last wrote it. */
@@ -179,6 +181,7 @@ export class Notifier {
     this.scanning = (async () => {
       do {
         this.scanAgain = false;
+        if (this.opts.databaseUp && !this.opts.databaseUp()) return;
         for (const target of await this.opts.store.outbox.targetsWithWork()) this.startDrain(target);
         if (Date.now() - this.lastPurge > PURGE_EVERY_MS) {
           this.lastPurge = Date.now();
@@ -214,7 +217,15 @@ export class Notifier {
     const { outbox } = this.opts.store;
     const state = await outbox.claimTarget(target, this.id, this.now(), this.leaseMs);
     if (!state) return; // another process sends to this target
-    const sender: Sender = { target, ...parseTarget(target), state };
+    let sender: Sender;
+    try {
+      sender = { target, ...parseTarget(target), state };
+    } catch (err) {
+      // Not a target id (platform:channel): there is nowhere to send its deliveries.
+      await this.failAll({ target, platform: 'log', channel: target, state }, errorMessage(err));
+      await outbox.releaseTarget(target, this.id);
+      return;
+    }
     try {
       for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
         if (sender.state.state === 'retrying' && sender.state.nextAttemptAt && sender.state.nextAttemptAt > this.now()) return;
@@ -262,12 +273,12 @@ export class Notifier {
   /**
    * New messages for `items`: a section per server and cycle (a disconnect that pairs with a later
    * connect goes with it, as one line; past maxLines lines, "…and N more changes"), combined while
-   * they fit the platform; a section too long for one message is split over several. `single`: all
-   * in one message (the message in flight, as it was).
+   * they fit the platform. A section too long for a message on its own goes alone, and the
+   * platform's renderer cuts it to fit, saying how many changes it leaves out and where they are.
+   * `single`: all in one message (the message in flight, as it was).
    */
   private posts(sender: Sender, items: OutboxItem[], events: Map<string, StoredEvent>, single: boolean): Unit[] {
     const limits = PLATFORM_LIMITS[sender.platform];
-    const maxLines = this.opts.maxLines ?? 20;
     const itemOf = new Map(items.map((i) => [i.event, i]));
     const list = items.map((i) => events.get(i.event)!).sort(byTime);
     const flapFrom = pairFlaps(list, this.windowMs);
@@ -282,26 +293,23 @@ export class Notifier {
       if (from) group.events.push(from);
       groups.set(key, group);
     }
+    // A section with changes summarised away stays alone: its "see all" is about its server.
+    const alone = (n: Notice) => noticeSections(n).some((x) => x.omitted > 0);
+    const fits = (n: Notice) => limits.combine && !alone(n) && noticeText(n, { realIps: true }).length <= limits.maxChars;
     const units: Extract<Unit, { kind: 'post' }>[] = [];
     for (const g of groups.values()) {
-      const entries = sectionEntries(g.cycle, g.events, flapFrom);
-      const hidden = entries.slice(maxLines);
-      const parts = splitSection(g.server, entries.slice(0, maxLines), hidden.length, single ? Infinity : limits.maxChars);
-      parts.forEach(({ section, entries: shown }, i) => {
-        // The summarised changes are delivered with the last part, which counts them.
-        const told = [...shown, ...(i === parts.length - 1 ? hidden : [])].flatMap((e) => e.events);
-        const meta = { server: g.server, cycle: g.cycle, lines: section.lines.length };
-        const last = units.at(-1);
-        const combined = last && noticeOf([...noticeSections(last.notice), section]);
-        if (last && combined && (single || (limits.combine && noticeText(combined).length <= limits.maxChars))) {
-          last.notice = combined;
-          last.sections.push(meta);
-          last.events.push(...told);
-          last.items.push(...told.map((e) => itemOf.get(e.id)!));
-        } else {
-          units.push({ kind: 'post', items: told.map((e) => itemOf.get(e.id)!), events: told, sections: [meta], notice: noticeOf([section]) });
-        }
-      });
+      const section = composeSection(g.server, g.cycle, g.events, flapFrom, this.opts.maxLines ?? 20);
+      const meta = { server: g.server, cycle: g.cycle, lines: section.lines.length };
+      const last = units.at(-1);
+      const combined = last && noticeOf([...noticeSections(last.notice), section]);
+      if (last && combined && (single || fits(combined))) {
+        last.notice = combined;
+        last.sections.push(meta);
+        last.events.push(...g.events);
+        last.items.push(...g.events.map((e) => itemOf.get(e.id)!));
+      } else {
+        units.push({ kind: 'post', items: g.events.map((e) => itemOf.get(e.id)!), events: [...g.events], sections: [meta], notice: noticeOf([section]) });
+      }
     }
     return units;
   }
@@ -429,6 +437,18 @@ export class Notifier {
     this.opts.metrics?.noticeDeliveries.inc({ target, result: 'retry' });
     await this.setState(sender, { state: 'retrying', error: failure.message, nextAttemptAt: new Date(now.getTime() + delayMs), failures, lastPostAt });
     return 'stop';
+  }
+
+  /** Fails every delivery waiting for the target, for good (it cannot be sent to at all). */
+  private async failAll(sender: Sender, error: string): Promise<void> {
+    const { outbox } = this.opts.store;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const items = await outbox.items(sender.target, BATCH);
+      if (items.length === 0) break;
+      await outbox.recordAttempt(items.map((i) => i.event), sender.target, { state: 'failed', lastError: error });
+      await outbox.remove(items.map((i) => i.id));
+    }
+    await this.setState(sender, { state: 'failing', error, nextAttemptAt: null, inFlight: null });
   }
 
   /** Stores the target's new state; a change of state (or of a permanent error) is logged, once. */

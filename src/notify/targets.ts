@@ -41,10 +41,11 @@ export class DeliveryError extends Error {
  * What each platform takes, as the notifier paces and combines:
  * - `minIntervalMs`: the least time between two messages (posts or edits) to one channel. Slack
  *   allows about one message a second per channel; Discord 5 per 5 s per channel, so 1 s is safe.
- * - `maxChars`: a combined message's plain text stays within this, so that it fits the platform
- *   even when escaping grows every character as much as it can: Discord content holds 2,000
- *   characters and escaping at most doubles one (a backslash); Slack's text holds 40,000 and an
- *   entity (`&amp;`) is at most 5 characters (its sections of 3,000 stay under 50 blocks).
+ * - `maxChars`: sections are combined into one message while its plain text stays within this,
+ *   so that it fits the platform even when escaping grows every character as much as it can:
+ *   Discord content holds 2,000 characters and escaping at most doubles one (a backslash); Slack's
+ *   text holds 40,000 and an entity (`&amp;`) is at most 5 characters (its sections of 3,000 stay
+ *   under 50 blocks). A single section longer than this goes alone, cut by the renderer.
  * - `combine`: several servers' changes may share one message (the log keeps one per server).
  */
 export const PLATFORM_LIMITS: Record<NoticePlatform, { minIntervalMs: number; maxChars: number; combine: boolean }> = {
@@ -123,7 +124,7 @@ export function logSink(log: Logger): NoticeSink {
   return {
     target: 'log',
     async post(_channel, notice) {
-      log.info({ server: noticeSections(notice).map((s) => s.server).join(', ') }, noticeText(notice));
+      log.info({ server: noticeSections(notice).map((s) => s.server).join(', ') }, noticeText(notice, { realIps: true })); // the log is the operator's
       return null;
     },
   };

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
+import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,6 +34,8 @@ export interface WebDeps {
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -79,7 +81,8 @@ function sendMessage(req: Request, res: Response, status: number, title: string,
 /** Each source of a server for /healthz: its last result, why, since when, and the management mode. */
 function sourceStatus(sources: Partial<Record<SourceName, SourceState>>, mode: LiveModeInfo | undefined, ageOf: (d: Date | null) => number | null) {
   const one = (s: SourceState | undefined) => (s ? { result: s.result, error: s.error, since: s.since?.toISOString() ?? null, lastGoodAgeSeconds: ageOf(s.lastGoodAt) } : null);
-  return { 'status-file': one(sources['status-file']), management: mode || sources.management ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
+  const managed = (mode && mode.mode !== 'file-only') || sources.management;
+  return { 'status-file': one(sources['status-file']), management: managed ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
 }
 
 /** What the page's live stream says: which servers changed and who came and went; never an address. */
@@ -105,9 +108,10 @@ export function createWebApp(deps: WebDeps): express.Express {
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
+    const chat = deps.chat?.() ?? [];
     const notices = await store.outbox.health(configuredTargets(config));
-    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline, notices };
-    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(notices)}` };
+    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, chat, online: lists.online, recent: lists.recent, offline: lists.offline, notices };
+    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(chat)}#${JSON.stringify(notices)}` };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
   live.subscribe(() => cache.invalidate());
@@ -279,8 +283,12 @@ export function createWebApp(deps: WebDeps): express.Express {
     const modes = deps.modes?.() ?? {};
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
+    // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
+    // (ok: false), but this process still works, so the status stays 200 for load balancers.
+    const chat = deps.chat?.() ?? [];
     const body = {
       mongo,
+      ...(deps.chat ? { chat: Object.fromEntries(chat.map((c) => [c.platform, { state: c.state, error: c.error, since: c.since }])) } : {}),
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
         name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
@@ -295,7 +303,7 @@ export function createWebApp(deps: WebDeps): express.Express {
         nextAttemptAt: t.nextAttemptAt?.toISOString() ?? null, pending: t.pending,
       })),
     };
-    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0) && body.notices.every((n) => n.ok);
+    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0) && chat.every((c) => c.state !== 'failing') && body.notices.every((n) => n.ok);
     res.setHeader('Cache-Control', 'no-store');
     res.status(mongo ? 200 : 503).json({ ok, ...body });
   });

@@ -24,9 +24,10 @@ type TargetConfig = Pick<Config, 'servers' | 'slack' | 'discord'>;
 
 /**
  * Stores one read of each server in `reads` (server → sessions) as one poll cycle, the way the
- * poller does. `kicked` names users whose sessions ending in this read were kicked.
+ * poller does. `kicked` names users whose sessions ending in this read were kicked; `targets`
+ * replaces where the events go (default: where the config sends them).
  */
-export async function storeReads(store: Store, at: string, reads: Record<string, VpnSession[]>, cfg: TargetConfig, { announce = true, kicked = [] as string[] } = {}): Promise<void> {
+export async function storeReads(store: Store, at: string, reads: Record<string, VpnSession[]>, cfg: TargetConfig, { announce = true, kicked = [] as string[], targets }: { announce?: boolean; kicked?: string[]; targets?: string[] } = {}): Promise<void> {
   const readAt = at.includes('T') ? at : `2026-11-28T${at}.000Z`;
   const baselines = await store.cycles.loadBaselines();
   const cycles: ServerCycle[] = [];
@@ -38,12 +39,12 @@ export async function storeReads(store: Store, at: string, reads: Record<string,
     const diff = diffSnapshots(baseline, read, { downAfter: 2, staleAfterMs: 3_600_000, firstSinceStart: !announce, kicked: kickedKeys });
     const listed = new Set(sessions.map(userName));
     for (const s of [...diff.started, ...diff.ended]) usersOnline.set(userName(s), listed.has(userName(s)));
-    cycles.push({ server, read, diff, cycle: `${server}@${readAt}`, targets: noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } });
+    cycles.push({ server, read, diff, cycle: `${server}@${readAt}`, targets: targets ?? noticeTargets(cfg, server), sessionIds: { ended: new Map(), current: new Map() } });
   }
   await store.cycles.applyCycle(cycles, usersOnline);
 }
 
 /** One server's read, stored as a cycle of its own. */
-export function storeRead(store: Store, server: string, at: string, sessions: VpnSession[], cfg: TargetConfig, opts: { announce?: boolean; kicked?: string[] } = {}): Promise<void> {
+export function storeRead(store: Store, server: string, at: string, sessions: VpnSession[], cfg: TargetConfig, opts: { announce?: boolean; kicked?: string[]; targets?: string[] } = {}): Promise<void> {
   return storeReads(store, at, { [server]: sessions }, cfg, opts);
 }
