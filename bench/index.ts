@@ -1,6 +1,6 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, live-latency, web-load, notices (all of them when none is given). Benchmarks print numbers;
-// they never fail a build, and no test asserts a time.
+// ssh-connect, poll-cycle, live-latency, lab-stream, web-load, notices (all of them when none is
+// given). Benchmarks print numbers; they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
     const { runParseBench, printParseBench } = await import('./parse.ts');
@@ -20,6 +20,10 @@ const benches: Record<string, () => Promise<void>> = {
     const { runSoakBench, printSoakBench } = await import('./soak.ts');
     const n = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
     printSoakBench(await runSoakBench({ minutes: n('SOAK_MINUTES', 30), servers: n('SOAK_SERVERS', 200), sessions: n('SOAK_SESSIONS', 100), warmupFraction: 1 / 6 }));
+  },
+  'lab-stream': async () => {
+    const { runLabStreamBench, printLabStreamBench } = await import('./lab-stream.ts');
+    printLabStreamBench(await runLabStreamBench());
   },
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');

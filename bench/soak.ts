@@ -135,7 +135,8 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakResult> {
   let logSince = 0;
   let output = '';
   const service: ChildProcess = spawn(bin, ['start'], {
-    cwd: dir, env: { ...process.env, MONGODB_URI: mongoUri, PORT: String(port), POLL_INTERVAL: '30', SIM_PW: PASSWORD, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    // PAGE_ACCESS=public: the load is anonymous page views (a servers file would make the page private).
+    cwd: dir, env: { ...process.env, MONGODB_URI: mongoUri, PORT: String(port), POLL_INTERVAL: '30', SIM_PW: PASSWORD, LOG_LEVEL: 'info', PAGE_ACCESS: 'public' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const onLog = (d: Buffer) => {
     logBytes += d.length;

@@ -120,7 +120,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     // /healthz, `/vpn servers` and on the page.
     const connections: ChatConnection[] = [];
     const chat = () => connections.map((c) => c.status());
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
@@ -146,7 +146,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
-    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat });
+    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat, database: () => database.state });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);

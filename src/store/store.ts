@@ -1,12 +1,14 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes and the registry of running services.
+// between processes, the registry of running services, and the page's sign-ins and sign-in rate
+// limits.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
+import { WebSessions } from './web-sessions.ts';
 import { Replicas } from './replicas.ts';
 import { Requests } from './requests.ts';
 
@@ -16,6 +18,7 @@ export class Store {
   readonly queries: Queries;
   readonly outbox: Outbox;
   readonly audit: KickAudit;
+  readonly web: WebSessions;
   readonly requests: Requests;
   readonly replicas: Replicas;
 
@@ -25,6 +28,7 @@ export class Store {
     this.queries = new Queries(this.models);
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
+    this.web = new WebSessions(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
   }
