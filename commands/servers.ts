@@ -2,11 +2,11 @@
 // status file), plus what keeps vpnwatch from talking: each notice channel that is not
 // delivering (retrying after a platform's outage, or failing: a missing channel, a bad token) and
 // chat platforms that are not connected (a bad token, an outage), so each platform shows the
-// other's trouble. Error texts may name hosts and addresses: they are shown only to a viewer who
-// may see real IPs (src/domain.ts), others get the state and a pointer.
+// other's trouble. Error texts may name hosts and addresses: they are shown
+// only to a viewer who may see real IPs (src/domain.ts), others get the state and a pointer.
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
 import { fullAnswerAt, type Command } from '../src/command.ts';
-import { serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo } from '../src/domain.ts';
+import { publicCause, serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo } from '../src/domain.ts';
 import { describeTarget } from '../src/notify/targets.ts';
 
 const PLATFORM_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord' };
@@ -46,21 +46,20 @@ export const servers: Command = {
       return [name, serverHealth(s).label, s?.lastGoodAt ? `${formatTime(s.lastGoodAt)} (${formatAgo(s.lastGoodAt, now)})` : 'never', String(s?.onlineCount ?? 0), describeMode(modeOf(name), s?.source ?? null, now)];
     });
     const healthy = names.filter((n) => serverHealth(byName.get(n)).healthy).length;
+    // Each server's own failure, and each source that is not read (the status file may fail while
+    // the management stream keeps the server current). Guests get the cause without hosts or
+    // addresses (publicCause: the page's rule too).
     const readErrors = names.flatMap((n) => {
       const s = byName.get(n);
       if (!s) return [];
-      // The server's own failure, and each source that is not read (the status file may fail
-      // while the management stream keeps the server current).
-      const own = s.lastError && s.lastResult !== 'ok' ? [`${n}: ${s.lastError}`] : [];
+      const shown = (error: string) => (details ? error : publicCause(error));
+      const own = s.lastError && s.lastResult !== 'ok' ? [`${n}: ${shown(s.lastError)}`] : [];
       const sources = sourceProblems(s.sources, modes[n])
         .filter((p) => p.error !== s.lastError)
-        .map((p) => `${n}: ${SOURCE_NAMES[p.source]}: ${p.error}${p.since ? ` (since ${formatTime(p.since)})` : ''}`);
-      return [...own, ...sources].map((line) => ({ server: n, line }));
+        .map((p) => `${n}: ${SOURCE_NAMES[p.source]}: ${shown(p.error)}${p.since ? ` (since ${formatTime(p.since)})` : ''}`);
+      return [...own, ...sources];
     });
-    const failingServers = new Set(readErrors.map((e) => e.server)).size;
-    const errorLines = !readErrors.length ? []
-      : details ? [...readErrors.slice(0, ERROR_LINES).map((e) => e.line), ...(readErrors.length > ERROR_LINES ? [`…and ${readErrors.length - ERROR_LINES} more read errors`] : [])]
-        : [`${failingServers} server${failingServers === 1 ? '' : 's'} failed to read; the errors are for admins (the status page signed in, or vpnwatch servers)`];
+    const errorLines = [...readErrors.slice(0, ERROR_LINES), ...(readErrors.length > ERROR_LINES ? [`…and ${readErrors.length - ERROR_LINES} more read errors`] : [])];
     const lines = [
       ...errorLines,
       ...chat.map((c) => `${PLATFORM_NAMES[c.platform]} ${CHAT_STATE_TEXT[c.state as Exclude<ChatStatus['state'], 'ok'>]} (since ${formatTime(c.since)})${details && c.error ? `: ${c.error}` : ''}`),

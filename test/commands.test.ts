@@ -281,8 +281,10 @@ describe('/vpn servers, recent, stats, help', () => {
     // In a channel without SHOW_REAL_IPS, whoever asks: the states, no error texts.
     const guest = await dispatch('servers', member, { ...deps, modes });
     expect(guest.table!.rows.map((r) => r[4])).toEqual(['status file; management reconnecting since 3m ago', 'live (management stream)', 'status file', '—']);
+    // A guest reads the cause, never the host or address (the page's rule: publicCause).
     expect(guest.lines).toEqual([
-      '1 server failed to read; the errors are for admins (the status page signed in, or vpnwatch servers)',
+      'ams-1: connection refused',
+      'ams-1: management interface: management password refused (since 2026-11-28 10:07 UTC)',
       'Notices to Discord 300000000000000001: retrying since 2026-11-28 10:06 UTC, next attempt 2026-11-28 10:11 UTC',
       'Notices to Slack C0NOTICE: failing since 2026-11-28 10:05 UTC, 3 waiting',
     ]);

@@ -22,6 +22,8 @@ export interface EmbeddedMongo {
   engine: EmbeddedEngine;
   /** false for mongo-java-server: everything is lost when the process stops. */
   persistent: boolean;
+  /** The engine's process, where it runs in one of its own (tests pause it to cut the database off). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startMongoJavaServer(port = 0): Promise<EmbeddedMongo> {
     uri: `mongodb://${address}`,
     engine: 'mongo-java-server',
     persistent: false,
+    ...(child.pid ? { pid: child.pid } : {}),
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());

@@ -3,10 +3,9 @@
 // per-user history for the admin only.
 // These types are the public JSON contract (README "Status page and API"), so they mirror the
 // store's records field by field on purpose.
-import { serverHealth, userName, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
+import { serverHealth, userName, type LiveModeInfo, type Stats, type VpnSession, shownError } from '../domain.ts';
 import { secondsBetween } from '../format.ts';
 import type { OnlineSession, ServerRecord, SessionRecord, StoredEvent, UserReport } from '../store/records.ts';
-import { shownError } from './public-error.ts';
 import type { SessionPage } from './session-list.ts';
 import type { StoreSnapshot } from './snapshot.ts';
 import { viewSearch, type ViewQuery } from './view-query.ts';

@@ -3,11 +3,10 @@
 // else is in the body, where `ok` is false when any section needs an operator. A new concern is one
 // more section. Server error texts are whole for the admin and the cause alone for everyone else
 // (/healthz is open: load balancers and strangers read it too).
-import { serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState, shownError } from '../domain.ts';
 import type { ServerRecord } from '../store/records.ts';
 import type { TargetHealth } from '../store/outbox.ts';
 import { parseTarget } from '../notify/targets.ts';
-import { shownError } from './public-error.ts';
 import type { Viewer } from './viewer.ts';
 
 export interface HealthSection {

@@ -3,10 +3,9 @@
 // the page, the client's refresh (view.json) and the tests all see the same thing for the same
 // data. Cells that depend on the clock ("3m ago", durations) carry their moment as well, and the
 // page's script works their text out every second (src/web/clock-text.ts).
-import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type HealthState } from '../domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type HealthState, shownError } from '../domain.ts';
 import { formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import { clockText, type Clock } from './clock-text.ts';
-import { shownError } from './public-error.ts';
 import type { SessionPage } from './session-list.ts';
 import type { StoreSnapshot } from './snapshot.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
