@@ -8,6 +8,7 @@
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
+import type { HistoryRecorder } from './history-recorder.ts';
 import type { LiveFeed } from './live-feed.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -47,6 +48,8 @@ export interface PollerDeps {
    * starting up does not (no flood); `vpnwatch poll` does: it was asked to find changes.
    */
   announceFirstRead?: boolean;
+  /** Samples every stored read into history (online per minute, traffic, users' figures). */
+  history?: HistoryRecorder;
 }
 
 export class Poller {
@@ -186,6 +189,8 @@ export class Poller {
     if (behind.length) await this.reload(behind);
     const cycles: ServerCycle[] = [];
     const next = new Map<string, ServerBaseline>();
+    /** The baseline each cycle was diffed against (history counts users' bytes from it). */
+    const diffedAgainst = new Map<ServerCycle, ServerBaseline>();
     for (const read of reads) {
       const server = this.byName.get(read.server);
       if (!server) continue; // removed from the config since the read started
@@ -218,6 +223,7 @@ export class Poller {
         writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
       cycles.push(cycle);
+      diffedAgainst.set(cycle, prev);
     }
     if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
 
@@ -247,6 +253,8 @@ export class Poller {
       if (!c.diff.rejected) this.quiet.delete(c.server);
       for (const s of c.diff.ended) this.kicked.get(c.server)?.delete(sessionKey(s));
     }
+    for (const c of cycles) this.deps.history?.record(c.server, diffedAgainst.get(c)!, c.diff, c.read.readAt);
+    this.deps.history?.maybeFlush(cycles.at(-1)!.read.readAt);
     const events = cycles.flatMap((c) => c.diff.events);
     for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
     this.deps.live?.publish({ events, servers: cycles.map((c) => c.server), at: new Date().toISOString() });

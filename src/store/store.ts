@@ -1,8 +1,9 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes and the registry of running services.
+// between processes, the registry of running services, and history (samples, roll-ups, retention).
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
+import { HistoryStore } from './history.ts';
 import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
@@ -18,6 +19,7 @@ export class Store {
   readonly audit: KickAudit;
   readonly requests: Requests;
   readonly replicas: Replicas;
+  readonly history: HistoryStore;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -27,6 +29,7 @@ export class Store {
     this.audit = new KickAudit(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
+    this.history = new HistoryStore(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */
