@@ -132,7 +132,7 @@ describe('command registration', () => {
     expect(put!.path).toBe(`/applications/${IDS.app}/guilds/${IDS.guild}/commands`);
     const [vpn] = put!.body;
     expect(vpn.name).toBe('vpn');
-    expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'help']);
+    expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'top', 'help']);
     const kick = vpn.options.find((o: any) => o.name === 'kick');
     expect(kick.options.map((o: any) => [o.name, o.type, o.required])).toEqual([['name', 3, true], ['server', 3, false], ['which', 3, false]]);
     const recent = vpn.options.find((o: any) => o.name === 'recent');

@@ -303,14 +303,16 @@ export class HistoryStore {
   /**
    * Rolls minutes up into hours and users into days and top lists, then deletes what is past its
    * retention. Idempotent: every value is recomputed from its sources and `$set`. Rolls the hours
-   * since the last run's (at most `minutesDays` back), and always the current and previous hour.
+   * since the last run's final one (on the first run, all of them), and always the current and
+   * previous hour.
    */
   async rollUp(now: Date, history: HistoryConfig): Promise<RollUpResult> {
     const started = performance.now();
     const nowMs = now.getTime();
     const currentHour = floorTo(nowMs, HOUR_MS);
     const state = await this.models.HistoryMeta.collection.findOne<{ json: string }>({ _id: 'rollup' } as object);
-    const rolledThrough = state ? (JSON.parse(state.json) as { rolledThrough: number }).rolledThrough : currentHour - 2 * HOUR_MS;
+    // The first run rolls every minute document there is.
+    const rolledThrough = state ? (JSON.parse(state.json) as { rolledThrough: number }).rolledThrough : nowMs - history.minutesDays * DAY_MS;
     const firstHour = Math.max(rolledThrough - HOUR_MS, nowMs - history.minutesDays * DAY_MS, currentHour - 40 * DAY_MS);
     const servers = [...(await this.models.Server.find({}, { name: 1 }).lean()).map((s) => s.name)];
     let users = 0;

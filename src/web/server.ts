@@ -15,6 +15,7 @@ import type { OnlineSession, SessionRecord, UserRecord } from '../store/records.
 import { apiEvent, apiUser, buildApiStatus } from './api-view.ts';
 import { statusViewSteps } from './page-view.ts';
 import { bodyFor, breathe, jsonBody, sendBody, SnapshotCache, stepped, type CachedSnapshot } from './response-cache.ts';
+import { historyRoutes } from './history-routes.ts';
 import { useTemplates, VIEWS_DIR } from './templates.ts';
 import { parseViewQuery, viewKey } from './view-query.ts';
 import type { StoreSnapshot, Viewer } from './viewer.ts';
@@ -185,6 +186,8 @@ export function createWebApp(deps: WebDeps): express.Express {
   });
 
   // ---- the API ------------------------------------------------------------------------------------
+
+  app.use(historyRoutes({ store, history: config.history, now }));
 
   app.get('/api/status', async (req, res) => {
     const entry = await cache.get();
