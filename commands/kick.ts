@@ -1,9 +1,9 @@
 // /vpn kick <name> [server] [all|CID]: admins only. The Kicker ends the sessions through the OpenVPN
 // management interface, checks a fresh read, and records the kick in MongoDB; this command only
 // turns the request into a KickRequest and the outcome into words.
-import type { KickOutcome, KickedSession } from '../src/domain.ts';
+import { shownIp, type KickOutcome, type KickedSession } from '../src/domain.ts';
 import { formatTime } from '../src/format.ts';
-import { checkServer, invocation, UserError, type Command, type CommandContext, type Reply } from '../src/command.ts';
+import { checkServer, fullAnswerAt, invocation, UserError, type Command, type CommandContext, type FullAnswer, type Reply } from '../src/command.ts';
 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);
@@ -30,6 +30,12 @@ function sessionResult(k: KickedSession): string {
   return k.gone ? 'gone' : 'still listed after the kick';
 }
 
+/**
+ * Where every session of the user is listed with its Client ID: the user report. Not `vpnwatch
+ * kick`, which would end a session by then the only one.
+ */
+const allSessions = (name: string, ctx: CommandContext): FullAnswer => fullAnswerAt(ctx, `/api/users/${encodeURIComponent(name)}`, ['user', name]);
+
 function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): Reply {
   const example = outcome.sessions.find((k) => k.session.clientId !== null);
   const lines = [
@@ -44,10 +50,11 @@ function choiceReply(name: string, outcome: KickOutcome, ctx: CommandContext): R
     table: {
       columns: ['Client ID', 'Server', 'Real IP', 'Virtual IP', 'Connected'],
       rows: outcome.sessions.map((k) => [
-        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, k.session.realAddress,
+        k.session.clientId === null ? '—' : String(k.session.clientId), k.server, shownIp(k.session.realAddress, ctx.viewer),
         k.session.virtualAddress ?? k.session.virtualIpv6 ?? '—', formatTime(k.session.connectedAt),
       ]),
     },
+    fullAnswer: allSessions(name, ctx),
     tone: 'warn',
     private: true,
     data: outcome,
@@ -88,8 +95,9 @@ export const kick: Command = {
       lines: [outcome.message, verification].filter(Boolean),
       table: {
         columns: ['Server', 'Real IP', 'Client ID', 'Result'],
-        rows: outcome.sessions.map((k) => [k.server, k.session.realAddress, k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
+        rows: outcome.sessions.map((k) => [k.server, shownIp(k.session.realAddress, ctx.viewer), k.session.clientId === null ? '—' : String(k.session.clientId), sessionResult(k)]),
       },
+      fullAnswer: allSessions(name, ctx),
       tone: outcome.result === 'failed' ? 'error' : outcome.result === 'kicked' && outcome.verified ? 'ok' : 'warn',
       private: true,
       data: outcome,

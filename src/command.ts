@@ -1,7 +1,7 @@
 // What commands and notices say, before any platform touches it. Every string here is plain data
 // (a common name may be `<!channel>` or `**bold**`); the renderers in src/chat/ and
 // src/cli/commands.ts escape it for their medium. Nothing in this file does I/O.
-import { findServer, unknownServerMessage, type Actor, type Kicker, type LiveModeInfo, type ServerConfig } from './domain.ts';
+import { findServer, unknownServerMessage, type Actor, type ChatStatus, type Kicker, type LiveModeInfo, type ServerConfig, type Viewer } from './domain.ts';
 import type { Store } from './store/store.ts';
 
 export type Tone = 'info' | 'ok' | 'warn' | 'error';
@@ -20,8 +20,23 @@ export interface Reply {
   footer?: string;
   /** The table shows `shown` of `total` rows; renderers add "…and N more". */
   truncated?: { shown: number; total: number };
+  /** The answer is a UserError: what was asked cannot be done as typed (the terminal exits 2). */
+  userError?: boolean;
+  /**
+   * Where the whole answer is, for a platform that can show only part of it (Slack's and
+   * Discord's size limits): renderers cutting rows or lines add "See all: …" with it.
+   */
+  fullAnswer?: FullAnswer;
   /** Machine-readable result for `vpnwatch <command> --json`; chat renderers ignore it. */
   data?: unknown;
+}
+
+/** The page (PUBLIC_URL set) and the terminal command that show a whole answer. */
+export interface FullAnswer {
+  /** Absolute: PUBLIC_URL plus the page's path; absent without PUBLIC_URL. */
+  url?: string;
+  /** Run on the vpnwatch host, e.g. `vpnwatch online fra-1 --json`. */
+  command: string;
 }
 
 /** What the person can fix (a typo, a missing argument): shown to them privately, not logged as a fault. */
@@ -49,10 +64,19 @@ export interface CommandContext {
   kicker: Kicker;
   now: () => Date;
   actor: Actor;
+  /**
+   * Who will read the answer, for the privacy rule (src/domain.ts): a private answer is read by
+   * the person who asked; a public one by the whole channel, so it shows what any member may see.
+   */
+  viewer: Viewer;
+  /** PUBLIC_URL: the page's address, for links to whole answers. */
+  publicUrl?: string;
   /** The channel or terminal the command came from (for the kick audit record). */
   where?: string;
   /** How each server is followed now (the management streams); absent outside `vpnwatch start`. */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands; absent outside `vpnwatch start`. */
+  chat?: () => ChatStatus[];
   /** Every /vpn command (for help). */
   commands: readonly Command[];
 }
@@ -78,6 +102,15 @@ export function invocation(actor: Actor, text: string): string {
 /** A usage line such as `kick <name> [server] [which]`. */
 export function usage(command: Command): string {
   return [command.name, ...command.options.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`))].join(' ');
+}
+
+/**
+ * Where the whole of an answer is: the page at `pagePath` when PUBLIC_URL is set, and the
+ * terminal command (`vpnwatch <words> --json`, a name with spaces quoted).
+ */
+export function fullAnswerAt(ctx: Pick<CommandContext, 'publicUrl'>, pagePath: string, words: string[]): FullAnswer {
+  const command = ['vpnwatch', ...words.map((w) => (/[\s"']/.test(w) ? JSON.stringify(w) : w)), '--json'].join(' ');
+  return { ...(ctx.publicUrl ? { url: `${ctx.publicUrl}${pagePath}` } : {}), command };
 }
 
 /** The server name as configured, or a UserError listing the known ones. */

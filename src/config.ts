@@ -75,7 +75,11 @@ export interface Config {
   };
   management: { statusIntervalSeconds: number };
   /** host undefined: every interface (IPv4 and IPv6), as most servers do; HOST=127.0.0.1 keeps it local. */
-  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean };
+  /**
+   * publicUrl: where people reach the page (PUBLIC_URL, no trailing slash), for "see all" links
+   * in chat when an answer is cut to fit a platform's limits.
+   */
+  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean; publicUrl?: string };
   notices: { flapWindowSeconds: number };
   history: HistoryConfig;
   /** The daily digest to the notice channels; absent: off (DIGEST_TIME unset). */
@@ -122,6 +126,7 @@ const envSchema = z.object({
   PAGE_REFRESH: int(5, 1, 3600),
   VPNWATCH_ADMIN_TOKEN: optionalString,
   SHOW_REAL_IPS: bool(false),
+  PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   FLAP_WINDOW: int(60, 0, 3600),
   HISTORY_MINUTES_DAYS: int(7, 1, 90),
   HISTORY_HOURS_DAYS: int(400, 1, 3660),
@@ -367,6 +372,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
   if (e.HOST) config.web.host = e.HOST;
+  if (e.PUBLIC_URL) config.web.publicUrl = e.PUBLIC_URL.replace(/\/+$/, '');
   if (e.DIGEST_TIME) config.digest = { time: e.DIGEST_TIME, timezone: e.DIGEST_TZ };
   if (env.PATH) config.searchPath = env.PATH;
   if (slack) config.slack = slack;

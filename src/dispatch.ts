@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { commands, findCommand } from '../commands/index.ts';
 import type { Config } from './config.ts';
-import type { Actor, Kicker, LiveModeInfo } from './domain.ts';
+import type { Actor, ChatStatus, Kicker, LiveModeInfo, Viewer } from './domain.ts';
 import { logger, type Logger } from './log.ts';
 import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './command.ts';
 import type { Store } from './store/store.ts';
@@ -13,12 +13,14 @@ import type { Store } from './store/store.ts';
 export interface DispatchDeps {
   store: Store;
   kicker: Kicker;
-  /** servers: for name checks; slack/discord: the admin lists. */
-  config: Pick<Config, 'servers' | 'slack' | 'discord'>;
+  /** servers: for name checks; slack/discord: the admin lists; web: SHOW_REAL_IPS (default false) and PUBLIC_URL. */
+  config: Pick<Config, 'servers' | 'slack' | 'discord'> & { web?: Pick<Config['web'], 'showRealIps' | 'publicUrl'> };
   now?: () => Date;
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
 }
 
 export interface CommandRequest {
@@ -54,7 +56,7 @@ export function parseCommandText(text: string): CommandRequest {
 }
 
 /** The input with each option present, typed and in range, or a UserError saying what is wrong. */
-function checkInput(command: Command, raw: CommandInput): CommandInput {
+export function checkInput(command: Command, raw: CommandInput): CommandInput {
   const input: CommandInput = {};
   for (const option of command.options) {
     const value = raw[option.name];
@@ -101,6 +103,18 @@ export function answersPrivately(name: string, actor: Actor, config: DispatchDep
   return command.private || (command.adminOnly && !isAdmin(actor, config));
 }
 
+/**
+ * Who reads the answer to `command`, for the privacy rule: the terminal is trusted; a private
+ * answer is read by the person who asked (real IPs if they are an admin); a public one by the
+ * whole channel, so it shows real IPs only where SHOW_REAL_IPS lets everyone see them.
+ */
+export function viewerFor(command: Command, actor: Actor, config: DispatchDeps['config']): Viewer {
+  const admin = isAdmin(actor, config);
+  const everyone = config.web?.showRealIps ?? false;
+  const readByAskerOnly = actor.platform === 'cli' || answersPrivately(command.name, actor, config);
+  return { admin, realIps: everyone || (admin && readByAskerOnly) };
+}
+
 const ADMIN_SETTING: Record<Actor['platform'], string> = {
   slack: 'SLACK_ADMIN_USERS',
   discord: 'DISCORD_ADMIN_USERS (or your role in DISCORD_ADMIN_ROLES)',
@@ -126,7 +140,11 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
     name = commandName;
     const command = findCommand(commandName);
     if (!command) throw new UserError(`Unknown command '${commandName}'. Commands: ${commands.map((c) => c.name).join(', ')}`);
-    const ctx: CommandContext = { store: deps.store, servers: deps.config.servers, kicker: deps.kicker, now, actor, commands, ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}) };
+    const ctx: CommandContext = {
+      store: deps.store, servers: deps.config.servers, kicker: deps.kicker, now, actor, commands, viewer: viewerFor(command, actor, deps.config),
+      ...(deps.config.web?.publicUrl ? { publicUrl: deps.config.web.publicUrl } : {}),
+      ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}), ...(deps.chat ? { chat: deps.chat } : {}),
+    };
     if (command.adminOnly && !isAdmin(actor, deps.config)) {
       log.warn({ command: command.name, platform: actor.platform, userId: actor.userId }, 'admin command refused');
       // The refusal is the answer even when recording it fails.
@@ -135,7 +153,7 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
     }
     return await command.run(checkInput(command, input), ctx);
   } catch (err) {
-    if (err instanceof UserError) return { title: err.message, tone: 'warn', private: true };
+    if (err instanceof UserError) return { title: err.message, tone: 'warn', private: true, userError: true };
     const ref = randomBytes(2).toString('hex');
     log.error({ err, ref, command: name, platform: actor.platform, userId: actor.userId }, 'command failed');
     return { title: `Something went wrong (ref ${ref})`, lines: ['The error is logged under this reference.'], tone: 'error', private: true };

@@ -1,8 +1,7 @@
 // The plain data that flows between the parser, the poller, the store, the commands and the page,
 // and the few rules every layer shares: who a session is (identity), whether a server is healthy,
-// which configured server a typed name means, and how much of a real IP a viewer may see. Pure:
-// no I/O, so every layer can import it.
-
+// which configured server a typed name means, and who may see a real address (privacy). Pure: no
+// I/O, so every layer can import it.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type StatusFormat = 'openvpn-status-v1' | 'openvpn-status-v2' | 'openvpn-status-v3';
@@ -175,6 +174,25 @@ export interface LiveModeInfo {
   lastReadAt?: string;
 }
 
+/**
+ * How a chat platform's connection stands (src/chat/connection.ts), for /healthz, `/vpn servers`
+ * and the page:
+ * - connecting: the first attempt is under way;
+ * - ok: connected (Slack: the token checked, and in Socket Mode the socket open; Discord: READY);
+ * - retrying: a transient failure (unreachable, 5xx, rate limit, no READY in time); tried again with backoff;
+ * - failing: a permanent failure (a bad token): not tried again until the configuration changes.
+ */
+export type ChatState = 'ok' | 'connecting' | 'retrying' | 'failing';
+
+export interface ChatStatus {
+  platform: 'slack' | 'discord';
+  state: ChatState;
+  /** When it entered this state (ISO-8601). */
+  since: string;
+  /** The failure behind retrying or failing; null otherwise. */
+  error: string | null;
+}
+
 // ---- identity -----------------------------------------------------------------------------------
 
 export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
@@ -320,10 +338,21 @@ export function unknownServerMessage(name: string, servers: readonly { name: str
 // ---- privacy ------------------------------------------------------------------------------------
 
 /**
- * Network-prefix masking, for viewers who may not see real IPs (not admins, unless SHOW_REAL_IPS):
- * an IPv4 address keeps its /24 (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an
- * IPv4-mapped IPv6 address is treated as IPv4, and anything else (a hostname) becomes `hidden`.
- * Real ports are dropped with it. Virtual (pool) addresses are internal and always shown.
+ * Who is looking, for the one privacy rule of the page, the API and chat. Real client addresses,
+ * SSH hosts and internal error texts are for the admin (the page's admin token; in chat, the
+ * configured admin users and roles) or for everyone where SHOW_REAL_IPS is set.
+ */
+export interface Viewer {
+  admin: boolean;
+  /** Real IPs (and the error texts that may hold addresses) in full: the admin, or everyone with SHOW_REAL_IPS. */
+  realIps: boolean;
+}
+
+/**
+ * "Network-prefix masking": a client's real address keeps only its network part: an IPv4 address
+ * its /24 (`203.0.113.x`), an IPv6 address its /32 (`2001:db8:…`), an IPv4-mapped IPv6 address is
+ * treated as IPv4, and anything else (a hostname) becomes `hidden`. Virtual (pool) addresses are
+ * internal and never masked.
  */
 export function maskIp(address: string): string {
   const host = address.replace(/%.*$/, '');
@@ -338,4 +367,9 @@ export function maskIp(address: string): string {
     return `${groups.slice(0, 2).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}:…`;
   }
   return 'hidden';
+}
+
+/** A real address as `viewer` may see it. */
+export function shownIp(address: string, viewer: Viewer): string {
+  return viewer.realIps ? address : maskIp(address);
 }

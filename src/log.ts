@@ -27,10 +27,24 @@ export function formatLogLine(line: string, colour: boolean): string {
   return colour && COLOURS[level] ? `${COLOURS[level]}${text}\x1b[0m` : text;
 }
 
-function terminalDestination(): Writable {
+/**
+ * Where log lines go: stdout for the service (as service managers expect); stderr for the other
+ * commands, whose stdout is their answer (`vpnwatch online --json | jq`). Readable lines on a
+ * terminal, JSON elsewhere.
+ */
+let output: NodeJS.WriteStream = process.stdout;
+
+/** For commands whose stdout is their answer: log lines go to stderr (and only warnings and worse). */
+export function logToStderr(): void {
+  output = process.stderr;
+  logger.level = 'warn';
+}
+
+function destination(): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) process.stdout.write(`${formatLogLine(line, true)}\n`);
+      if (!output.isTTY) output.write(chunk);
+      else for (const line of chunk.toString().split('\n')) if (line) output.write(`${formatLogLine(line, true)}\n`);
       done();
     },
   });
@@ -44,7 +58,7 @@ const options: pino.LoggerOptions = {
   redact: { paths: ['*.password', '*.token', '*.privateKey', 'password', 'token'], censor: '[redacted]' },
 };
 
-export const logger = process.stdout.isTTY ? pino(options, terminalDestination()) : pino(options);
+export const logger = pino(options, destination());
 
 export type Logger = typeof logger;
 

@@ -8,11 +8,13 @@ import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { HistoryRecorder } from './poll/history-recorder.ts';
-import { Poller } from './poll/poller.ts';
+import { HeldError, Poller } from './poll/poller.ts';
+import { DatabaseWatch } from './store/database-watch.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
 import { readServers } from './poll/read-servers.ts';
 import { RequestRunner, type PollArgs } from './request-runner.ts';
 import { createPollScheduler, stopScheduler } from './poll/scheduler.ts';
+import { ChatConnection } from './chat/connection.ts';
 import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
@@ -46,6 +48,8 @@ export interface Service {
 
 export interface StartOptions {
   log?: Logger;
+  /** How long a Discord login waits for READY (default 30 s); for tests. */
+  discordReadyTimeoutMs?: number;
 }
 
 export async function startService(config: Config, opts: StartOptions = {}): Promise<Service> {
@@ -77,6 +81,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const db = await openServiceDatabase(config, log);
     stops.push(() => db.close());
     const metrics = createMetrics();
+    const database = new DatabaseWatch(db.store, log.child({ component: 'database' }), { gauge: metrics.databaseUp });
+    database.start();
+    stops.push(async () => database.stop());
     const live = new LiveFeed();
 
     // SSH connections the main thread keeps: for kicks (and the management streams).
@@ -94,6 +101,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live, history,
     });
     await poller.start();
+    // Stopped after the reads stop coming (the scheduler, the streams) and before the database closes.
+    stops.push(() => poller.drain());
+    // What the poller held while the database was away is written as soon as it answers again.
+    database.onChange((state) => {
+      if (state.up) void poller.flushHeld().then(() => metrics.heldBatches.set(poller.heldBatches), () => undefined);
+    });
 
     // Management streams (issue 6): live connects/disconnects for servers with `management`; kicks borrow their connections.
     const managementStream = new ManagementStream({
@@ -114,34 +127,37 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       onKilled: (server, sessions) => poller.noteKicked(server, sessions),
     });
     const modes = () => managementStream.modes();
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes };
+    // Chat connects in the background (src/chat/connection.ts): nothing below waits for it, and no
+    // failure of it (a bad token, an outage) stops the service; how it stands is shown in
+    // /healthz, `/vpn servers` and on the page.
+    const connections: ChatConnection[] = [];
+    const chat = () => connections.map((c) => c.status());
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];
     let slackRouter: Router | null = null;
     if (config.slack) {
       const slack = createSlackApp({ config: config.slack, dispatch: dispatchDeps, log });
-      await slack.start();
-      stops.push(() => slack.stop());
       sinks.push(slack.sink);
       slackRouter = slack.router;
+      connections.push(new ChatConnection({ platform: 'slack', connect: () => slack.start(), disconnect: () => slack.stop(), log }));
       log.info({ mode: slack.mode }, 'Slack is on');
     }
     if (config.discord) {
-      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log });
-      await discord.start();
-      stops.push(() => discord.stop());
+      const discord = createDiscordBot({ config: config.discord, dispatch: dispatchDeps, log, ...(opts.discordReadyTimeoutMs ? { readyTimeoutMs: opts.discordReadyTimeoutMs } : {}) });
       sinks.push(discord.sink);
+      connections.push(new ChatConnection({ platform: 'discord', connect: (slow) => discord.start(slow), disconnect: () => discord.stop(), log }));
       log.info('Discord is on');
     }
-    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics });
+    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
     // The poller publishes every stored cycle; one with events is news for the outbox.
     live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();
     stops.push(() => notifier.stop());
 
     // The page, the API, /metrics and /healthz; Slack's /slack/events rides on the same server.
-    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes });
+    const web = createWebApp({ store: db.store, config: active, metrics, live, mounts: slackRouter ? [slackRouter] : [], log: log.child({ component: 'web' }), modes, chat });
     const httpServer = config.web.host ? web.listen(config.web.port, config.web.host) : web.listen(config.web.port);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -157,7 +173,10 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const data: PollJobData = { servers, concurrency: config.poll.concurrency, timeoutMs: config.poll.timeoutSeconds * 1000 };
     let cycleStarted = performance.now();
     const batcher = new ReadBatcher(
-      (reads) => poller.apply(reads).catch((err) => log.error({ err }, 'could not store poll results; the next cycle retries')),
+      (reads) => poller.apply(reads).catch((err) => {
+        if (err instanceof HeldError) log.debug(err.message); // the database watch logs the outage once
+        else log.error({ err }, 'could not store poll results; the next cycle retries');
+      }).finally(() => metrics.heldBatches.set(poller.heldBatches)),
       (applied) => void applied.then(() => metrics.cycleDuration.observe((performance.now() - cycleStarted) / 1000)),
     );
     const bree = createPollScheduler({
@@ -193,6 +212,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     await runner.start();
     stops.push(() => runner.stop());
+    // Last, so nothing above waits for chat; stopped first.
+    for (const connection of connections) {
+      connection.start();
+      stops.push(() => connection.stop());
+    }
     log.info({ servers: servers.length, pollSeconds, database: db.engine, replica: config.replicaId }, 'vpnwatch started');
     return { db, servers, poller, port: address.port, stop: stopAll };
   } catch (err) {

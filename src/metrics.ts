@@ -30,6 +30,8 @@ export function createMetrics() {
     sessionsOnline: new Gauge({ name: 'vpnwatch_sessions_online', help: 'Online sessions at the last good read, by server', labelNames: ['server'] as const, registers: [registry] }),
     bytesReceived: new Gauge({ name: 'vpnwatch_bytes_received', help: 'Bytes received from the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
     bytesSent: new Gauge({ name: 'vpnwatch_bytes_sent', help: 'Bytes sent to the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
+    databaseUp: new Gauge({ name: 'vpnwatch_database_up', help: '1 while the database answers, else 0', registers: [registry] }),
+    heldBatches: new Gauge({ name: 'vpnwatch_poll_held_batches', help: 'Poll results diffed but not yet written (the database is unreachable)', registers: [registry] }),
     serverUp: new Gauge({ name: 'vpnwatch_server_up', help: '1 when the last read of the server was good, else 0', labelNames: ['server'] as const, registers: [registry] }),
   };
 }

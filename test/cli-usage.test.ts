@@ -77,4 +77,15 @@ describe('vpnwatch kick / online with a server that is not configured', () => {
       expect(r.stdout).toContain('carol is not connected');
     }
   });
+
+  it('what the person can fix is a usage error too (exit 2), with a database and without one', async () => {
+    for (const env of [{ MONGODB_URI: mongodbUri }, {}] as Record<string, string>[]) {
+      expect(await vpnwatch(configured, env, 'kick')).toEqual({ code: 2, stdout: '', stderr: 'vpnwatch kick: Missing <name>. Usage: kick <name> [server] [which]\n' });
+      expect(await vpnwatch(configured, env, 'recent', '0')).toEqual({ code: 2, stdout: '', stderr: "vpnwatch recent: <n> must be a whole number from 1 to 50, not '0'\n" });
+    }
+    // Known only once the database is asked: nobody by that name was ever seen.
+    const nobody = await vpnwatch(configured, { MONGODB_URI: mongodbUri }, 'user', 'nobody');
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toBe("vpnwatch user: No VPN user 'nobody' has been seen.\n");
+  });
 });

@@ -104,16 +104,17 @@ describe('typed text', () => {
 });
 
 describe('/vpn online', () => {
-  it('counts per server and lists who is connected, with addresses, duration and traffic', async () => {
+  it('counts per server and lists who is connected, with addresses (masked: the channel reads it), duration and traffic', async () => {
     const reply = await dispatch('online fra-1', admin, deps);
     expect(reply.title).toBe('fra-1: 2 online');
     expect(reply.lines).toEqual(['fra-1: 2']);
     expect(reply.private).toBe(false);
     expect(reply.table!.columns).toEqual(['User', 'Server', 'Real IP', 'Virtual IP', 'Connected since', 'Received / Sent']);
     expect(reply.table!.rows).toEqual([
-      ['alice', 'fra-1', '203.0.113.101', '198.18.0.101', '2026-11-28 09:00 UTC (1h 10m)', '4 kB / 9 kB'],
-      ['carol', 'fra-1', '203.0.113.104', '198.18.0.104', '2026-11-28 10:04 UTC (5m 30s)', '1 kB / 2 kB'],
+      ['alice', 'fra-1', '203.0.113.x', '198.18.0.101', '2026-11-28 09:00 UTC (1h 10m)', '4 kB / 9 kB'],
+      ['carol', 'fra-1', '203.0.113.x', '198.18.0.104', '2026-11-28 10:04 UTC (5m 30s)', '1 kB / 2 kB'],
     ]);
+    expect(reply.fullAnswer).toEqual({ command: 'vpnwatch online fra-1 --json' });
   });
 
   it('cuts a long list at 25 rows and says how many more, and notes servers that are down or never read', async () => {
@@ -122,12 +123,12 @@ describe('/vpn online', () => {
     expect(reply.lines).toEqual(['ams-1: 1 (down: showing its last good read)', 'fra-1: 2', 'lon-1: 30', 'par-1: 0 (not read yet)']);
     expect(reply.table!.rows).toHaveLength(25);
     expect(reply.truncated).toEqual({ shown: 25, total: 33 });
-    expect(reply.table!.rows[0]).toEqual(['alice', 'ams-1', '203.0.113.103', '198.18.0.103', '2026-11-28 09:00 UTC (1h 10m)', '5.5 MB / 12 MB']);
+    expect(reply.table!.rows[0]).toEqual(['alice', 'ams-1', '203.0.113.x', '198.18.0.103', '2026-11-28 09:00 UTC (1h 10m)', '5.5 MB / 12 MB']);
   });
 
   it('rejects an unknown server and names the known ones', async () => {
     const reply = await dispatch('online fra-9', admin, deps);
-    expect(reply).toEqual({ title: "No server 'fra-9'. Known: fra-1, ams-1, lon-1, par-1", tone: 'warn', private: true });
+    expect(reply).toEqual({ title: "No server 'fra-9'. Known: fra-1, ams-1, lon-1, par-1", tone: 'warn', private: true, userError: true });
   });
 });
 
@@ -243,7 +244,8 @@ describe('/vpn servers, recent, stats, help', () => {
       'fra-1': { mode: 'stream' as const, since: '2026-11-28T09:00:00.000Z' },
       'ams-1': { mode: 'reconnecting' as const, since: '2026-11-28T10:07:00.000Z', lastError: 'bad management password' },
     });
-    const reply = await dispatch('servers', admin, { ...deps, modes });
+    // Error texts (hosts, addresses) need a viewer who may see real IPs: here SHOW_REAL_IPS.
+    const reply = await dispatch('servers', admin, { ...deps, modes, config: { ...deps.config, web: { showRealIps: true } } });
     expect(reply.title).toBe('4 servers: 2 healthy');
     expect(reply.table!.columns).toEqual(['Server', 'Health', 'Last good read', 'Online', 'Mode']);
     expect(reply.table!.rows).toEqual([
@@ -259,12 +261,37 @@ describe('/vpn servers, recent, stats, help', () => {
       'Notices to Slack are failing (since 2026-11-28 10:05 UTC): Slack API error: channel_not_found',
     ]);
     expect(reply.tone).toBe('warn');
+
+    // In a channel without SHOW_REAL_IPS, whoever asks: the states, no error texts.
+    const guest = await dispatch('servers', member, { ...deps, modes });
+    expect(guest.table!.rows.map((r) => r[4])).toEqual(['status file; management reconnecting since 3m ago', 'live (management stream)', 'status file', '—']);
+    expect(guest.lines).toEqual([
+      '1 server failed to read; the errors are for admins (the status page signed in, or vpnwatch servers)',
+      'Notices to Slack are failing (since 2026-11-28 10:05 UTC)',
+    ]);
+    expect(JSON.stringify(guest.lines)).not.toContain('192.0.2.9');
+    expect((await dispatch('servers', admin, { ...deps, modes })).lines).toEqual(guest.lines);
+  });
+
+  it('servers: a chat platform that is not connected, so the other platform shows it; its error for who may see it', async () => {
+    const chat = () => [
+      { platform: 'slack' as const, state: 'failing' as const, since: '2026-11-28T10:01:00.000Z', error: 'Slack auth.test with SLACK_BOT_TOKEN failed: Slack API error: invalid_auth' },
+      { platform: 'discord' as const, state: 'ok' as const, since: '2026-11-28T10:00:00.000Z', error: null },
+    ];
+    const guest = await dispatch('servers', member, { ...deps, chat });
+    expect(guest.lines).toContain('Slack is not connected and needs an admin (since 2026-11-28 10:01 UTC)');
+    expect(guest.lines!.some((l) => l.startsWith('Discord'))).toBe(false);
+    expect(guest.tone).toBe('warn');
+    const open = await dispatch('servers', member, { ...deps, chat, config: { ...deps.config, web: { showRealIps: true } } });
+    expect(open.lines).toContain('Slack is not connected and needs an admin (since 2026-11-28 10:01 UTC): Slack auth.test with SLACK_BOT_TOKEN failed: Slack API error: invalid_auth');
+    const retrying = await dispatch('servers', member, { ...deps, chat: () => [{ platform: 'discord' as const, state: 'retrying' as const, since: '2026-11-28T10:02:00.000Z', error: 'Discord API HTTP 503' }] });
+    expect(retrying.lines).toContain('Discord is unreachable, retrying (since 2026-11-28 10:02 UTC)');
   });
 
   it('recent: the last disconnects, newest first, with a checked count', async () => {
     const reply = await dispatch('recent', admin, deps);
     expect(reply.title).toBe('Last 1 disconnect');
-    expect(reply.table!.rows).toEqual([['bob', 'fra-1', '203.0.113.102', '2026-11-28 08:00 UTC', '5m ago', '2h 5m', '1 kB / 2 kB', 'disconnected']]);
+    expect(reply.table!.rows).toEqual([['bob', 'fra-1', '203.0.113.x', '2026-11-28 08:00 UTC', '5m ago', '2h 5m', '1 kB / 2 kB', 'disconnected']]);
     expect((await dispatch('recent 0', admin, deps)).title).toBe("<n> must be a whole number from 1 to 50, not '0'");
     expect((await dispatch('recent 51', admin, deps)).title).toBe("<n> must be a whole number from 1 to 50, not '51'");
     expect((await dispatch({ name: 'recent', input: { n: 1 } }, admin, deps)).table!.rows).toHaveLength(1);
@@ -287,7 +314,7 @@ describe('/vpn servers, recent, stats, help', () => {
       '/vpn online [server]: Who is connected now, per server',
       '/vpn user <name>: One user: online now, last seen, recent sessions, traffic',
       '/vpn kick <name> [server] [which]: Disconnect a user (admins only); with several sessions, pick one by Client ID or all (admins)',
-      '/vpn servers: Server health, last good read, online count; failing notice deliveries',
+      '/vpn servers: Server health, last good read, online count; failing notice deliveries and chat connections',
       '/vpn recent [n]: Recently disconnected sessions (default 10, at most 50)',
       '/vpn stats [period]: Totals: users online, connections, servers; with 24h or 7d: peak, average online, traffic',
       '/vpn top [period]: Top users by traffic: 24h, 7d or 30d',

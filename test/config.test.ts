@@ -118,6 +118,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ PW: 'pw' }, cwd, { hostKeyOptional: true }).servers[0]!.hostKey).toBeUndefined();
   });
 
+  it('PUBLIC_URL: an http(s) URL, kept without its trailing slash; anything else is refused', () => {
+    const cwd = dir();
+    expect(loadConfig({}, cwd).web.publicUrl).toBeUndefined();
+    expect(loadConfig({ PUBLIC_URL: 'https://vpn.example.com/' }, cwd).web.publicUrl).toBe('https://vpn.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'http://ops.example.net:8080/vpn/' }, cwd).web.publicUrl).toBe('http://ops.example.net:8080/vpn');
+    expect(problems({ PUBLIC_URL: 'vpn.example.com' }, cwd)).toEqual(['environment: PUBLIC_URL: must be an http:// or https:// URL']);
+    expect(problems({ PUBLIC_URL: 'ftp://vpn.example.com' }, cwd)).toEqual(['environment: PUBLIC_URL: must be an http:// or https:// URL']);
+  });
+
   it('needs a management port or socket, not both', () => {
     const cwd = dir({ 'servers.yml': `servers:\n  - { name: a, host: h, username: u, passwordEnv: PW, hostKey: ${PIN}, management: { port: 1, socket: /s } }\n` });
     expect(problems({ PW: 'x' }, cwd)).toEqual([expect.stringMatching(/servers\[0\]\.management: needs either port .* or socket .*, not both$/)]);

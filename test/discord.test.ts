@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordBot, registerDiscordCommands, type DiscordAdapter } from '../src/chat/discord.ts';
 import type { DiscordConfig } from '../src/config.ts';
+import type { DispatchDeps } from '../src/dispatch.ts';
 import type { Store } from '../src/store/store.ts';
 import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes/fake-discord.ts';
 import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
@@ -24,6 +25,7 @@ let store: Store;
 let fake: FakeDiscord;
 let bot: DiscordAdapter;
 let config: DiscordConfig;
+let deps: DispatchDeps;
 
 beforeAll(async () => {
   store = await openTestStore();
@@ -31,10 +33,8 @@ beforeAll(async () => {
 
   fake = await startFakeDiscord({ token: TOKEN });
   config = { token: TOKEN, appId: IDS.app, guildId: IDS.guild, adminUsers: [IDS.admin], adminRoles: [IDS.adminRole], apiUrl: fake.apiBase, noticeChannel: IDS.channel };
-  bot = createDiscordBot({
-    config, log: quiet,
-    dispatch: { store, kicker, config: { servers: [chatServer('fra-1')], discord: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet },
-  });
+  deps = { store, kicker, config: { servers: [chatServer('fra-1')], discord: config }, now: () => new Date('2026-11-28T10:30:00.000Z'), log: quiet };
+  bot = createDiscordBot({ config, log: quiet, dispatch: deps });
   await bot.start();
 });
 
@@ -74,8 +74,8 @@ describe('/vpn interactions', () => {
       '**2 online**',
       'fra-1: 2',
       '*User · Server · Real IP · Virtual IP · Connected since · Received / Sent*',
-      '• **\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)** fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
-      '• **alice** fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      '• **\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)** fra-1 · 203.0.113.x · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      '• **alice** fra-1 · 203.0.113.x · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
     ]);
   });
 
@@ -132,6 +132,8 @@ describe('command registration', () => {
     expect(put!.path).toBe(`/applications/${IDS.app}/guilds/${IDS.guild}/commands`);
     const [vpn] = put!.body;
     expect(vpn.name).toBe('vpn');
+    // In guilds only: no DMs, where there is no channel to share and no roles to check.
+    expect(vpn.contexts).toEqual([0]);
     expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'top', 'help']);
     const kick = vpn.options.find((o: any) => o.name === 'kick');
     expect(kick.options.map((o: any) => [o.name, o.type, o.required])).toEqual([['name', 3, true], ['server', 3, false], ['which', 3, false]]);
@@ -143,7 +145,9 @@ describe('command registration', () => {
     const { appId: _appId, guildId: _guildId, ...global } = config;
     expect(await registerDiscordCommands(global)).toEqual({ scope: 'global', applicationId: IDS.app, names: ['vpn'] });
     expect(fake.callsTo('GET', /^\/applications\/@me$/)).toHaveLength(1);
-    expect(fake.callsTo('PUT', /\/commands$/).at(-1)!.path).toBe(`/applications/${IDS.app}/commands`);
+    const put = fake.callsTo('PUT', /\/commands$/).at(-1)!;
+    expect(put.path).toBe(`/applications/${IDS.app}/commands`);
+    expect(put.body[0].contexts).toEqual([0]);
   });
 });
 
@@ -151,17 +155,17 @@ describe('notices', () => {
   const ESCAPED_EVIL = '\\@everyone \\<\\@123\\> \\`tick\\` \\*\\*bold\\*\\* \\[click](https://example.com)';
 
   it('posts to the channel with no mentions parsed and the name escaped; answers with the message id', async () => {
-    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)`, guestText: `🟢 ${EVIL} connected from 203.0.113.x (198.18.0.102)` }], omitted: 0 });
     const [post] = fake.callsTo('POST', /^\/channels\/\d+\/messages$/);
     expect(post!.headers.authorization).toBe(`Bot ${TOKEN}`);
-    const content = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.102 (198.18.0.102)`;
+    const content = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.x (198.18.0.102)`;
     expect(post!.body).toEqual({ content, allowed_mentions: { parse: [] } });
     expect(fake.messages.get(id)).toMatchObject({ channel_id: IDS.channel, content });
   });
 
   it('edits a posted notice with PATCH of the channel message, escaped, with no mentions parsed', async () => {
-    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
-    await bot.editNotice(IDS.channel, id, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
+    const id = await bot.postNotice(IDS.channel, { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m`, guestText: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
+    await bot.editNotice(IDS.channel, id, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away`, guestText: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
     const [patch] = fake.callsTo('PATCH', /^\/channels\//);
     const content = `fra-1: 🔁 ${ESCAPED_EVIL} reconnected after 12s away`;
     expect(patch).toMatchObject({ path: `/channels/${IDS.channel}/messages/${id}`, body: { content, allowed_mentions: { parse: [] } } });
@@ -170,7 +174,7 @@ describe('notices', () => {
   });
 
   it('classifies edit failures like post failures: a deleted message is permanent, a 5xx transient', async () => {
-    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up', guestText: '✅ fra-1 is back up' }], omitted: 0 };
     const id = await bot.postNotice(IDS.channel, notice);
     fake.answerNext(`PATCH /channels/${IDS.channel}/messages/${id}`, { status: 503, body: { message: 'Service Unavailable' } });
     await expect(bot.editNotice(IDS.channel, id, notice)).rejects.toMatchObject({ message: 'Discord API HTTP 503', permanent: false });
@@ -179,7 +183,7 @@ describe('notices', () => {
   });
 
   it('classifies failures: unknown channel and bad token are permanent, 429 and 5xx transient', async () => {
-    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up', guestText: '✅ fra-1 is back up' }], omitted: 0 };
     await expect(bot.postNotice('399999999999999999', notice)).rejects.toEqual(new DeliveryError('Discord API 404: Unknown Channel', true));
     const route = `POST /channels/${IDS.channel}/messages`;
     fake.answerNext(route, { status: 429, headers: { 'retry-after': '3' }, body: { message: 'You are being rate limited.', retry_after: 3, global: false } });
@@ -190,5 +194,46 @@ describe('notices', () => {
     await expect(bot.postNotice(IDS.channel, notice)).rejects.toMatchObject({ message: 'Discord API HTTP 502', permanent: false });
     const revoked = createDiscordBot({ config: { ...config, token: 'revoked.token.x' }, dispatch: {} as never, log: quiet });
     await expect(revoked.postNotice(IDS.channel, notice)).rejects.toEqual(new DeliveryError('Discord API 401: 401: Unauthorized', true));
+  });
+});
+
+describe('privacy: the page\'s rule, in chat', () => {
+  const realIpOf = (description: string) => description.split('\n').find((l) => l.startsWith('• **fra-1**'))!.split(' · ')[0]!.replace('• **fra-1** ', '');
+  it('a private answer shows an admin (by user or by role) real addresses and anyone else masked ones', async () => {
+    const askers: [{ userId: string; roles?: string[] }, string][] = [[{ userId: IDS.admin }, '203.0.113.101'], [{ userId: IDS.member, roles: [IDS.adminRole] }, '203.0.113.101'], [{ userId: IDS.member }, '203.0.113.x']];
+    for (const [from, ip] of askers) {
+      const interaction = vpnInteraction('user', [{ name: 'name', type: 3, value: 'alice' }], from);
+      fake.dispatch('INTERACTION_CREATE', interaction);
+      const [, edit] = await answerTo(interaction, 2);
+      const [embed] = edit!.body.embeds;
+      expect(realIpOf(embed.description)).toBe(ip);
+      // A field value starts a line: its leading `203.` is escaped so it is never a numbered list.
+      expect(embed.fields[1]).toEqual({ name: 'Last IP', value: `${ip.replace('.', '\\.')} on fra-1`, inline: true });
+    }
+  });
+
+  it('an answer in the channel is masked whoever asks, unless SHOW_REAL_IPS lets everyone see', async () => {
+    const online = async (from: { userId: string }) => {
+      const interaction = vpnInteraction('online', [], from);
+      fake.dispatch('INTERACTION_CREATE', interaction);
+      const [, edit] = await answerTo(interaction, 2);
+      return edit!.body.embeds[0].description as string;
+    };
+    expect(await online({ userId: IDS.admin })).not.toContain('203.0.113.10');
+    deps.config = { ...deps.config, web: { showRealIps: true } };
+    try {
+      expect(await online({ userId: IDS.member })).toContain('· 203.0.113.101 ·');
+    } finally {
+      const { web: _web, ...rest } = deps.config;
+      deps.config = rest;
+    }
+  });
+
+  it('notices show real addresses only with SHOW_REAL_IPS', async () => {
+    const line = { kind: 'connected' as const, text: '🟢 alice connected from 203.0.113.101 (198.18.0.101)', guestText: '🟢 alice connected from 203.0.113.x (198.18.0.101)' };
+    const open = createDiscordBot({ config, dispatch: { ...deps, config: { ...deps.config, web: { showRealIps: true } } }, log: quiet });
+    const shown = async (adapter: DiscordAdapter) => fake.messages.get(await adapter.postNotice(IDS.channel, { server: 'fra-1', lines: [line], omitted: 0 })).content;
+    expect(await shown(bot)).toBe('fra-1: 🟢 alice connected from 203.0.113.x (198.18.0.101)');
+    expect(await shown(open)).toBe('fra-1: 🟢 alice connected from 203.0.113.101 (198.18.0.101)');
   });
 });

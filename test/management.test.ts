@@ -334,9 +334,7 @@ describeLab('ManagementClient against OpenVPN 2.6 through a real sshd', () => {
     // TCP: on a unix socket, OpenVPN 2.6.14 then fails to greet the client after the abandoned one
     // about a third of the time (measured; the one after that is served again).
     const holder = await connectManagement(ssh, config(tcpServer, tcp()));
-    const started = Date.now();
     const busy = await managementError(connectManagement(ssh, config(tcpServer, tcp()), { greetingTimeoutMs: 1000 }), 'busy');
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(busy.message).toContain('sent no greeting within 1000 ms');
     expect(busy.message).toContain('one management client at a time');
     expect(await holder.command('pid')).toEqual([`SUCCESS: pid=${tcpServer.pid}`]); // the holder is undisturbed

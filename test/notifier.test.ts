@@ -45,7 +45,8 @@ const quiet = pino({ level: 'silent' });
 beforeAll(async () => {
   fake = await startFakeSlack({ botToken: BOT_TOKEN, channels: ['C0NOTICE', 'C0FRA'] });
   // The adapter's notice client only; its slash-command side is not used here.
-  slack = createSlackApp({ config: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
+  // SHOW_REAL_IPS: these tests read notices with their real addresses (chat.test.ts covers masking).
+  slack = createSlackApp({ config: { botToken: BOT_TOKEN, signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: { config: { web: { showRealIps: true } } } as never, log: quiet });
 });
 afterAll(async () => { await fake.close(); });
 beforeEach(async () => {
@@ -311,7 +312,7 @@ describe('flap window', () => {
     try {
       const discordConfig = { token: DISCORD_TOKEN, adminUsers: [], adminRoles: [], apiUrl: discordFake.apiBase, noticeChannel: IDS.channel };
       // REST only: notices need no gateway session.
-      const bot = createDiscordBot({ config: discordConfig, dispatch: {} as never, log: quiet });
+      const bot = createDiscordBot({ config: discordConfig, dispatch: { config: { web: { showRealIps: true } } } as never, log: quiet });
       const cfg: NoticeConfig = { servers: [serverConfig('fra-1')], notices: { flapWindowSeconds: 60 }, discord: discordConfig };
       const clock = { now: T('10:00:01') };
       const notifier = new Notifier({ store, config: cfg, sinks: [bot.sink], log: quiet, now: () => clock.now });

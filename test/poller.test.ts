@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/store.ts';
 import type { Poller } from '../src/poll/poller.ts';
 import { pino } from 'pino';
+import { logger } from '../src/log.ts';
 import { Poller as PollerClass } from '../src/poll/poller.ts';
 import { failedRead, goodRead, testPoller, testServer, vpnSession } from './support/data.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
@@ -92,6 +93,66 @@ describe('Poller: each source has its own state', () => {
       await p.apply([goodRead('lon-1', '2026-11-28T12:01:30.000Z', [vpnSession('gina', 7)])]);
       expect((await local.queries.servers())[0]!.sources['status-file']).toMatchObject({ result: 'ok' });
       expect(lines.filter((l) => /status file is read again/.test(String(l.msg)))).toHaveLength(1);
+    } finally {
+      await dropTestStore(local);
+    }
+  });
+});
+
+describe('Poller: while the database takes no writes', () => {
+  /** Makes every write fail until the returned function is called. */
+  function breakWrites(store: Store): () => void {
+    const restore: (() => void)[] = [];
+    for (const model of Object.values(store.models)) {
+      const collection = model.collection;
+      const original = collection.bulkWrite;
+      collection.bulkWrite = (async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:27017'); }) as typeof collection.bulkWrite;
+      restore.push(() => { collection.bulkWrite = original; });
+    }
+    return () => restore.forEach((r) => r());
+  }
+
+  it('holds the changes it finds, in order, and writes them with their real times once the database is back', async () => {
+    const local = await openTestStore();
+    try {
+      const p = await testPoller(local, ['fra-1']);
+      await p.apply([goodRead('fra-1', '2026-11-28T13:00:00.000Z', [vpnSession('alice', 1), vpnSession('bob', 2)])]);
+      const repair = breakWrites(local);
+      await expect(p.apply([goodRead('fra-1', '2026-11-28T13:00:30.000Z', [vpnSession('bob', 2)])])).rejects.toThrow(/1 batch\(es\) with 1 event\(s\) are held/);
+      // State-only reads during the outage replace each other instead of piling up.
+      for (const second of [40, 45, 50]) await expect(p.apply([goodRead('fra-1', `2026-11-28T13:00:${second}.000Z`, [vpnSession('bob', 2)])])).rejects.toThrow(/held/);
+      await expect(p.apply([goodRead('fra-1', '2026-11-28T13:01:00.000Z', [vpnSession('bob', 2), vpnSession('carol', 3)])])).rejects.toThrow(/held/);
+      expect(p.heldBatches).toBe(3);
+      repair();
+      await p.apply([goodRead('fra-1', '2026-11-28T13:01:30.000Z', [vpnSession('bob', 2), vpnSession('carol', 3)])]);
+      expect(p.heldBatches).toBe(0);
+      const events = await local.queries.eventsSince(new Date(0));
+      expect(events.map((e) => [e.type, e.user, e.at])).toEqual([
+        ['disconnected', 'alice', '2026-11-28T13:00:30.000Z'],
+        ['connected', 'carol', '2026-11-28T13:01:00.000Z'],
+      ]);
+      expect(events.every((e) => e.deliveries.every((d) => d.state === 'pending'))).toBe(true);
+      expect((await local.queries.servers())[0]!.lastPollAt).toEqual(new Date('2026-11-28T13:01:30.000Z'));
+    } finally {
+      await dropTestStore(local);
+    }
+  });
+
+  it('past its limit it stops diffing: nothing is lost, later changes get the time of the read that finds them', async () => {
+    const local = await openTestStore();
+    try {
+      const p = new PollerClass({ store: local, servers: [testServer('fra-1')], pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log: logger, holdLimit: { events: 1, batches: 100 } });
+      await p.start();
+      await p.apply([goodRead('fra-1', '2026-11-28T14:00:00.000Z', [vpnSession('alice', 1), vpnSession('bob', 2)])]);
+      const repair = breakWrites(local);
+      await expect(p.apply([goodRead('fra-1', '2026-11-28T14:00:30.000Z', [vpnSession('bob', 2)])])).rejects.toThrow(/held/); // alice left: held
+      await expect(p.apply([goodRead('fra-1', '2026-11-28T14:01:00.000Z', [])])).rejects.toThrow(/held/); // full: bob's leaving is not diffed yet
+      repair();
+      await p.apply([goodRead('fra-1', '2026-11-28T14:01:30.000Z', [])]);
+      expect((await local.queries.eventsSince(new Date(0))).map((e) => [e.type, e.user, e.at])).toEqual([
+        ['disconnected', 'alice', '2026-11-28T14:00:30.000Z'],
+        ['disconnected', 'bob', '2026-11-28T14:01:30.000Z'],
+      ]);
     } finally {
       await dropTestStore(local);
     }

@@ -97,8 +97,8 @@ describe('/vpn over HTTP (signed requests)', () => {
     expect(payload.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '2 online', emoji: true } });
     expect(texts(payload)).toContain('User · Server · Real IP · Virtual IP · Connected since · Received / Sent');
     expect(texts(payload)).toContain([
-      '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; · fra-1 · 203.0.113.102 · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
-      'alice · fra-1 · 203.0.113.101 · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt; · fra-1 · 203.0.113.x · 198.18.0.102 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
+      'alice · fra-1 · 203.0.113.x · 198.18.0.101 · 2026-11-28 09:00 UTC (1h 30m) · 1 kB / 2 kB',
     ].join('\n'));
   });
 
@@ -146,10 +146,10 @@ describe('notices', () => {
   const ESCAPED_EVIL = '&lt;!channel&gt; &lt;@U0ALL&gt; @everyone `tick` *bold* &lt;script&gt;';
 
   it('posts with chat.postMessage, escaped, in plain_text, with link_names off and no parsing; answers with a ref to the message', async () => {
-    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)` }], omitted: 0 });
+    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'connected', text: `🟢 ${EVIL} connected from 203.0.113.102 (198.18.0.102)`, guestText: `🟢 ${EVIL} connected from 203.0.113.x (198.18.0.102)` }], omitted: 0 });
     const [call] = fake.callsTo('chat.postMessage');
     expect(call!.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
-    const text = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.102 (198.18.0.102)`;
+    const text = `fra-1: 🟢 ${ESCAPED_EVIL} connected from 203.0.113.x (198.18.0.102)`;
     expect(call!.body).toMatchObject({ channel: 'C0NOTICE', link_names: 'false', parse: 'none', mrkdwn: 'false', text });
     expect(call!.body.blocks).toEqual([{ type: 'section', text: { type: 'plain_text', text, emoji: true } }]);
     const [ts] = [...fake.messages].find(([, m]) => m.text === text)!;
@@ -157,9 +157,9 @@ describe('notices', () => {
   });
 
   it('edits a posted notice with chat.update: same channel and ts, escaped, in plain_text, no parsing', async () => {
-    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
+    const ref = await slack.postNotice('C0NOTICE', { server: 'fra-1', lines: [{ kind: 'disconnected', text: `🔴 ${EVIL} disconnected after 5m`, guestText: `🔴 ${EVIL} disconnected after 5m` }], omitted: 0 });
     const { ts } = JSON.parse(ref!);
-    await slack.editNotice('C0NOTICE', ref!, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
+    await slack.editNotice('C0NOTICE', ref!, { server: 'fra-1', lines: [{ kind: 'reconnected', text: `🔁 ${EVIL} reconnected after 12s away`, guestText: `🔁 ${EVIL} reconnected after 12s away` }], omitted: 0 });
     const [update] = fake.callsTo('chat.update');
     const text = `fra-1: 🔁 ${ESCAPED_EVIL} reconnected after 12s away`;
     expect(update!.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
@@ -168,7 +168,7 @@ describe('notices', () => {
   });
 
   it('classifies edit failures like post failures: a deleted message is permanent, a 429 transient', async () => {
-    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up', guestText: '✅ fra-1 is back up' }], omitted: 0 };
     const ref = (await slack.postNotice('C0NOTICE', notice))!;
     fake.answerNext('chat.update', { status: 429, headers: { 'retry-after': '4' } });
     expect(await slack.editNotice('C0NOTICE', ref, notice).catch((e: DeliveryError) => e)).toMatchObject({ permanent: false, retryAfterMs: 4000 });
@@ -177,7 +177,7 @@ describe('notices', () => {
   });
 
   it('classifies failures: a missing channel is permanent, a 429 is transient with its retry-after', async () => {
-    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up' }], omitted: 0 };
+    const notice = { server: 'fra-1', lines: [{ kind: 'server-up' as const, text: '✅ fra-1 is back up', guestText: '✅ fra-1 is back up' }], omitted: 0 };
     await expect(slack.postNotice('C0GONE', notice)).rejects.toEqual(new DeliveryError('Slack API error: channel_not_found', true));
     fake.answerNext('chat.postMessage', { status: 429, headers: { 'retry-after': '7' } }, { status: 503, body: 'upstream' });
     const limited = await slack.postNotice('C0NOTICE', notice).catch((e: DeliveryError) => e);
@@ -209,5 +209,48 @@ describe('/vpn over Socket Mode', () => {
     } finally {
       await socket.stop();
     }
+  });
+});
+
+describe('privacy: the page\'s rule, in chat', () => {
+  const realIpOf = (payload: any) => texts(payload).find((t) => t.startsWith('fra-1 · '))!.split(' · ')[1];
+
+  it('a private answer shows an admin real addresses and anyone else masked ones', async () => {
+    const asAdmin = slashCommand('user alice', 'U0ADMIN');
+    await fetch(eventsUrl, { method: 'POST', headers: signed(asAdmin.body), body: asAdmin.body });
+    const admin = await responseTo(asAdmin.responsePath);
+    expect(admin.response_type).toBe('ephemeral');
+    expect(realIpOf(admin)).toBe('203.0.113.101');
+    expect(texts(admin)).toContain('Last IP\n203.0.113.101 on fra-1');
+
+    const asMember = slashCommand('user alice', 'U0MEMBER');
+    await fetch(eventsUrl, { method: 'POST', headers: signed(asMember.body), body: asMember.body });
+    const member = await responseTo(asMember.responsePath);
+    expect(realIpOf(member)).toBe('203.0.113.x');
+    expect(texts(member)).toContain('Last IP\n203.0.113.x on fra-1');
+  });
+
+  it('an answer in the channel is masked whoever asks, unless SHOW_REAL_IPS lets everyone see', async () => {
+    const asAdmin = slashCommand('online', 'U0ADMIN');
+    await fetch(eventsUrl, { method: 'POST', headers: signed(asAdmin.body), body: asAdmin.body });
+    expect(JSON.stringify(await responseTo(asAdmin.responsePath))).not.toContain('203.0.113.10');
+
+    deps.config = { ...deps.config, web: { showRealIps: true } };
+    try {
+      const asMember = slashCommand('online', 'U0MEMBER');
+      await fetch(eventsUrl, { method: 'POST', headers: signed(asMember.body), body: asMember.body });
+      expect(JSON.stringify(await responseTo(asMember.responsePath))).toContain('· 203.0.113.101 ·');
+    } finally {
+      const { web: _web, ...rest } = deps.config;
+      deps.config = rest;
+    }
+  });
+
+  it('notices show real addresses only with SHOW_REAL_IPS', async () => {
+    const line = { kind: 'connected' as const, text: '🟢 alice connected from 203.0.113.101 (198.18.0.101)', guestText: '🟢 alice connected from 203.0.113.x (198.18.0.101)' };
+    const open = createSlackApp({ config, dispatch: { ...deps, config: { ...deps.config, web: { showRealIps: true } } }, log: quiet });
+    const shown = async (adapter: SlackAdapter) => fake.messages.get(JSON.parse((await adapter.postNotice('C0NOTICE', { server: 'fra-1', lines: [line], omitted: 0 }))!).ts)!.text;
+    expect(await shown(slack)).toBe('fra-1: 🟢 alice connected from 203.0.113.x (198.18.0.101)');
+    expect(await shown(open)).toBe('fra-1: 🟢 alice connected from 203.0.113.101 (198.18.0.101)');
   });
 });

@@ -200,11 +200,9 @@ describeWithSshd('SshConnection against a real OpenSSH sshd', () => {
     expect(err.fix).toBe(`set privateKeyPassphraseEnv for test in the servers file to the name of an environment variable holding the passphrase, or remove the passphrase: ssh-keygen -p -N '' -f ${key}`);
   });
 
-  it('a closed port fails with connect, quickly', async () => {
+  it('a closed port fails with connect (refused), not with the timeout', async () => {
     const port = await freePort();
-    const started = Date.now();
-    const err = await sshError(SshConnection.connect(sshd.serverConfig({ port }), { timeoutMs: 10_000 }), 'connect');
-    expect(Date.now() - started).toBeLessThan(1000);
+    const err = await sshError(SshConnection.connect(sshd.serverConfig({ port }), { timeoutMs: 60_000 }), 'connect');
     expect(err.message).toContain('refused');
   });
 
@@ -216,9 +214,8 @@ describeWithSshd('SshConnection against a real OpenSSH sshd', () => {
       const { port } = silent.address() as net.AddressInfo;
       const started = Date.now();
       await sshError(SshConnection.connect(sshd.serverConfig({ port }), { timeoutMs: 500 }), 'timeout');
-      const took = Date.now() - started;
-      expect(took).toBeGreaterThanOrEqual(450);
-      expect(took).toBeLessThan(1500);
+      // Not before the bound it was given (an early give-up would drop slow servers).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     } finally {
       for (const sock of held) sock.destroy();
       silent.close();
@@ -232,7 +229,7 @@ describeWithSshd('SshConnection against a real OpenSSH sshd', () => {
     try {
       const started = Date.now();
       await sshError(conn.readFile(fifo, { timeoutMs: 500 }), 'timeout');
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(450);
       expect(conn.isOpen).toBe(false); // its SFTP channel is wedged: the connection must not be reused
     } finally {
       conn.close();
@@ -256,8 +253,7 @@ describeWithSshd('SshConnection against a real OpenSSH sshd', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
       await own.kill('SIGKILL');
-      const err = await sshError(reading, 'closed');
-      expect(Date.now() - started).toBeLessThan(10_000);
+      const err = await sshError(reading, 'closed'); // the read had 60 s: closed, not timed out
       // 'closed' either way; the message says reset (ECONNRESET) when unread data was in flight.
       expect(err.message).toMatch(/^test \(127\.0\.0\.1:\d+\): (connection dropped|the connection was closed)/);
       expect(conn.isOpen).toBe(false);

@@ -58,8 +58,13 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
       for (const read of reads) applied.push({ read, report });
       return report;
     },
-    noteLeaving: (server, who, ttlMs) => poller.noteLeaving(server, who, ttlMs),
+    noteLeaving: (server, who, ttlMs) => {
+      leavingNoted.push({ server, commonName: who.commonName });
+      return poller.noteLeaving(server, who, ttlMs);
+    },
   };
+  /** Sessions the stream marked as leaving from an exit notice in OpenVPN's log. */
+  const leavingNoted: { server: string; commonName: string }[] = [];
   let stream: ManagementStream;
   /** est-1 only, with status 3 hourly: whatever shows within seconds came from ESTABLISHED. */
   let establishedOnly: ManagementStream;
@@ -145,11 +150,9 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
   it('a connect is stored within seconds from >CLIENT:ESTABLISHED, with status 3 only hourly and no file poll, and reaches the live feed', async () => {
     const alice = client('alice');
     const before = live.length;
-    const started = Date.now();
     await alice.connect(EST);
-    await waitFor(async () => (await events('est-1')).length > 0, { timeoutMs: 5000, intervalMs: 50, what: 'the connect stored' });
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeLessThan(5000); // the periodic status 3 is an hour away: this came from ESTABLISHED
+    // The periodic status 3 is an hour away: a connect stored at all came from ESTABLISHED.
+    await waitFor(async () => (await events('est-1')).length > 0, { timeoutMs: 10_000, intervalMs: 50, what: 'the connect stored' });
     const stored = await events('est-1');
     expect(stored.map((e) => [e.type, e.user, e.session?.virtualAddress])).toEqual([['connected', 'alice', alice.expectedVirtualAddress(EST)]]);
     expect((await store.queries.servers()).find((s) => s.name === 'est-1')).toMatchObject({ source: 'management', onlineCount: 1 });
@@ -162,12 +165,11 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     const carol = client('carol');
     await Promise.all([bob.connect(TCP), carol.connect(UDP)]);
     await waitFor(async () => (await events('tcp-1')).length === 1 && (await events('udp-1')).length === 1, { timeoutMs: 5000, what: 'both connects stored' });
-    const stoppedAt = Date.now();
     await Promise.all([bob.disconnect(TCP), carol.disconnect(UDP)]);
     await waitFor(async () => (await events('tcp-1')).length === 2, { timeoutMs: 6000, intervalMs: 100, what: 'bob\'s disconnect stored' });
     await waitFor(async () => (await events('udp-1')).length === 2, { timeoutMs: 12_000, intervalMs: 100, what: 'carol\'s disconnect stored' });
-    // Well before OpenVPN's 5 s delayed exit would drop carol from the status (a generous bound).
-    expect(Date.now() - stoppedAt).toBeLessThan(4_500);
+    // Carol's end came from her exit notice in the log (OpenVPN keeps listing her ~5 s), not from the status.
+    expect(leavingNoted).toContainEqual({ server: 'udp-1', commonName: 'carol' });
     // ...and the status 3 reads that still list her for those seconds do not bring her back.
     await new Promise((r) => setTimeout(r, 6_000));
     expect(summary(await events('tcp-1'))).toEqual([['connected', 'bob'], ['disconnected', 'bob']]);

@@ -2,7 +2,10 @@
 // config error, 2 usage error or input that is not what the command reads.
 import { UsageError, type CliIo, type Subcommand } from './args.ts';
 import { ExitError } from './config.ts';
-import { errorMessage } from '../log.ts';
+
+/** The long-running commands: they log to stdout, where service managers collect it. */
+const SERVICES = new Set(['start', 'demo']);
+import { errorMessage, logToStderr } from '../log.ts';
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
   parse: async () => (await import('./parse.ts')).parseCommand,
@@ -50,6 +53,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`vpnwatch: unknown command '${name}'\n${usage}`);
     return 2;
   }
+  // The service logs to stdout; every other command answers there, so its log lines go to stderr.
+  if (!SERVICES.has(name)) logToStderr();
   try {
     return await (await load())(rest, io);
   } catch (err) {

@@ -7,7 +7,8 @@ import { serverAndChoice } from '../../commands/kick.ts';
 import type { Config } from '../config.ts';
 import { findServer, unknownServerMessage, type Actor } from '../domain.ts';
 import { UserError } from '../command.ts';
-import { dispatch, parseCommandText } from '../dispatch.ts';
+import { checkInput, dispatch, parseCommandText } from '../dispatch.ts';
+import { findCommand } from '../../commands/index.ts';
 import { ManagementKicker } from '../kick/kicker.ts';
 import { logger } from '../log.ts';
 import { SshPool } from '../ssh.ts';
@@ -25,6 +26,7 @@ function usageError(text: string, config: Config): string | undefined {
   let request;
   try {
     request = parseCommandText(text);
+    checkInput(findCommand(request.name)!, request.input);
   } catch (err) {
     if (err instanceof UserError) return err.message;
     throw err;
@@ -39,7 +41,8 @@ function usageError(text: string, config: Config): string | undefined {
 
 /**
  * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (see
- * usageError), 1 when the answer is an error (a failed kick, an internal error), else 0.
+ * usageError) or any answer the person can fix (a UserError: no name, a Client ID not listed,
+ * nobody by that name), 1 when the answer is an error (a failed kick, an internal error), else 0.
  */
 export function replyCommand(name: string): Subcommand {
   return async (args: string[], io: CliIo): Promise<number> => {
@@ -56,7 +59,8 @@ export function replyCommand(name: string): Subcommand {
       const actor: Actor = { platform: 'cli', userId: who, userName: who };
       const reply = await dispatch(text, actor, { store: db.store, kicker, config }, `terminal (${os.hostname()})`);
       io.out(values.json ? `${JSON.stringify(reply.data ?? reply, null, 2)}\n` : renderReplyText(reply));
-      return reply.tone === 'error' ? 1 : 0;
+      if (reply.userError) io.err(`vpnwatch ${name}: ${reply.title}\n`);
+      return reply.userError ? 2 : reply.tone === 'error' ? 1 : 0;
     } finally {
       await sshPool.closeAll();
       await db.close();

@@ -1,4 +1,7 @@
-// `vpnwatch start`: the long-running service. Stops cleanly on SIGINT/SIGTERM.
+// `vpnwatch start`: the long-running service. The first SIGINT/SIGTERM stops it cleanly: the poll
+// cycle in flight finishes its writes, the notice being posted is recorded, SSH and management
+// connections are closed; if that takes more than STOP_WITHIN_MS, it exits anyway (the writes are
+// idempotent, so the next start is correct). A second signal exits at once.
 import { errorMessage, logger } from '../log.ts';
 import { startService } from '../main.ts';
 import { readArgs, type CliIo } from './args.ts';
@@ -25,14 +28,31 @@ async function run(args: string[], io: CliIo, demo: boolean): Promise<number> {
     return 1;
   }
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info(`${signal}: stopping`);
+    const stop = (signal: NodeJS.Signals) => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      logger.info(`${signal}: stopping (a second signal stops at once)`);
+      const now = (again: NodeJS.Signals) => {
+        logger.warn(`${again}: stopping at once`);
+        process.exit(130);
+      };
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
       resolve();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
+  const deadline = setTimeout(() => {
+    logger.error(`not stopped within ${STOP_WITHIN_MS / 1000} s: exiting anyway`);
+    process.exit(1);
+  }, STOP_WITHIN_MS);
+  deadline.unref();
   await service.stop();
+  clearTimeout(deadline);
   logger.info('stopped');
   return 0;
 }
+
+/** A stop takes at most this long (a service manager's own timeout is usually 10 s or more). */
+const STOP_WITHIN_MS = 9_000;

@@ -1,9 +1,9 @@
 // What a notice says, before any platform touches it: one line per change, grouped per server and
 // poll cycle. Pure: no I/O. Every string is plain data (a common name may be `<!channel>`); the
 // renderers in src/chat/ escape it for their medium.
-import type { VpnEventType, VpnSession } from '../domain.ts';
+import { maskIp, type VpnEventType, type VpnSession } from '../domain.ts';
 import { formatDuration, formatTime, secondsBetween } from '../format.ts';
-import { type StoredEvent } from '../store/records.ts';
+import type { StoredEvent } from '../store/records.ts';
 
 /** One grouped announcement: the changes on one server in one poll cycle. */
 export interface Notice {
@@ -17,19 +17,27 @@ export interface NoticeLine {
   kind: VpnEventType;
   /** Plain text, e.g. "🟢 alice connected from 203.0.113.5 (198.18.0.10)". */
   text: string;
+  /**
+   * The same line for a channel's guests (the privacy rule of src/domain.ts): the real address
+   * masked ("from 203.0.113.x"), and a server-down without its error text (it may name SSH hosts).
+   */
+  guestText: string;
 }
 
-/** The notice as one plain string: "fra-1: a · b" when short, else one change per line. */
-export function noticeText(notice: Notice): string {
-  const texts = notice.lines.map((l) => l.text);
-  if (notice.omitted > 0) texts.push(`…and ${notice.omitted} more change${notice.omitted === 1 ? '' : 's'}`);
+/**
+ * The notice as one plain string: "fra-1: a · b" when short, else one change per line. `realIps`
+ * picks each line's text or guest text; `seeAlso` says where the changes summarised away are.
+ */
+export function noticeText(notice: Notice, opts: { realIps: boolean; seeAlso?: string }): string {
+  const texts = notice.lines.map((l) => (opts.realIps ? l.text : l.guestText));
+  if (notice.omitted > 0) texts.push(`…and ${notice.omitted} more change${notice.omitted === 1 ? '' : 's'}${opts.seeAlso ? `: ${opts.seeAlso}` : ''}`);
   const oneLine = `${notice.server}: ${texts.join(' · ')}`;
   return oneLine.length <= 200 && !oneLine.includes('\n') ? oneLine : `${notice.server}:\n${texts.join('\n')}`;
 }
 
-function where(s: VpnSession): string {
+function where(s: VpnSession, realIps: boolean): string {
   const virtual = s.virtualAddress ?? s.virtualIpv6;
-  return `from ${s.realAddress}${virtual ? ` (${virtual})` : ''}`;
+  return `from ${realIps ? s.realAddress : maskIp(s.realAddress)}${virtual ? ` (${virtual})` : ''}`;
 }
 
 /** " (while vpnwatch was stopped, between 10:00 and 10:15 UTC)": a change seen late, after a restart. */
@@ -43,33 +51,35 @@ function gapNote(e: StoredEvent): string {
 /** One event (and the disconnect it absorbed, for a flap) as one plain line. */
 export function lineFor(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
   const line = plainLine(event, flapFrom);
-  return { ...line, text: line.text + gapNote(event) };
+  const gap = gapNote(event);
+  return { ...line, text: line.text + gap, guestText: line.guestText + gap };
 }
 
 function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
+  const both = (kind: VpnEventType, text: (realIps: boolean) => string): NoticeLine => ({ kind, text: text(true), guestText: text(false) });
   const who = event.user ?? '?';
   const s = event.session;
   switch (event.type) {
     case 'connected':
-      if (flapFrom) return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''} after ${formatDuration(secondsBetween(flapFrom.at, event.at))} away` };
-      return { kind: 'connected', text: `🟢 ${who} connected${s ? ` ${where(s)}` : ''}` };
+      if (flapFrom) return both('reconnected', (ips) => `🔁 ${who} reconnected${s ? ` ${where(s, ips)}` : ''} after ${formatDuration(secondsBetween(flapFrom.at, event.at))} away`);
+      return both('connected', (ips) => `🟢 ${who} connected${s ? ` ${where(s, ips)}` : ''}`);
     case 'reconnected':
-      return { kind: 'reconnected', text: `🔁 ${who} reconnected${s ? ` ${where(s)}` : ''}` };
+      return both('reconnected', (ips) => `🔁 ${who} reconnected${s ? ` ${where(s, ips)}` : ''}`);
     case 'disconnected': {
       const after = s ? ` after ${formatDuration(secondsBetween(s.connectedAt, event.at))}` : '';
-      if (event.endedBy === 'kicked') return { kind: 'disconnected', text: `⛔ ${who} was kicked${after}` };
+      if (event.endedBy === 'kicked') return both('disconnected', () => `⛔ ${who} was kicked${after}`);
       const how = event.endedBy && event.endedBy !== 'disconnected' ? ` (${event.endedBy.replace('-', ' ')})` : '';
-      return { kind: 'disconnected', text: `🔴 ${who} disconnected${after}${how}` };
+      return both('disconnected', () => `🔴 ${who} disconnected${after}${how}`);
     }
     case 'server-down':
-      return { kind: 'server-down', text: `🚨 ${event.server} is down${event.error ? `: ${event.error}` : ''}` };
+      return both('server-down', (ips) => `🚨 ${event.server} is down${event.error && ips ? `: ${event.error}` : ''}`);
     case 'server-up':
-      return { kind: 'server-up', text: `✅ ${event.server} is back up` };
+      return both('server-up', () => `✅ ${event.server} is back up`);
     case 'summary': {
       const c = event.counts ?? { connected: 0, disconnected: 0, reconnected: 0 };
       const parts = [c.connected && `${c.connected} connected`, c.disconnected && `${c.disconnected} left`, c.reconnected && `${c.reconnected} reconnected`].filter(Boolean);
       const stopped = event.since ? ` for ${formatDuration(secondsBetween(event.since, event.at))} (from ${formatTime(event.since)})` : '';
-      return { kind: 'summary', text: `⏸ While vpnwatch was stopped${stopped}: ${parts.join(', ')}` };
+      return both('summary', () => `⏸ While vpnwatch was stopped${stopped}: ${parts.join(', ')}`);
     }
   }
 }

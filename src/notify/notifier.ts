@@ -44,6 +44,8 @@ export interface NotifierOptions {
   maxLines?: number;
   /** Transient failures stop being retried after this long (the delivery is then failed). */
   giveUpAfterMs?: number;
+  /** false while the database does not answer: runs are skipped (the outbox is there). */
+  databaseUp?: () => boolean;
 }
 
 interface Message {
@@ -134,6 +136,7 @@ export class Notifier {
 
   /** One pass over the outbox (what wake() and the tick run). */
   async runOnce(): Promise<void> {
+    if (this.opts.databaseUp && !this.opts.databaseUp()) return;
     const events = await this.opts.store.outbox.pendingEvents(500);
     if (events.length === 0) return;
     const now = this.now();

@@ -44,7 +44,7 @@ export function logSink(log: Logger): NoticeSink {
   return {
     target: 'log',
     async post(_channel, notice) {
-      log.info({ server: notice.server }, noticeText(notice));
+      log.info({ server: notice.server }, noticeText(notice, { realIps: true })); // the log is the operator's
       return null;
     },
   };

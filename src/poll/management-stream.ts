@@ -29,7 +29,7 @@
 import type { LiveMode, LiveModeInfo, ServerConfig, ServerRead, StatusSnapshot } from '../domain.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { leavingClientFromLog, type ConnectManagementOptions, type ManagementClient, type ManagementError } from '../openvpn/management.ts';
-import type { Poller } from './poller.ts';
+import { HeldError, type Poller } from './poller.ts';
 import type { SshPool } from '../ssh.ts';
 import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from '../openvpn/management-access.ts';
 
@@ -268,7 +268,9 @@ export class ManagementStream implements ManagementAccess {
     try {
       await this.#opts.poller.apply([read]);
     } catch (err) {
-      this.#log.error({ err, server: state.server.name }, 'could not store a management read; the next read retries');
+      // Held by the poller (the database is away: one line says so, from the database watch).
+      if (err instanceof HeldError) this.#log.debug({ server: state.server.name }, err.message);
+      else this.#log.error({ err, server: state.server.name }, 'could not store a management read; the next read retries');
     }
   }
 

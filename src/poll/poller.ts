@@ -10,7 +10,7 @@ import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceNa
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
 import type { HistoryRecorder } from './history-recorder.ts';
 import type { LiveFeed } from './live-feed.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
 import type { Store } from '../store/store.ts';
@@ -48,7 +48,9 @@ export interface PollerDeps {
    * starting up does not (no flood); `vpnwatch poll` does: it was asked to find changes.
    */
   announceFirstRead?: boolean;
-  /** Samples every stored read into history (online per minute, traffic, users' figures). */
+  /** How much is held in memory while the database takes no writes (default: HOLD_LIMIT). */
+  holdLimit?: { events: number; batches: number };
+  /** Samples every applied read into history (online per minute, traffic, users' figures). */
   history?: HistoryRecorder;
 }
 
@@ -75,6 +77,8 @@ export class Poller {
   /** Keys of sessions ended by a kick, by server, until a read sees them end. */
   private readonly kicked = new Map<string, Set<string>>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Diffed batches not yet written (writes failed), oldest first: written in order by flush(). */
+  private held: HeldBatch[] = [];
   private readonly byName: Map<string, ServerConfig>;
 
   constructor(private readonly deps: PollerDeps) {
@@ -180,17 +184,65 @@ export class Poller {
     return run;
   }
 
+  /** Batches diffed but not yet written (the database is unreachable), oldest first. */
+  get heldBatches(): number {
+    return this.held.length;
+  }
+
+  /**
+   * For a stop: waits for the batch being written, then tries once to write what is held. What
+   * cannot be written is found again by the next start (it diffs against the stored baseline).
+   */
+  async drain(): Promise<void> {
+    await this.queue;
+    if (this.held.length) await this.flushHeld().catch((err: unknown) => this.deps.log.warn({ err }, 'stopping with changes the database did not take; the next start finds them again'));
+  }
+
+  /** Writes what is held, if anything (the database came back). Serialised with apply(). */
+  flushHeld(): Promise<number> {
+    const run = this.queue.then(() => this.flush());
+    this.queue = run.catch(() => undefined);
+    return run.then((written) => written.length);
+  }
+
   private async applyNow(reads: ServerRead[]): Promise<CycleReport> {
-    const { store, log, metrics } = this.deps;
-    // Another process (`vpnwatch poll` run beside `start`) may have stored newer reads: catch up.
-    const names = reads.map((r) => r.server);
-    const stored = await store.cycles.revisions(names);
-    const behind = names.filter((n) => (stored.get(n) ?? 0) !== (this.revisions.get(n) ?? 0));
+    const limit = this.deps.holdLimit ?? HOLD_LIMIT;
+    if (this.heldEvents() >= limit.events || this.held.length >= limit.batches) {
+      // Full: stop diffing, so the baselines stay where the held changes end; once they are
+      // written, the next read finds everything since (stamped with that read's time).
+      await this.flush();
+    }
+    const cycles = await this.diffReads(reads);
+    if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
+    const written = await this.flush();
+    return {
+      writes: written.reduce((sum, w) => ({ operations: sum.operations + w.operations, bulkWrites: sum.bulkWrites + w.bulkWrites }), { operations: 0, bulkWrites: 0 }),
+      servers: cycles.map((c) => ({
+        server: c.server,
+        ok: c.diff.verdict.result === 'ok',
+        error: c.diff.verdict.message,
+        online: Object.keys(c.diff.baseline.sessions ?? {}).length,
+        events: c.diff.events,
+      })),
+    };
+  }
+
+  /**
+   * Diffs the reads against the baselines and advances them in memory; the cycles are held until
+   * flush() has written them. Memory runs ahead of the store only while writes fail.
+   */
+  private async diffReads(reads: ServerRead[]): Promise<ServerCycle[]> {
+    const { store, metrics } = this.deps;
+    // Another process (`vpnwatch poll` run beside `start`) may have stored newer reads: catch up,
+    // except for servers whose changes are held here (memory is ahead of the store on purpose),
+    // and not at all while the store cannot be asked.
+    const heldServers = new Set(this.held.flatMap((b) => b.cycles.map((c) => c.server)));
+    const names = reads.map((r) => r.server).filter((n) => !heldServers.has(n));
+    const stored = names.length ? await store.cycles.revisions(names).catch(() => null) : null;
+    const behind = stored ? names.filter((n) => (stored.get(n) ?? 0) !== (this.revisions.get(n) ?? 0)) : [];
     if (behind.length) await this.reload(behind);
+
     const cycles: ServerCycle[] = [];
-    const next = new Map<string, ServerBaseline>();
-    /** The baseline each cycle was diffed against (history counts users' bytes from it). */
-    const diffedAgainst = new Map<ServerCycle, ServerBaseline>();
     for (const read of reads) {
       const server = this.byName.get(read.server);
       if (!server) continue; // removed from the config since the read started
@@ -213,7 +265,6 @@ export class Poller {
       // on every read).
       if (!diff.affectsServer && prevSource?.result === sourceState.result
         && Date.parse(read.readAt) - (prevSource.lastReadAt?.getTime() ?? 0) < COUNTER_FLUSH_MS) continue;
-      if (diff.affectsServer) next.set(read.server, diff.baseline);
       const cycle: ServerCycle = {
         server: read.server, host: server.host, read, diff, sourceState,
         // One read of one server (its source and time tell it from any other): the notifier groups by it.
@@ -223,9 +274,21 @@ export class Poller {
         writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
       cycles.push(cycle);
-      diffedAgainst.set(cycle, prev);
+      // History has its own writes (and retries): it follows memory, as the baselines do.
+      this.deps.history?.record(read.server, prev, diff, read.readAt);
+      this.sourceStates.set(read.server, { ...this.sourceStates.get(read.server), [read.source]: sourceState });
+      if (!diff.affectsServer) continue;
+      this.baselines.set(read.server, diff.baseline);
+      if (!diff.rejected) {
+        this.sessionIds.set(read.server, cycle.sessionIds.current);
+        this.quiet.delete(read.server);
+      }
+      for (const s of diff.ended) this.kicked.get(read.server)?.delete(sessionKey(s));
+      // The online list is as good as written once held: held batches are written in order.
+      if (cycle.writeOnline) this.onlineWrittenAt.set(read.server, Date.now());
     }
-    if (cycles.length === 0) return { servers: [], writes: { operations: 0, bulkWrites: 0 } };
+    if (cycles.length === 0) return cycles;
+    this.deps.history?.maybeFlush(cycles.at(-1)!.read.readAt);
 
     // Who is online anywhere after this cycle, for the users these changes touch: their session
     // counts plus this cycle's changes (counting, not rescanning every server's sessions).
@@ -234,39 +297,82 @@ export class Poller {
       for (const s of c.diff.ended) delta.set(userName(s), (delta.get(userName(s)) ?? 0) - 1);
       for (const s of c.diff.started) delta.set(userName(s), (delta.get(userName(s)) ?? 0) + 1);
     }
-    const usersOnline = new Map([...delta].map(([name, d]) => [name, (this.userSessions.get(name) ?? 0) + d > 0]));
-
-    const writes = await store.cycles.applyCycle(cycles, usersOnline);
+    const usersOnline = new Map<string, boolean>();
     for (const [name, d] of delta) {
       const n = (this.userSessions.get(name) ?? 0) + d;
+      usersOnline.set(name, n > 0);
       if (n > 0) this.userSessions.set(name, n); else this.userSessions.delete(name);
     }
-    for (const [name, baseline] of next) this.baselines.set(name, baseline);
-    for (const c of cycles) {
-      this.sourceStates.set(c.server, { ...this.sourceStates.get(c.server), [c.read.source]: c.sourceState });
-      if (!c.diff.affectsServer) continue;
-      this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
-      if (!c.diff.rejected) this.sessionIds.set(c.server, c.sessionIds.current);
-      if (c.writeOnline) this.onlineWrittenAt.set(c.server, Date.now());
+    this.hold({ cycles, usersOnline, events: cycles.reduce((n, c) => n + c.diff.events.length, 0) });
+    return cycles;
+  }
+
+  /**
+   * Holds a batch until it is written. A batch that only refreshes server state (no session came
+   * or went) replaces the state of the same servers in a held batch of the same kind just before
+   * it: the newest state is what gets written, so a long outage holds changes, not every read.
+   */
+  private hold(batch: HeldBatch): void {
+    const stateOnly = (b: HeldBatch) => b.usersOnline.size === 0 && b.events === 0;
+    const last = this.held.at(-1);
+    if (last && stateOnly(last) && stateOnly(batch)) {
+      const slot = (c: ServerCycle) => `${c.server}\n${c.read.source}`;
+      const replaced = new Set(batch.cycles.map(slot));
+      const kept = last.cycles.filter((c) => !replaced.has(slot(c)));
+      // If any replaced cycle was to write the online list, the newest one must write it.
+      const listDue = new Set(last.cycles.filter((c) => replaced.has(slot(c)) && c.writeOnline).map((c) => c.server));
+      for (const c of batch.cycles) if (listDue.has(c.server) && c.diff.affectsServer && !c.diff.rejected) c.writeOnline = true;
+      last.cycles = [...kept, ...batch.cycles];
+      return;
     }
-    for (const c of cycles) {
-      if (!c.diff.rejected) this.quiet.delete(c.server);
-      for (const s of c.diff.ended) this.kicked.get(c.server)?.delete(sessionKey(s));
+    this.held.push(batch);
+  }
+
+  private heldEvents(): number {
+    return this.held.reduce((n, b) => n + b.events, 0);
+  }
+
+  /** Writes the held batches in order; returns their write stats. Throws (keeping the rest held) when a write fails. */
+  private async flush(): Promise<CycleWriteStats[]> {
+    const { store, log } = this.deps;
+    const written: CycleWriteStats[] = [];
+    while (this.held.length) {
+      const batch = this.held[0]!;
+      let stats: CycleWriteStats;
+      try {
+        stats = await store.cycles.applyCycle(batch.cycles, batch.usersOnline);
+      } catch (err) {
+        throw new HeldError(this.held.length, this.heldEvents(), err);
+      }
+      this.held.shift();
+      written.push(stats);
+      for (const c of batch.cycles) if (c.diff.affectsServer) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
+      const events = batch.cycles.flatMap((c) => c.diff.events);
+      for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
+      this.deps.live?.publish({ events, servers: batch.cycles.map((c) => c.server), at: new Date().toISOString() });
     }
-    for (const c of cycles) this.deps.history?.record(c.server, diffedAgainst.get(c)!, c.diff, c.read.readAt);
-    this.deps.history?.maybeFlush(cycles.at(-1)!.read.readAt);
-    const events = cycles.flatMap((c) => c.diff.events);
-    for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
-    this.deps.live?.publish({ events, servers: cycles.map((c) => c.server), at: new Date().toISOString() });
-    return {
-      writes,
-      servers: cycles.map((c) => ({
-        server: c.server,
-        ok: c.diff.verdict.result === 'ok',
-        error: c.diff.verdict.message,
-        online: Object.keys(c.diff.baseline.sessions ?? {}).length,
-        events: c.diff.events,
-      })),
-    };
+    return written;
+  }
+}
+
+interface HeldBatch {
+  cycles: ServerCycle[];
+  usersOnline: Map<string, boolean>;
+  events: number;
+}
+
+/**
+ * Changes held in memory while the database does not take writes, at most: past that the poller
+ * stops diffing (the baselines stay where the held changes end) and the next read after the
+ * database returns finds everything since, stamped with that read's time. ~20,000 events is about
+ * 20 MB; a fleet of 200 servers at 2 % churn makes that in about ten minutes.
+ */
+const HOLD_LIMIT = { events: 20_000, batches: 5_000 };
+
+/** A write failed; the batch and those after it are held and written, in order, by a later flush. */
+export class HeldError extends Error {
+  override readonly name = 'HeldError';
+  constructor(readonly batches: number, readonly events: number, cause: unknown) {
+    super(`the database did not take the poll's writes (${errorMessage(cause)}); ${batches} batch(es) with ${events} event(s) are held and will be written when it does`, { cause });
   }
 }

@@ -34,7 +34,9 @@ export class Store {
 
   /** Connects and makes sure every collection and index exists. */
   static async open(uri: string, dbName?: string): Promise<Store> {
-    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000 });
+    // A database that stops answering (paused, or a network that drops packets) keeps TCP open:
+    // without a socket timeout an operation would wait for ever.
+    const connection = mongoose.createConnection(uri, { ...(dbName ? { dbName } : {}), serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
     await connection.asPromise();
     const store = new Store(connection);
     await Promise.all(Object.values(store.models).map((m) => m.init()));

@@ -2,7 +2,7 @@
 // cells. Pure: no I/O, no clock (the snapshot carries its own `at`), so the page, the client's
 // refresh (view.json) and the tests all see the same thing for the same data. Built in steps so
 // thousands of rows do not hold the event loop.
-import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type HealthState } from '../domain.ts';
+import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type HealthState } from '../domain.ts';
 import { describeMode, formatAgo, formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
 import type { OnlineSession } from '../store/records.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
@@ -63,6 +63,8 @@ export interface StatusView {
   serverOptions: { value: string; label: string }[];
   /** `Showing 12 of 40 connections` when filtered. */
   sessionsNote: string;
+  /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
+  chatNote: string;
   servers: Table;
   sessions: Table;
   recent: Table;
@@ -212,6 +214,15 @@ function offlineTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
   };
 }
 
+const CHAT_NAMES: Record<ChatStatus['platform'], string> = { slack: 'Slack', discord: 'Discord' };
+
+/** One line for the chat platforms that are not connected; their errors (hosts, tokens' fate) for the admin only. */
+function chatNote(chat: ChatStatus[], viewer: Viewer): string {
+  const down = chat.filter((c) => c.state !== 'ok');
+  if (!down.length) return '';
+  return `Chat: ${down.map((c) => `${CHAT_NAMES[c.platform]} ${c.state} since ${formatTime(c.since)}${viewer.admin && c.error ? ` (${c.error})` : ''}`).join('; ')}`;
+}
+
 /**
  * The page's view model, built in steps: each `yield` is a point where the caller may let other
  * work run (thousands of rows take tens of milliseconds).
@@ -237,6 +248,7 @@ export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: Vie
     query: q,
     serverOptions: snapshot.servers.map((s) => ({ value: s.name, label: `${s.name} (${s.onlineCount})` })),
     sessionsNote: q.server ? `Showing ${sessions.rows.length} of ${snapshot.online.length} connections` : `${sessions.rows.length} connections`,
+    chatNote: chatNote(snapshot.chat ?? [], viewer),
     servers: serversTable(snapshot, viewer),
     sessions,
     recent: recentTable(snapshot, viewer),

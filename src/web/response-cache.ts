@@ -123,7 +123,7 @@ export async function sendBody(req: Request, res: Response, body: Body): Promise
 /** Lets the event loop serve other requests in the middle of long work (rendering 5,000 rows). */
 export const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Runs a stepped computation (view-model.ts), letting other requests through between steps. */
+/** Runs a stepped computation (page-view.ts), letting other requests through between steps. */
 export async function stepped<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = steps.next();

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
+import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
 import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,6 +34,8 @@ export interface WebDeps {
   log?: Logger;
   /** How each server is followed now (the management streams). */
   modes?: () => Record<string, LiveModeInfo>;
+  /** How each chat platform's connection stands. */
+  chat?: () => ChatStatus[];
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -105,8 +107,9 @@ export function createWebApp(deps: WebDeps): express.Express {
       lists = { written, online, recent, offline };
     }
     const modes = deps.modes?.() ?? {};
-    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, online: lists.online, recent: lists.recent, offline: lists.offline };
-    return { snapshot, signature: `${written}#${JSON.stringify(modes)}` };
+    const chat = deps.chat?.() ?? [];
+    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, chat, online: lists.online, recent: lists.recent, offline: lists.offline };
+    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(chat)}` };
   }, deps.snapshotMs ?? 1000);
   // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
   live.subscribe(() => cache.invalidate());
@@ -279,8 +282,12 @@ export function createWebApp(deps: WebDeps): express.Express {
     const modes = deps.modes?.() ?? {};
     const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
     const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
+    // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
+    // (ok: false), but this process still works, so the status stays 200 for load balancers.
+    const chat = deps.chat?.() ?? [];
     const body = {
       mongo,
+      ...(deps.chat ? { chat: Object.fromEntries(chat.map((c) => [c.platform, { state: c.state, error: c.error, since: c.since }])) } : {}),
       lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
       servers: servers.map((s) => ({
         name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
@@ -289,7 +296,7 @@ export function createWebApp(deps: WebDeps): express.Express {
         problems: sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
       })),
     };
-    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0);
+    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0) && chat.every((c) => c.state !== 'failing');
     res.setHeader('Cache-Control', 'no-store');
     res.status(mongo ? 200 : 503).json({ ok, ...body });
   });

@@ -5,7 +5,12 @@
 //   Channel for a channel the bot cannot see) and edited (404 Unknown Message for one it does not
 //   hold: never posted, or deleted with deleteMessage);
 // - the gateway: HELLO → IDENTIFY → READY + GUILD_CREATE, heartbeat ACKs, and dispatches such as
-//   INTERACTION_CREATE on demand.
+//   INTERACTION_CREATE on demand; `sendReady = false` makes it a gateway that never says READY;
+// - Discord's message limits (see discordMessageProblems below) on every route that posts or
+//   edits a message (channel messages, interaction callbacks, the webhook routes of a reply): a
+//   message that breaks one gets Discord's 400 with code 50035 and its errors object, so a test
+//   fails when something vpnwatch sends would not fit; and the limits of command registration
+//   (descriptions of 1-100 characters, `contexts` from 0-2).
 // Tests can queue other answers per route (a 429 with retry-after, a 500) and read every call.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +40,79 @@ export const IDS = {
   member: '400000000000000002',
 };
 
+/** One entry of Discord's errors object: `{ _errors: [{ code, message }] }` at the field's path. */
+type FormErrors = { [key: string]: FormErrors } & { _errors?: { code: string; message: string }[] };
+
+/**
+ * Discord's limits on a message (the API's "Embed Limits" and message content, checked through the
+ * search tool against the SDKs that mirror them and the errors Discord returns): content up to 2,000
+ * characters; up to 10 embeds; in an embed, title 256, description 4,096, up to 25 fields, field
+ * name 1-256 and value 1-1,024 (both required), footer text 2,048, author name 256; and the title,
+ * description, field names and values, footer and author texts of all embeds together up to
+ * 6,000. Characters are counted as Unicode code points. Returns Discord's `errors` object, or
+ * null for a message Discord takes.
+ */
+export function discordMessageProblems(body: any): FormErrors | null {
+  const errors: FormErrors = {};
+  const length = (text: unknown) => [...String(text ?? '')].length;
+  const put = (path: (string | number)[], code: string, message: string) => {
+    let node = errors;
+    for (const key of path) node = (node[String(key)] ??= {} as FormErrors);
+    (node._errors ??= []).push({ code, message });
+  };
+  const max = (path: (string | number)[], text: unknown, limit: number) => {
+    if (text !== undefined && text !== null && length(text) > limit) put(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${limit} or fewer in length.`);
+  };
+  const required = (path: (string | number)[], text: unknown, limit: number) => {
+    if (text === undefined || text === null || length(text) === 0) put(path, 'BASE_TYPE_REQUIRED', 'This field is required');
+    else max(path, text, limit);
+  };
+  max(['content'], body?.content, 2000);
+  const embeds: any[] = Array.isArray(body?.embeds) ? body.embeds : [];
+  if (embeds.length > 10) put(['embeds'], 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+  let total = 0;
+  embeds.forEach((e, i) => {
+    max(['embeds', i, 'title'], e.title, 256);
+    max(['embeds', i, 'description'], e.description, 4096);
+    max(['embeds', i, 'author', 'name'], e.author?.name, 256);
+    if (e.footer) required(['embeds', i, 'footer', 'text'], e.footer.text, 2048);
+    const fields: any[] = e.fields ?? [];
+    if (fields.length > 25) put(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+    fields.forEach((f, j) => {
+      required(['embeds', i, 'fields', j, 'name'], f.name, 256);
+      required(['embeds', i, 'fields', j, 'value'], f.value, 1024);
+      total += length(f.name) + length(f.value);
+    });
+    total += length(e.title) + length(e.description) + length(e.footer?.text) + length(e.author?.name);
+  });
+  if (total > 6000) put(['embeds'], 'MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000');
+  return Object.keys(errors).length ? errors : null;
+}
+
+/** Registration limits: every description 1-100 characters, contexts from 0 (guild), 1 (bot DM), 2 (private channel). */
+function commandProblems(commands: any[]): FormErrors | null {
+  const errors: FormErrors = {};
+  const put = (path: (string | number)[], code: string, message: string) => {
+    let node = errors;
+    for (const key of path) node = (node[String(key)] ??= {} as FormErrors);
+    (node._errors ??= []).push({ code, message });
+  };
+  const check = (o: any, path: (string | number)[]) => {
+    const n = [...String(o.description ?? '')].length;
+    if (n < 1 || n > 100) put([...path, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+    (o.options ?? []).forEach((sub: any, i: number) => check(sub, [...path, 'options', i]));
+  };
+  commands.forEach((c, i) => {
+    check(c, [i]);
+    (c.contexts ?? []).forEach((ctx: unknown, j: number) => {
+      if (![0, 1, 2].includes(ctx as number)) put([i, 'contexts', j], 'ENUM_TYPE_COERCE', `Value "${String(ctx)}" is not a valid enum value.`);
+    });
+  });
+  return Object.keys(errors).length ? errors : null;
+}
+
+const invalidFormBody = (errors: FormErrors): FakeAnswer => ({ status: 400, body: { message: 'Invalid Form Body', code: 50035, errors } });
+
 const user = (id: string, username: string) => ({ id, username, discriminator: '0', global_name: username, avatar: null });
 
 export async function startFakeDiscord(opts: { token: string }) {
@@ -47,6 +125,9 @@ export async function startFakeDiscord(opts: { token: string }) {
   const snowflake = () => String(++nextId);
   /** Each channel message posted, by id, as it reads now. */
   const messages = new Map<string, any>();
+  /** Every message refused for breaking a limit: the route, and Discord's errors object. */
+  const rejections: { route: string; errors: FormErrors }[] = [];
+  const control = { sendReady: true };
 
   // ---- gateway ----
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -61,7 +142,7 @@ export async function startFakeDiscord(opts: { token: string }) {
       const frame = JSON.parse(String(raw));
       frames.push(frame);
       if (frame.op === 1) send({ op: 11 });
-      if (frame.op !== 2) return;
+      if (frame.op !== 2 || !control.sendReady) return;
       dispatch('READY', {
         v: 10, user: { ...user(IDS.app, 'vpnbot'), bot: true, flags: 0 }, guilds: [{ id: IDS.guild, unavailable: true }],
         session_id: 'fake-session', resume_gateway_url: gatewayUrl, shard: [0, 1], application: { id: IDS.app, flags: 0 },
@@ -111,6 +192,15 @@ export async function startFakeDiscord(opts: { token: string }) {
         return send({ status: 200, body: { url: gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } } });
       }
       if (method === 'GET' && path === '/applications/@me') return send({ status: 200, body: { id: IDS.app, name: 'vpnwatch', flags: 0 } });
+      // Every route that posts or edits a message checks Discord's limits first.
+      const postsMessage = (method === 'POST' && /^\/channels\/\d+\/messages$/.test(path)) || (method === 'PATCH' && /^\/channels\/\d+\/messages\/\d+$/.test(path))
+        || (method !== 'DELETE' && /^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/.test(path));
+      const callbackData = /^\/interactions\/\d+\/[^/]+\/callback$/.test(path) ? body?.data : undefined;
+      const problems = postsMessage ? discordMessageProblems(body) : callbackData ? discordMessageProblems(callbackData) : null;
+      if (problems) {
+        rejections.push({ route: `${method} ${path}`, errors: problems });
+        return send(invalidFormBody(callbackData ? { data: problems } : problems));
+      }
       if (method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) return send({ status: 204 });
       if ((m = path.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/))) {
         if (method === 'DELETE') return send({ status: 204 });
@@ -118,10 +208,13 @@ export async function startFakeDiscord(opts: { token: string }) {
       }
       if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path)) return send({ status: 200, body: message(IDS.channel, body) });
       if (method === 'PUT' && (m = path.match(/^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/))) {
+        const refused = commandProblems(body as any[]);
+        if (refused) return send(invalidFormBody(refused));
         return send({ status: 200, body: (body as any[]).map((c) => ({ id: snowflake(), application_id: m![1], guild_id: m![2], version: '1', type: 1, default_member_permissions: null, ...c })) });
       }
       if (method === 'POST' && (m = path.match(/^\/channels\/(\d+)\/messages$/))) {
         if (m[1] !== IDS.channel) return send({ status: 404, body: { message: 'Unknown Channel', code: 10003 } });
+        if (!body?.content && !body?.embeds?.length) return send({ status: 400, body: { message: 'Cannot send an empty message', code: 50006 } });
         const posted = message(m[1]!, body);
         messages.set(posted.id, posted);
         return send({ status: 200, body: posted });
@@ -144,6 +237,11 @@ export async function startFakeDiscord(opts: { token: string }) {
     rest,
     frames,
     messages,
+    rejections,
+    /** false: IDENTIFY is never answered with READY (a gateway that hangs). */
+    set sendReady(value: boolean) {
+      control.sendReady = value;
+    },
     /** Someone deleted the message: later edits of it get 404 Unknown Message. */
     deleteMessage(id: string) {
       messages.delete(id);

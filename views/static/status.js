@@ -64,6 +64,9 @@
     filter.elements.sort.value = view.query.sort;
     filter.elements.dir.value = view.query.dir;
     setText(document.getElementById('sessions-note'), view.sessionsNote);
+    const chatNote = document.getElementById('chat-note');
+    setText(chatNote, view.chatNote);
+    chatNote.hidden = !view.chatNote;
     for (const id of ['servers', 'sessions', 'recent', 'offline']) patchTable(id, view[id]);
   }
 
@@ -116,7 +119,7 @@
     if (empty) empty.hidden = table.rows.length > 0;
   }
 
-  /** The same rule as cellClass() in src/web/view-model.ts. */
+  /** The same rule as cellClass() in src/web/page-view.ts. */
   function cellClass(column, row) {
     const dot = column && column.dot && row.dot ? `dot ${row.dot}` : '';
     return column && column.cls ? (dot ? `${column.cls} ${dot}` : column.cls) : dot;
