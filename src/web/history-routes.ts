@@ -1,9 +1,11 @@
 // The history API: GET /api/history (aggregate: anyone), GET /api/users/:name/history and
-// GET /api/top (per-user figures: the admin only, like real IPs). Mounted by src/web/server.ts
-// after the middleware that says who is looking (res.locals.viewer).
+// GET /api/top (per-user figures: the admin only, like real IPs), and a user's page, /users/:name
+// (admin only). Mounted by src/web/server.ts after the middleware that says who is looking
+// (res.locals.viewer).
 import { Router, type Request, type Response } from 'express';
 import type { HistoryConfig } from '../config.ts';
 import { findServer, unknownServerMessage } from '../domain.ts';
+import { formatTime } from '../format.ts';
 import { DAY_MS, FLEET_SERIES, TOP_RANGES, type TopBy, type TopRange } from '../store/history.ts';
 import type { Store } from '../store/store.ts';
 import type { Viewer } from './viewer.ts';
@@ -11,6 +13,8 @@ import type { Viewer } from './viewer.ts';
 /** Without ?server=, one series per server as well as the fleet's, up to this many servers. */
 export const PER_SERVER_SERIES_MAX = 50;
 const USER_RANGES = { '7d': 7, '30d': 30, '400d': 400 } as const;
+/** The user page charts this many of their latest sessions. */
+const USER_PAGE_SESSIONS = 300;
 
 export interface HistoryRoutesDeps {
   store: Store;
@@ -88,6 +92,22 @@ export function historyRoutes(deps: HistoryRoutesDeps): Router {
     const top = await store.history.top(range, by);
     res.json({ range, by, computedAt: top.computedAt, users: top.users });
   }));
+
+  // A user's page: their sessions over time and their days (the charts fetch the JSON above).
+  router.get('/users/:name', async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (!(res.locals.viewer as Viewer).admin) {
+      return void res.status(401).render('message', { title: 'Admin only', message: "A user's history is for the admin: sign in at /login with VPNWATCH_ADMIN_TOKEN." });
+    }
+    const report = await store.queries.userReport(String(req.params.name), USER_PAGE_SESSIONS);
+    if (!report) return void res.status(404).render('message', { title: 'Not found', message: `No user '${req.params.name}'.` });
+    const sessions = [
+      ...report.online.map((s) => ({ server: s.server, connectedAt: s.connectedAt, disconnectedAt: null, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent })),
+      ...report.recent.filter((s) => s.disconnectedAt).map((s) => ({ server: s.server, connectedAt: s.connectedAt.toISOString(), disconnectedAt: s.disconnectedAt!.toISOString(), bytesReceived: s.bytesReceived, bytesSent: s.bytesSent })),
+    ];
+    const summary = report.online.length ? `online now on ${[...new Set(report.online.map((s) => s.server))].join(', ')}` : `last seen ${formatTime(report.user.lastSeen)}`;
+    res.render('user', { view: { user: report.user.name, summary: `${summary} · ${report.user.sessionCount} sessions since ${formatTime(report.user.firstSeen)}`, sessions } });
+  });
 
   return router;
 }
