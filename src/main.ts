@@ -27,7 +27,8 @@ import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import type { HistoryJobData, HistoryJobMessage, PollJobData, PollJobMessage } from './poll/job-messages.ts';
-import { DAY_MS } from './store/history.ts';
+import { LiveAlerts } from './notify/alerts.ts';
+import { DAY_MS, FLEET_SERIES } from './store/history.ts';
 import { logSink, noticeTargets, type NoticeSink } from './notify/targets.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
@@ -92,8 +93,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
 
     await db.store.history.ensureRetentionIndexes(config.history);
     // A read's bytes go into its minute when the previous good read was at most two polls (and a minute) before.
+    const alerts = new LiveAlerts({ config: config.alerts, history: db.store.history, targets: (server) => noticeTargets(active, server), log: log.child({ component: 'alerts' }) });
     const history = new HistoryRecorder({
-      history: db.store.history, maxSpanMs: (2 * pollSeconds + 60) * 1000, minutesRetainMs: config.history.minutesDays * DAY_MS, log: log.child({ component: 'history' }),
+      history: db.store.history, maxSpanMs: (2 * pollSeconds + 60) * 1000, minutesRetainMs: config.history.minutesDays * DAY_MS, log: log.child({ component: 'history' }), alerts,
     });
     stops.push(() => history.flush());
     const poller = new Poller({
@@ -190,8 +192,15 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       onError: (err) => log.error({ err }, 'poll job failed'),
       history: {
         intervalSeconds: config.demo ? DEMO_HISTORY_JOB_SECONDS : HISTORY_JOB_SECONDS,
-        workerData: { uri: db.uri, dbName: db.store.connection.name, history: config.history } satisfies HistoryJobData,
-        onMessage: (message) => log.debug({ ...(message as HistoryJobMessage).result }, 'history rolled up'),
+        workerData: {
+          uri: db.uri, dbName: db.store.connection.name, history: config.history,
+          notices: { alerts: config.alerts, ...(config.digest ? { digest: config.digest } : {}), targets: noticeTargets(active, FLEET_SERIES) },
+        } satisfies HistoryJobData,
+        onMessage: (message) => {
+          const { result, notices } = message as HistoryJobMessage;
+          log.debug({ ...result }, 'history rolled up');
+          if (notices.length) notifier.wake();
+        },
       },
     });
     bree.on('worker created', () => { cycleStarted = performance.now(); });

@@ -12,6 +12,7 @@
 import { sessionKey, userName } from '../domain.ts';
 import type { Logger } from '../log.ts';
 import { encodeKey, floorTo, FLEET, HOUR_MS, MINUTE_MS, minutesId, type HistoryStore, type MinuteSlot, type UserFigures } from '../store/history.ts';
+import type { LiveAlerts } from '../notify/alerts.ts';
 import type { DiffResult, ServerBaseline } from './diff.ts';
 
 /** Minute slots and user figures reach the store at least this often. */
@@ -37,11 +38,14 @@ export interface HistoryRecorderDeps {
   /** How long minute documents are kept (HISTORY_MINUTES_DAYS). */
   minutesRetainMs: number;
   log: Logger;
+  /** Alerts that follow the reads (online drops, shared accounts): observed here, stored at each flush. */
+  alerts?: LiveAlerts;
 }
 
 export class HistoryRecorder {
   private readonly buckets = new Map<string, Bucket>();
   private lastFlushAt = 0;
+  private latestReadAt: string | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: HistoryRecorderDeps) {}
@@ -60,6 +64,8 @@ export class HistoryRecorder {
   /** One stored read of `server`: `prev` is the baseline it was diffed against. Rejected reads add nothing. */
   record(server: string, prev: ServerBaseline, diff: DiffResult, readAt: string): void {
     if (diff.rejected || !diff.affectsServer) return;
+    this.deps.alerts?.observe(server, prev, diff, readAt);
+    this.latestReadAt = readAt;
     const at = Date.parse(readAt);
     const online = diff.baseline.sessions ?? {};
     const b = this.bucket(server, at);
@@ -112,6 +118,8 @@ export class HistoryRecorder {
   }
 
   private async flushNow(): Promise<void> {
+    // Alerts have their own retry (what is due stays due): they must not hold up the samples.
+    if (this.latestReadAt) await this.deps.alerts?.flush(this.latestReadAt).catch((err: unknown) => this.deps.log.warn({ err }, 'alerts: could not store the notices; the next flush retries'));
     const dirty = [...this.buckets.values()].filter((b) => b.dirtyMinutes.size || b.dirtyUsers.size);
     if (dirty.length === 0) return;
     const unseeded = dirty.filter((b) => !b.seeded);

@@ -2,6 +2,7 @@
 // what the worker is given, and what it posts back. Plain data only (it is structured-cloned).
 import type { HistoryConfig } from '../config.ts';
 import type { ServerConfig, ServerRead } from '../domain.ts';
+import type { DailyNoticesConfig } from '../notify/digest.ts';
 import type { RollUpResult } from '../store/history.ts';
 
 export interface PollJobData {
@@ -18,10 +19,14 @@ export interface HistoryJobData {
   uri: string;
   dbName: string;
   history: HistoryConfig;
+  /** The digest and the quota alert (src/notify/digest.ts). */
+  notices: DailyNoticesConfig;
 }
 
 /** What it posts when a run is done. */
 export interface HistoryJobMessage {
   type: 'history-rollup';
   result: RollUpResult;
+  /** Ids of the notices (digest, quota alerts) this run stored. */
+  notices: string[];
 }

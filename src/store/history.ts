@@ -14,6 +14,8 @@
 // of each minute computed in memory and `$set` (a write repeated after a failure sets the same
 // values). The history job (jobs/history-rollup.ts → rollUp below) makes everything else from them
 // and deletes what is past its retention. A minute nobody sampled has no slot: a gap, not a zero.
+import { createHash } from 'node:crypto';
+import mongoose from 'mongoose';
 import type { HistoryConfig } from '../config.ts';
 import type { Models } from './models.ts';
 
@@ -165,6 +167,19 @@ type Slots<T> = Record<string, T>;
 interface MinutesDocLean { _id: string; m?: Slots<MinuteSlot> }
 interface HoursDocLean { _id: string; h?: Slots<HourSlot> }
 
+/** A notice to store in the outbox (src/notify/alerts.ts, digest.ts). */
+export interface HistoryNotice {
+  /** Derived from the condition: the same condition always gives the same id. */
+  id: string;
+  server: string;
+  user?: string;
+  at: string;
+  text: string;
+  /** For a channel's guests: no real IPs. */
+  guestText: string;
+  targets: string[];
+}
+
 export interface RollUpResult {
   hours: number;
   users: number;
@@ -296,6 +311,64 @@ export class HistoryStore {
   async top(range: TopRange, by: TopBy): Promise<TopList> {
     const doc = await this.models.HistoryMeta.collection.findOne<{ at: Date; json: string }>({ _id: `top|${range}|${by}` } as object);
     return { range, by, computedAt: doc ? doc.at.toISOString() : null, users: doc ? (JSON.parse(doc.json) as TopUser[]) : [] };
+  }
+
+  // ---- notices: alerts and the digest ----------------------------------------------------------
+
+  /**
+   * Stores notices (alerts, their resolved lines, the digest) as events in the notifier's outbox.
+   * Each id is derived from its condition, and the write is an insert-if-absent: a notice written
+   * twice, by a retry or by a second vpnwatch seeing the same condition, is stored and sent once.
+   * Returns the ids that were new.
+   */
+  async writeNotices(notices: HistoryNotice[]): Promise<string[]> {
+    if (notices.length === 0) return [];
+    const ids = notices.map((n) => noticeEventId(n.id));
+    const existing = new Set((await this.models.Event.collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id.toHexString()));
+    const fresh = notices.filter((n) => !existing.has(noticeEventId(n.id).toHexString()));
+    if (fresh.length === 0) return [];
+    const counter = await this.models.Counter.findOneAndUpdate({ _id: 'events' }, { $inc: { seq: fresh.length } }, { upsert: true, returnDocument: 'after' }).lean();
+    const first = counter!.seq - fresh.length + 1;
+    await this.models.Event.collection.bulkWrite(fresh.map((n, i) => ({ updateOne: { filter: { _id: noticeEventId(n.id) }, upsert: true, update: { $setOnInsert: {
+      type: 'notice', server: n.server, at: new Date(n.at), user: n.user ?? null, session: null, previous: null, endedBy: null, error: null,
+      cycle: `notice:${n.id}`, seq: first + i, since: null, gapFrom: null, gapTo: null, counts: null, text: n.text, guestText: n.guestText,
+      pending: n.targets.length > 0,
+      deliveries: n.targets.map((target) => ({ target, state: 'pending', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),
+    } } } })) as never, { ordered: false });
+    return fresh.map((n) => n.id);
+  }
+
+  /** The state an alert kind keeps between runs (which conditions are raised), by name. */
+  async alertState<T>(name: string): Promise<T | null> {
+    const doc = await this.models.HistoryMeta.collection.findOne<{ json: string }>({ _id: `alerts|${name}` } as object);
+    return doc ? (JSON.parse(doc.json) as T) : null;
+  }
+
+  async setAlertState(name: string, state: unknown, at: Date): Promise<void> {
+    await this.models.HistoryMeta.collection.updateOne({ _id: `alerts|${name}` } as object, { $set: { at, json: JSON.stringify(state) } }, { upsert: true });
+  }
+
+  /** Ended sessions, server-down/up events and kicks between `from` and `to`: the digest's raw facts (a scan; the job only). */
+  async dayFacts(from: Date, to: Date): Promise<{ outages: { server: string; type: string; at: Date }[]; kicks: number }> {
+    const outages = await this.models.Event.find({ at: { $gte: from, $lt: to }, type: { $in: ['server-down', 'server-up'] } }, { server: 1, type: 1, at: 1 }).sort({ at: 1 }).lean();
+    const kicks = await this.models.Kick.countDocuments({ at: { $gte: from, $lt: to }, result: { $in: ['kicked', 'partial'] } });
+    return { outages: outages.map((o) => ({ server: o.server, type: o.type, at: o.at })), kicks };
+  }
+
+  /** Every user's figures over [from, to), from the user hours (kept three days): the digest's users. */
+  async usersBetween(from: number, to: number): Promise<Map<string, UserFigures>> {
+    const ids: string[] = [];
+    for (let h = floorTo(from, HOUR_MS); h < to; h += HOUR_MS) ids.push(hourKey(h));
+    const docs = await this.models.HistoryUserHours.collection.find<{ u?: Slots<UserFigures> }>({ _id: { $in: ids } } as object).toArray();
+    const users = new Map<string, UserFigures>();
+    for (const d of docs) for (const [k, f] of Object.entries(d.u ?? {})) users.set(decodeKey(k), addUserFigures(users.get(decodeKey(k)), f));
+    return users;
+  }
+
+  /** Every user's figures in one UTC day (the day document), decoded. */
+  async dayUsers(dayStart: number): Promise<Map<string, UserFigures>> {
+    const doc = await this.models.HistoryDays.collection.findOne<{ u?: Slots<UserFigures> }>({ _id: dayKey(dayStart) } as object);
+    return new Map(Object.entries(doc?.u ?? {}).map(([k, f]) => [decodeKey(k), f]));
   }
 
   // ---- the history job -------------------------------------------------------------------------
@@ -469,6 +542,11 @@ export class HistoryStore {
       await model.collection.createIndex(key, { expireAfterSeconds: seconds, name });
     }
   }
+}
+
+/** The event id of a notice: an ObjectId (as every event's) derived from the condition's id. */
+function noticeEventId(id: string): mongoose.Types.ObjectId {
+  return new mongoose.Types.ObjectId(createHash('sha256').update(`notice\n${id}`).digest().subarray(0, 12));
 }
 
 /** An hour's sample from its minute samples. */

@@ -119,7 +119,7 @@ const deliverySchema = new Schema({
 }, { _id: false });
 
 const eventSchema = new Schema({
-  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary'], required: true },
+  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary', 'notice'], required: true },
   server: { type: String, required: true },
   at: { type: Date, required: true },
   user: { type: String, default: null },
@@ -136,6 +136,9 @@ const eventSchema = new Schema({
   /** Seen on the first read after a restart: it happened between these times. */
   gapFrom: { type: Date, default: null },
   gapTo: { type: Date, default: null },
+  /** notice (alerts and the digest: src/notify/alerts.ts, digest.ts): its text, and the text for guests (no real IPs). */
+  text: { type: String, default: null },
+  guestText: { type: String, default: null },
   /** summary: sessions that came, went and came back while vpnwatch was stopped. */
   counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
   /** true when some delivery is still pending: what the notifier's query looks for. */
