@@ -132,7 +132,9 @@ const envSchema = z.object({
   HISTORY_HOURS_DAYS: int(400, 1, 3660),
   RETENTION_DAYS: int(400, 1, 3660),
   DIGEST_TIME: z.preprocess(emptyToUndefined, z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour), such as 08:30').optional()),
-  DIGEST_TZ: z.preprocess(emptyToUndefined, z.string().default('UTC')),
+  DIGEST_TZ: z.preprocess(emptyToUndefined, z.string().default('UTC').superRefine((zone, ctx) => {
+    if (!validTimeZone(zone)) ctx.addIssue({ code: 'custom', message: `unknown time zone '${zone}' (use an IANA name such as Europe/Berlin)` });
+  })),
   ALERT_SHARED_ACCOUNT_IPS: optionalInt(2, 100),
   ALERT_DAILY_QUOTA_GB: z.preprocess(emptyToUndefined, z.coerce.number({ error: 'must be a number' }).positive('must be more than 0').optional()),
   ALERT_ONLINE_DROP_PERCENT: optionalInt(1, 100),
@@ -346,7 +348,6 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
     if (e.DISCORD_API_URL) discord.apiUrl = e.DISCORD_API_URL.replace(/\/$/, '');
   }
 
-  if (!validTimeZone(e.DIGEST_TZ)) problems.push(`environment: DIGEST_TZ: unknown time zone '${e.DIGEST_TZ}' (use an IANA name such as Europe/Berlin)`);
   if (e.HISTORY_HOURS_DAYS < e.HISTORY_MINUTES_DAYS) problems.push(`environment: HISTORY_HOURS_DAYS: must be at least HISTORY_MINUTES_DAYS (${e.HISTORY_MINUTES_DAYS}): hours are rolled up from minutes`);
 
   if (problems.length > 0) throw new ConfigError(problems);
