@@ -389,14 +389,17 @@ export class HistoryStore {
     const firstHour = Math.max(rolledThrough - HOUR_MS, nowMs - history.minutesDays * DAY_MS, currentHour - 40 * DAY_MS);
     const servers = [...(await this.models.Server.find({}, { name: 1 }).lean()).map((s) => s.name)];
     let users = 0;
-    const daysTouched = new Set<number>();
+    /** Per day, the users whose figures this run rolled (only their own day documents change). */
+    const touched = new Map<number, Set<string>>();
     let hours = 0;
     for (let h = floorTo(firstHour, HOUR_MS); h <= currentHour; h += HOUR_MS) {
-      users += await this.rollHour(h, servers, history);
-      daysTouched.add(floorTo(h, DAY_MS));
+      const seen = await this.rollHour(h, servers, history);
+      users += seen.length;
+      const day = floorTo(h, DAY_MS);
+      touched.set(day, new Set([...(touched.get(day) ?? []), ...seen]));
       hours += 1;
     }
-    for (const day of daysTouched) await this.rollDay(day, history);
+    for (const [day, seen] of touched) await this.rollDay(day, seen, history);
     await this.computeTops(nowMs);
     // An hour is final once the poller's last flush for it is surely in (a minute after it ended).
     const final = floorTo(nowMs - 2 * MINUTE_MS, HOUR_MS) - HOUR_MS;
@@ -405,11 +408,11 @@ export class HistoryStore {
     return { hours, users, deleted, ms: Math.round(performance.now() - started) };
   }
 
-  /** One hour: each server's and the fleet's hour sample, the fleet's minutes, and the users' hour. Returns the users seen. */
-  private async rollHour(hourStart: number, servers: string[], history: HistoryConfig): Promise<number> {
+  /** One hour: each server's and the fleet's hour sample, the fleet's minutes, and the users' hour. Returns the users seen (encoded). */
+  private async rollHour(hourStart: number, servers: string[], history: HistoryConfig): Promise<string[]> {
     const docs = await this.models.HistoryMinutes.collection
       .find<{ _id: string; server: string; m?: Slots<MinuteSlot>; u?: Slots<UserFigures> }>({ _id: { $in: servers.map((s) => minutesId(s, hourStart)) } } as object).toArray();
-    if (docs.length === 0) return 0;
+    if (docs.length === 0) return [];
     const dayStart = floorTo(hourStart, DAY_MS);
     const hourOfDay = String((hourStart - dayStart) / HOUR_MS);
     const hoursExpire = new Date(dayStart + DAY_MS + history.hoursDays * DAY_MS);
@@ -439,11 +442,11 @@ export class HistoryStore {
     await this.models.HistoryUserHours.collection.updateOne({ _id: hourKey(hourStart) } as object, {
       $set: { hour: new Date(hourStart), u: userFigures, expireAt: new Date(hourStart + USER_HOURS_KEPT_MS) },
     }, { upsert: true });
-    return Object.keys(userFigures).length;
+    return Object.keys(userFigures);
   }
 
-  /** One day's users: the fleet's day document, and each user's own day, from the day's user hours. */
-  private async rollDay(dayStart: number, history: HistoryConfig): Promise<void> {
+  /** One day's users: the fleet's day document, and the day of each user in `touched`, from the day's user hours. */
+  private async rollDay(dayStart: number, touched: Set<string>, history: HistoryConfig): Promise<void> {
     const ids = Array.from({ length: 24 }, (_, i) => hourKey(dayStart + i * HOUR_MS));
     const hourDocs = await this.models.HistoryUserHours.collection.find<{ u?: Slots<UserFigures> }>({ _id: { $in: ids } } as object).toArray();
     if (hourDocs.length === 0) return;
@@ -451,7 +454,7 @@ export class HistoryStore {
     for (const d of hourDocs) for (const [user, figures] of Object.entries(d.u ?? {})) day[user] = addUserFigures(day[user], figures);
     const expireAt = new Date(dayStart + DAY_MS + history.hoursDays * DAY_MS);
     await this.models.HistoryDays.collection.updateOne({ _id: dayKey(dayStart) } as object, { $set: { day: new Date(dayStart), u: day, expireAt } }, { upsert: true });
-    const ops = Object.entries(day).map(([key, [received, sent, seconds, sessions, ...servers]]) => {
+    const ops = Object.entries(day).filter(([key]) => touched.has(key)).map(([key, [received, sent, seconds, sessions, ...servers]]) => {
       const user = decodeKey(key);
       return { updateOne: { filter: { _id: userDayId(user, dayStart) }, upsert: true, update: { $set: {
         user, day: new Date(dayStart), bytesReceived: received, bytesSent: sent, onlineSeconds: seconds, sessions, servers, expireAt,
