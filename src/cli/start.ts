@@ -51,6 +51,9 @@ async function run(args: string[], io: CliIo, demo: boolean): Promise<number> {
   await service.stop();
   clearTimeout(deadline);
   logger.info('stopped');
+  // Everything is closed; a library handle that would not let go (discord.js's gateway, destroyed
+  // while it waited for READY) must not keep the process alive.
+  setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }
 

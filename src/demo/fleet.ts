@@ -21,8 +21,9 @@ export interface DemoFleet {
   stop(): Promise<void>;
 }
 
-const PLAN: { name: string; version: StatusVersion; users: number }[] = [
-  { name: 'demo-fra', version: 2, users: 14 },
+/** demo-fra also has a management interface, so the demo shows live mode (connects within a second) and kicks. */
+const PLAN: { name: string; version: StatusVersion; users: number; management?: boolean }[] = [
+  { name: 'demo-fra', version: 2, users: 14, management: true },
   { name: 'demo-ams', version: 3, users: 9 },
   { name: 'demo-nyc', version: 1, users: 5 },
 ];
@@ -35,7 +36,12 @@ export async function startDemoFleet(opts: { stepSeconds?: number; seed?: number
   const stepSeconds = opts.stepSeconds ?? 5;
   const servers: DemoServer[] = [];
   for (const [i, plan] of PLAN.entries()) {
-    const sim = await startSimulatedServer({ name: plan.name, hostKey, statusRefreshSeconds: stepSeconds });
+    const onKill = (clientId: number) => {
+      const s = servers[i]!;
+      s.sessions = s.sessions.filter((x) => x.clientId !== clientId);
+      write();
+    };
+    const sim = await startSimulatedServer({ name: plan.name, hostKey, statusRefreshSeconds: stepSeconds, management: plan.management ?? false, onKill });
     const pool = i * 4;
     const sessions = Array.from({ length: plan.users }, (_, n) => syntheticSession(n + i * 20, n, now(), random, pool));
     servers.push({ sim, version: plan.version, pool, sessions, nextClientId: plan.users });
@@ -43,10 +49,12 @@ export async function startDemoFleet(opts: { stepSeconds?: number; seed?: number
 
   const write = () => {
     const at = now();
-    for (const s of servers) s.sim.setStatus(writeStatus(s.version, s.sessions, new Date(Math.floor(at.getTime() / 1000) * 1000).toISOString()));
+    const updated = new Date(Math.floor(at.getTime() / 1000) * 1000).toISOString();
+    for (const s of servers) s.sim.setStatus(writeStatus(s.version, s.sessions, updated), writeStatus(3, s.sessions, updated));
   };
 
   const step = () => {
+    const announced: [DemoServer, VpnSession][] = [];
     for (const s of servers) {
       for (const session of s.sessions) {
         session.bytesReceived += Math.floor(random() * 2e6);
@@ -61,10 +69,14 @@ export async function startDemoFleet(opts: { stepSeconds?: number; seed?: number
         fresh.connectedAt = new Date(Math.floor(now().getTime() / 1000) * 1000).toISOString();
         fresh.bytesReceived = 0;
         fresh.bytesSent = 0;
-        if (!s.sessions.some((x) => x.commonName === fresh.commonName && x.realAddress === fresh.realAddress)) s.sessions.push(fresh);
+        if (!s.sessions.some((x) => x.commonName === fresh.commonName && x.realAddress === fresh.realAddress)) {
+          s.sessions.push(fresh);
+          announced.push([s, fresh]);
+        }
       }
     }
     write();
+    for (const [s, fresh] of announced) s.sim.announceConnect(fresh.clientId!, fresh.commonName);
   };
 
   write();

@@ -81,7 +81,8 @@ function sendMessage(req: Request, res: Response, status: number, title: string,
 /** Each source of a server for /healthz: its last result, why, since when, and the management mode. */
 function sourceStatus(sources: Partial<Record<SourceName, SourceState>>, mode: LiveModeInfo | undefined, ageOf: (d: Date | null) => number | null) {
   const one = (s: SourceState | undefined) => (s ? { result: s.result, error: s.error, since: s.since?.toISOString() ?? null, lastGoodAgeSeconds: ageOf(s.lastGoodAt) } : null);
-  return { 'status-file': one(sources['status-file']), management: mode || sources.management ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
+  const managed = (mode && mode.mode !== 'file-only') || sources.management;
+  return { 'status-file': one(sources['status-file']), management: managed ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
 }
 
 /** What the page's live stream says: which servers changed and who came and went; never an address. */
