@@ -9,6 +9,9 @@ import { logger } from '../src/log.ts';
 import { LiveAlerts } from '../src/notify/alerts.ts';
 import { dailyNotices, localClock, localMidnight } from '../src/notify/digest.ts';
 import { lineFor } from '../src/notify/notice-text.ts';
+import { Notifier } from '../src/notify/notifier.ts';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { HistoryRecorder } from '../src/poll/history-recorder.ts';
 import { Poller } from '../src/poll/poller.ts';
 import { DAY_MS } from '../src/store/history.ts';
@@ -152,5 +155,23 @@ describe('the history job: daily quota and digest', () => {
     expect((await notices(store)).map((e) => e.text)).toEqual([
       '📊 Daily digest, 2026-11-29 (Europe/Berlin): peak 2 online at 2026-11-29 09:00 UTC · 2 users seen · traffic 3 GB · top: alice 3 GB, bob 1 MB · down: fra-1 30m · 1 kick',
     ]);
+  });
+});
+
+describe('notices go through the outbox', () => {
+  it('the notifier delivers an alert like any notice, once', async () => {
+    const store = await openTestStore();
+    try {
+      await store.history.writeNotices([{ id: 'test|1', server: 'all', at: '2026-11-30T10:00:00.000Z', text: '📦 erin moved 3 GB today', guestText: '📦 erin moved 3 GB today', targets: ['log'] }]);
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)).msg as string); done(); } }));
+      const notifier = new Notifier({ store, config: { servers: [], notices: { flapWindowSeconds: 60 } }, sinks: [], log, now: () => new Date('2026-11-30T10:00:05Z') });
+      await notifier.runOnce();
+      await notifier.runOnce();
+      expect(lines).toEqual(['all: 📦 erin moved 3 GB today']);
+      expect((await notices(store))[0]!.deliveries).toMatchObject([{ target: 'log', state: 'sent' }]);
+    } finally {
+      await dropTestStore(store);
+    }
   });
 });
