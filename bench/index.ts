@@ -1,6 +1,6 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, live-latency, history, web-load (all of them when none is given). Benchmarks print numbers;
-// they never fail a build, and no test asserts a time.
+// ssh-connect, poll-cycle, live-latency, lab-stream, history, web-load (all of them when none is given).
+// Benchmarks print numbers; they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
     const { runParseBench, printParseBench } = await import('./parse.ts');
@@ -16,6 +16,16 @@ const benches: Record<string, () => Promise<void>> = {
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
   history: async () => { const { runHistoryBench, printHistoryBench } = await import('./history.ts'); printHistoryBench(await runHistoryBench()); },
+  // 30 minutes by default: run it on its own (`npm run bench -- soak`); `npm run bench` skips it.
+  soak: async () => {
+    const { runSoakBench, printSoakBench } = await import('./soak.ts');
+    const n = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+    printSoakBench(await runSoakBench({ minutes: n('SOAK_MINUTES', 30), servers: n('SOAK_SERVERS', 200), sessions: n('SOAK_SESSIONS', 100), warmupFraction: 1 / 6 }));
+  },
+  'lab-stream': async () => {
+    const { runLabStreamBench, printLabStreamBench } = await import('./lab-stream.ts');
+    printLabStreamBench(await runLabStreamBench());
+  },
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());
@@ -28,7 +38,8 @@ if (unknown.length) {
   console.error(`unknown benchmark: ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
   process.exit(2);
 }
-for (const name of wanted.length ? wanted : Object.keys(benches)) {
+const LONG = new Set(['soak']);
+for (const name of wanted.length ? wanted : Object.keys(benches).filter((n) => !LONG.has(n))) {
   console.log(`\n## ${name}\n`);
   await benches[name]!();
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
@@ -58,6 +59,35 @@ export interface AlertConfig {
   onlineDropMinOnline: number;
 }
 
+/** Who may look at the page, the API and the stream: anyone who reaches the port, or signed-in viewers. */
+export type PageAccess = 'public' | 'viewers';
+
+/**
+ * Which proxies in front of vpnwatch are believed about the client (X-Forwarded-For, -Proto,
+ * -Host): false (none, the default), a hop count, or addresses and CIDRs (with Express's names
+ * loopback, linklocal, uniquelocal), as Express's `trust proxy` takes them.
+ */
+export type TrustProxy = false | number | string[];
+
+export interface WebConfig {
+  /** undefined: every interface (IPv4 and IPv6), as most servers do; HOST=127.0.0.1 keeps it local. */
+  host?: string;
+  port: number;
+  refreshSeconds: number;
+  adminToken?: string;
+  /** A read-only sign-in (bearer token or the login form) for PAGE_ACCESS=viewers. */
+  viewerToken?: string;
+  /** A bearer token that /metrics alone accepts (Prometheus). */
+  metricsToken?: string;
+  showRealIps: boolean;
+  pageAccess: PageAccess;
+  trustProxy: TrustProxy;
+  /** A header carrying the signed-in user's name, set by an authenticating proxy (oauth2-proxy): honoured only from trustProxy addresses. */
+  authProxyHeader?: string;
+  /** Where people reach the page (PUBLIC_URL, no trailing slash), for "see all" links in chat when an answer is cut to fit. */
+  publicUrl?: string;
+}
+
 export interface Config {
   /** Where the embedded database keeps its files and its address (for CLI commands beside `start`). */
   dataDir: string;
@@ -74,12 +104,7 @@ export interface Config {
     downAfter: number;
   };
   management: { statusIntervalSeconds: number };
-  /** host undefined: every interface (IPv4 and IPv6), as most servers do; HOST=127.0.0.1 keeps it local. */
-  /**
-   * publicUrl: where people reach the page (PUBLIC_URL, no trailing slash), for "see all" links
-   * in chat when an answer is cut to fit a platform's limits.
-   */
-  web: { host?: string; port: number; refreshSeconds: number; adminToken?: string; showRealIps: boolean; publicUrl?: string };
+  web: WebConfig;
   notices: { flapWindowSeconds: number };
   history: HistoryConfig;
   /** The daily digest to the notice channels; absent: off (DIGEST_TIME unset). */
@@ -110,6 +135,43 @@ const bool = (fallback: boolean) =>
     .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v)));
 const url = z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional());
 
+/** Tokens that open the page or the admin view: long enough that guessing (rate-limited, too) gets nowhere. */
+export const MIN_TOKEN_LENGTH = 16;
+const secret = (name: string) => z.preprocess(emptyToUndefined, z.string()
+  .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters (make one with: openssl rand -hex 24)`)
+  .refine((v) => !/\s/.test(v), `must not contain spaces (${name} is sent as a bearer token)`)
+  .optional());
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One TRUST_PROXY entry: an address, a CIDR (address/bits), address/netmask, or one of Express's names. */
+function validProxyEntry(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  if (/^\d{1,3}$/.test(bits)) return Number(bits) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(bits) === 4;
+}
+
+/**
+ * TRUST_PROXY as Express takes it, or the problem as text. `true` (trust every hop) is refused: a
+ * client could then name any address in X-Forwarded-For and step around the sign-in rate limit.
+ */
+export function parseTrustProxy(value: string | undefined): TrustProxy | string {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === 'false' || v === 'off' || v === 'no' || v === '0') return false;
+  if (/^\d+$/.test(v)) return Number(v) <= 20 ? Number(v) : 'a hop count must be at most 20';
+  if (v === 'true' || v === 'yes' || v === 'on') {
+    return 'true would trust every client\'s X-Forwarded-For: give the proxy\'s addresses (e.g. 10.0.0.2 or 10.0.0.0/24, or loopback) or the number of proxies in front';
+  }
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !validProxyEntry(e));
+  if (bad.length) return `not an address, CIDR or hop count: ${bad.join(', ')} (e.g. 10.0.0.2, 10.0.0.0/24, loopback, or 1)`;
+  return entries;
+}
+
 const envSchema = z.object({
   VPNWATCH_ENV_FILE: optionalString,
   VPNWATCH_DATA_DIR: optionalString,
@@ -124,8 +186,20 @@ const envSchema = z.object({
   HOST: optionalString,
   PORT: int(8080, 0, 65_535),
   PAGE_REFRESH: int(5, 1, 3600),
-  VPNWATCH_ADMIN_TOKEN: optionalString,
+  VPNWATCH_ADMIN_TOKEN: secret('VPNWATCH_ADMIN_TOKEN'),
+  VPNWATCH_VIEWER_TOKEN: secret('VPNWATCH_VIEWER_TOKEN'),
+  METRICS_TOKEN: secret('METRICS_TOKEN'),
   SHOW_REAL_IPS: bool(false),
+  PAGE_ACCESS: z.preprocess(emptyToUndefined, z.enum(['public', 'viewers'], { error: 'must be public or viewers' }).optional()),
+  TRUST_PROXY: z.preprocess(emptyToUndefined, z.string().optional()).transform((v, ctx): TrustProxy => {
+    const parsed = parseTrustProxy(v);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
+  AUTH_PROXY_HEADER: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name such as X-Forwarded-User').optional()),
   PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   FLAP_WINDOW: int(60, 0, 3600),
   HISTORY_MINUTES_DAYS: int(7, 1, 90),
@@ -349,6 +423,14 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
   }
 
   if (e.HISTORY_HOURS_DAYS < e.HISTORY_MINUTES_DAYS) problems.push(`environment: HISTORY_HOURS_DAYS: must be at least HISTORY_MINUTES_DAYS (${e.HISTORY_MINUTES_DAYS}): hours are rolled up from minutes`);
+  // The header names who is signed in: only a proxy at a known address may set it (a hop count
+  // says how many proxies there are, not which ones, so anyone could send it straight to the port).
+  if (e.AUTH_PROXY_HEADER && !Array.isArray(e.TRUST_PROXY)) {
+    problems.push('environment: AUTH_PROXY_HEADER: needs TRUST_PROXY set to the authenticating proxy\'s addresses (e.g. 10.0.0.2 or loopback), or anyone could send the header');
+  }
+  if (e.VPNWATCH_VIEWER_TOKEN && e.VPNWATCH_VIEWER_TOKEN === e.VPNWATCH_ADMIN_TOKEN) {
+    problems.push('environment: VPNWATCH_VIEWER_TOKEN: must differ from VPNWATCH_ADMIN_TOKEN');
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
@@ -358,7 +440,12 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
     servers,
     poll: { intervalSeconds: e.POLL_INTERVAL, concurrency: e.POLL_CONCURRENCY, timeoutSeconds: e.POLL_TIMEOUT, downAfter: e.SERVER_DOWN_AFTER },
     management: { statusIntervalSeconds: e.MANAGEMENT_STATUS_INTERVAL },
-    web: { port: e.PORT, refreshSeconds: e.PAGE_REFRESH, showRealIps: e.SHOW_REAL_IPS },
+    web: {
+      port: e.PORT, refreshSeconds: e.PAGE_REFRESH, showRealIps: e.SHOW_REAL_IPS, trustProxy: e.TRUST_PROXY,
+      // Private by default: the page says who connects, from where and when. The demo fleet is
+      // simulated, so its page is open and `npm start` shows something at once.
+      pageAccess: e.PAGE_ACCESS ?? (haveServersFile ? 'viewers' : 'public'),
+    },
     notices: { flapWindowSeconds: e.FLAP_WINDOW },
     history: { minutesDays: e.HISTORY_MINUTES_DAYS, hoursDays: e.HISTORY_HOURS_DAYS, retentionDays: e.RETENTION_DAYS },
     alerts: {
@@ -372,6 +459,9 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
   };
   if (e.MONGODB_URI) config.mongodbUri = e.MONGODB_URI;
   if (e.VPNWATCH_ADMIN_TOKEN) config.web.adminToken = e.VPNWATCH_ADMIN_TOKEN;
+  if (e.VPNWATCH_VIEWER_TOKEN) config.web.viewerToken = e.VPNWATCH_VIEWER_TOKEN;
+  if (e.METRICS_TOKEN) config.web.metricsToken = e.METRICS_TOKEN;
+  if (e.AUTH_PROXY_HEADER) config.web.authProxyHeader = e.AUTH_PROXY_HEADER.toLowerCase();
   if (e.HOST) config.web.host = e.HOST;
   if (e.PUBLIC_URL) config.web.publicUrl = e.PUBLIC_URL.replace(/\/+$/, '');
   if (e.DIGEST_TIME) config.digest = { time: e.DIGEST_TIME, timezone: e.DIGEST_TZ };

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { commands, findCommand } from '../commands/index.ts';
 import type { Config } from './config.ts';
 import type { Actor, ChatStatus, Kicker, LiveModeInfo, Viewer } from './domain.ts';
+import { formatAgo, formatTime } from './format.ts';
 import { logger, type Logger } from './log.ts';
+import type { DatabaseState } from './store/database-watch.ts';
 import { usage, UserError, type Command, type CommandContext, type CommandInput, type Reply } from './command.ts';
 import type { Store } from './store/store.ts';
 
@@ -21,6 +23,11 @@ export interface DispatchDeps {
   modes?: () => Record<string, LiveModeInfo>;
   /** How each chat platform's connection stands. */
   chat?: () => ChatStatus[];
+  /**
+   * Whether the database answers (src/store/database-watch.ts). While it does not, every command
+   * says so at once instead of waiting for a query to time out (Slack wants an answer in 3 s).
+   */
+  database?: () => DatabaseState;
 }
 
 export interface CommandRequest {
@@ -130,6 +137,15 @@ function refusal(command: Command, actor: Actor): Reply {
   };
 }
 
+function databaseDown(state: DatabaseState, now: Date): Reply {
+  return {
+    title: 'The database does not answer: no VPN data right now',
+    lines: [`It has not answered since ${formatTime(state.since)} (${formatAgo(state.since, now)}). vpnwatch keeps polling and will store and announce what changes once it is back; the status page shows the last data it holds.`],
+    tone: 'error',
+    private: true,
+  };
+}
+
 /** Runs one command for `actor`. Never throws: every failure becomes a private Reply. */
 export async function dispatch(request: string | CommandRequest, actor: Actor, deps: DispatchDeps, where?: string): Promise<Reply> {
   const log = (deps.log ?? logger).child({ module: 'dispatch' });
@@ -145,6 +161,8 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
       ...(deps.config.web?.publicUrl ? { publicUrl: deps.config.web.publicUrl } : {}),
       ...(where ? { where } : {}), ...(deps.modes ? { modes: deps.modes } : {}), ...(deps.chat ? { chat: deps.chat } : {}),
     };
+    const database = deps.database?.();
+    if (database && !database.up && command.name !== 'help') return databaseDown(database, now());
     if (command.adminOnly && !isAdmin(actor, deps.config)) {
       log.warn({ command: command.name, platform: actor.platform, userId: actor.userId }, 'admin command refused');
       // The refusal is the answer even when recording it fails.

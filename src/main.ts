@@ -134,7 +134,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     // /healthz, `/vpn servers` and on the page.
     const connections: ChatConnection[] = [];
     const chat = () => connections.map((c) => c.status());
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat };
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     const sinks: NoticeSink[] = [logSink(log.child({ component: 'notices' }))];

@@ -1,10 +1,13 @@
-// Prometheus metrics (prom-client), one registry per process. The poller and the notifier record
-// what happens; gauges about current state are read from the store at scrape time (web/server.ts).
+// Prometheus metrics (prom-client), one registry per process, named as Prometheus asks: units as
+// suffixes (_seconds, _bytes), _total on counters only. The poller and the notifier record what
+// happens; gauges about current state are read from the store at scrape time (web/server.ts).
+// Node's own process metrics keep their standard names (process_*, nodejs_*), which every Node
+// dashboard expects.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'vpnwatch_process_' });
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     pollDuration: new Histogram({
@@ -27,12 +30,25 @@ export function createMetrics() {
       name: 'vpnwatch_notice_deliveries_total', help: 'Notice messages posted to chat, by target and result (sent, edited, retry, failed)',
       labelNames: ['target', 'result'] as const, registers: [registry],
     }),
+    // Traffic is counted as the increases of OpenVPN's per-session counters seen by this process
+    // (src/poll/traffic.ts): a counter that only goes up, so rate() gives bytes per second.
+    trafficReceived: new Counter({
+      name: 'vpnwatch_traffic_received_bytes_total', help: 'Bytes received from the VPN clients (increases of OpenVPN\'s per-session counters, ended sessions included), by server',
+      labelNames: ['server'] as const, registers: [registry],
+    }),
+    trafficSent: new Counter({
+      name: 'vpnwatch_traffic_sent_bytes_total', help: 'Bytes sent to the VPN clients (increases of OpenVPN\'s per-session counters, ended sessions included), by server',
+      labelNames: ['server'] as const, registers: [registry],
+    }),
     sessionsOnline: new Gauge({ name: 'vpnwatch_sessions_online', help: 'Online sessions at the last good read, by server', labelNames: ['server'] as const, registers: [registry] }),
-    bytesReceived: new Gauge({ name: 'vpnwatch_bytes_received', help: 'Bytes received from the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
-    bytesSent: new Gauge({ name: 'vpnwatch_bytes_sent', help: 'Bytes sent to the clients online now (OpenVPN counters), by server', labelNames: ['server'] as const, registers: [registry] }),
     databaseUp: new Gauge({ name: 'vpnwatch_database_up', help: '1 while the database answers, else 0', registers: [registry] }),
     heldBatches: new Gauge({ name: 'vpnwatch_poll_held_batches', help: 'Poll results diffed but not yet written (the database is unreachable)', registers: [registry] }),
     serverUp: new Gauge({ name: 'vpnwatch_server_up', help: '1 when the last read of the server was good, else 0', labelNames: ['server'] as const, registers: [registry] }),
+    streamClients: new Gauge({ name: 'vpnwatch_stream_clients', help: 'Open live streams (GET /api/stream)', registers: [registry] }),
+    streamDropped: new Counter({
+      name: 'vpnwatch_stream_dropped_total', help: 'Live streams refused or cut: full (the connection cap), slow (the client stopped reading)',
+      labelNames: ['reason'] as const, registers: [registry],
+    }),
   };
 }
 

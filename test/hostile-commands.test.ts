@@ -79,3 +79,16 @@ describe('/vpn with hostile input', () => {
     expect(reply.title).toBe('1 online');
   });
 });
+
+describe('/vpn while the database does not answer', () => {
+  it('every command but help says so at once, privately; help still answers', async () => {
+    const since = new Date('2026-11-28T09:58:00.000Z');
+    const down = { ...deps, database: () => ({ up: false, since, error: 'no answer within 1500 ms' }) };
+    for (const name of ['online', 'user alice', 'kick alice', 'servers', 'recent', 'stats']) {
+      const reply = await dispatch(name, admin, down);
+      expect(reply, name).toMatchObject({ title: 'The database does not answer: no VPN data right now', tone: 'error', private: true });
+      expect(reply.lines![0]).toBe('It has not answered since 2026-11-28 09:58 UTC (3m ago). vpnwatch keeps polling and will store and announce what changes once it is back; the status page shows the last data it holds.');
+    }
+    expect((await dispatch('help', admin, down)).title).toBe('VPN commands');
+  });
+});

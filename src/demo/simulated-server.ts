@@ -39,6 +39,8 @@ export interface SimulatedServerOptions {
   management?: boolean;
   /** Called for `client-kill CID`: the simulation ends that session. */
   onKill?: (clientId: number) => void;
+  /** The SSH password (default: a random one); a fleet can share one, so its servers file names one variable. */
+  password?: string;
 }
 
 /** The port the simulated management interface listens on, on the server's side of SSH. */
@@ -55,7 +57,7 @@ export async function startSimulatedServer(opts: SimulatedServerOptions): Promis
   const fingerprint = fingerprintOf((Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH());
   const statusPath = opts.statusPath ?? '/run/openvpn-server/status-server.log';
   const username = 'vpnwatch';
-  const password = randomBytes(18).toString('base64url');
+  const password = opts.password ?? randomBytes(18).toString('base64url');
   let status = Buffer.from('');
   let statusV3 = '';
   const management = opts.management ? new SimulatedManagement(() => statusV3, opts.onKill) : undefined;

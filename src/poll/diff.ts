@@ -99,13 +99,20 @@ export interface Traffic {
 
 const NO_TRAFFIC: Traffic = { received: 0, sent: 0, since: null };
 
-/** Bytes since `prev`: growth of continuing instances, whole counters of new ones. */
-function trafficSince(prev: Record<string, VpnSession>, online: Record<string, VpnSession>, since: string | null): Traffic {
+/**
+ * Bytes since `prev`: growth of continuing instances, whole counters of new ones. `listed` is every
+ * session the read lists: one still listed but no longer online (leaving: its exit notice was seen,
+ * or it was kicked) counts its last growth, the end of its traffic; one listed but not online yet
+ * (authenticating) counts nothing until it is online, then all of it.
+ */
+function trafficSince(prev: Record<string, VpnSession>, online: Record<string, VpnSession>, listed: VpnSession[], since: string | null): Traffic {
   let received = 0;
   let sent = 0;
-  for (const [key, now] of Object.entries(online)) {
+  for (const now of listed) {
+    const key = sessionKey(now);
     const before = prev[key];
     const continuing = before !== undefined && sameInstance(before, now);
+    if (!continuing && online[key] !== now) continue;
     received += continuing ? Math.max(0, now.bytesReceived - before.bytesReceived) : now.bytesReceived;
     sent += continuing ? Math.max(0, now.bytesSent - before.bytesSent) : now.bytesSent;
   }
@@ -137,9 +144,10 @@ export interface DiffResult {
   silent: ReadonlySet<VpnEvent>;
   /**
    * Bytes moved since the previous good read (`since`), summed over the server's sessions:
-   * counters that grew, and the whole counters of sessions that started since (a new instance at
-   * an old address, or after a server restart, counts from zero: never negative). Zero for a read
-   * that was not applied, and for the first read ever (nothing to compare with).
+   * counters that grew (also of a session still listed while it leaves: its last growth), and the
+   * whole counters of sessions that started since (a new instance at an old address, or after a
+   * server restart, counts from zero: never negative). Zero for a read that was not applied, and
+   * for the first read ever (nothing to compare with).
    */
   traffic: Traffic;
 }
@@ -239,7 +247,7 @@ export function diffSnapshots(prev: ServerBaseline, read: ServerRead, opts: Diff
   if (prev.down) events.push({ type: 'server-up', server, at, since: prev.lastGoodAt });
   // First good read ever: everyone listed is recorded as online, but nobody is announced.
   if (prev.sessions === null) return { baseline, verdict, affectsServer: true, events, rejected: null, ended: [], started: Object.values(online), endedBy: new Map(), silent: NONE, traffic: NO_TRAFFIC };
-  const traffic = trafficSince(prev.sessions, online, prev.lastGoodAt);
+  const traffic = trafficSince(prev.sessions, online, (read as Extract<ServerRead, { ok: true }>).snapshot.sessions, prev.lastGoodAt);
 
   const ended: VpnSession[] = [];
   const started: VpnSession[] = [];

@@ -9,7 +9,7 @@
 import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
 import type { HistoryRecorder } from './history-recorder.ts';
-import type { LiveFeed } from './live-feed.ts';
+import { liveUpdateOf, type LiveFeed } from './live-feed.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
@@ -79,6 +79,8 @@ export class Poller {
   private queue: Promise<unknown> = Promise.resolve();
   /** Diffed batches not yet written (writes failed), oldest first: written in order by flush(). */
   private held: HeldBatch[] = [];
+  /** What each held cycle changed from, for the page's live update once it is written. */
+  private readonly changedFrom = new WeakMap<ServerCycle, { before: ServerBaseline; sourceChanged: boolean }>();
   private readonly byName: Map<string, ServerConfig>;
 
   constructor(private readonly deps: PollerDeps) {
@@ -255,6 +257,10 @@ export class Poller {
         kicked: this.kicked.get(read.server),
       });
       metrics?.pollDuration.observe({ server: read.server, source: read.source }, read.durationMs / 1000);
+      // Traffic as counters that only go up: the diff's bytes since the last good read, counted once
+      // (a read is diffed once; a write that fails is held and written later, not diffed again).
+      metrics?.trafficReceived.inc({ server: read.server }, diff.traffic.received);
+      metrics?.trafficSent.inc({ server: read.server }, diff.traffic.sent);
       if (diff.rejected?.reason === 'superseded') metrics?.readsSuperseded.inc({ server: read.server, source: read.source });
       if (diff.verdict.result !== 'ok') metrics?.pollFailures.inc({ server: read.server, reason: diff.verdict.result });
       const prevSource = this.sourceStates.get(read.server)?.[read.source];
@@ -274,6 +280,7 @@ export class Poller {
         writeOnline: this.mustWriteOnline(read.server, prev, diff),
       };
       cycles.push(cycle);
+      this.changedFrom.set(cycle, { before: prev, sourceChanged: prevSource?.result !== sourceState.result || (prevSource?.error ?? null) !== sourceState.error });
       // History has its own writes (and retries): it follows memory, as the baselines do.
       this.deps.history?.record(read.server, prev, diff, read.readAt);
       this.sourceStates.set(read.server, { ...this.sourceStates.get(read.server), [read.source]: sourceState });
@@ -349,7 +356,12 @@ export class Poller {
       for (const c of batch.cycles) if (c.diff.affectsServer) this.revisions.set(c.server, (this.revisions.get(c.server) ?? 0) + 1);
       const events = batch.cycles.flatMap((c) => c.diff.events);
       for (const e of events) log.info({ server: e.server, user: e.session ? userName(e.session) : undefined }, `event ${e.type}`);
-      this.deps.live?.publish({ events, servers: batch.cycles.map((c) => c.server), at: new Date().toISOString() });
+      // The page hears only of what it shows: someone came or went, health, the periodic counter write.
+      const update = liveUpdateOf(batch.cycles.map((c) => ({
+        server: c.server, diff: c.diff, ...(this.changedFrom.get(c) ?? { before: c.diff.baseline, sourceChanged: false }),
+        onlineWritten: c.writeOnline !== false && c.diff.affectsServer && !c.diff.rejected,
+      })), new Date().toISOString());
+      if (update) this.deps.live?.publish(update);
     }
     return written;
   }

@@ -299,6 +299,11 @@ function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
   if (c.writeOnline === false) return { updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } };
   const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
   return { updateOne: { filter: { name: c.server }, upsert: true, update: {
-    $set: { ...state, onlineJson: JSON.stringify(online), onlineCount: online.length }, $inc: { revision: 1 },
+    $set: {
+      ...state, onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: at,
+      // The page re-reads a server's list at once when someone came or went, and the counters only periodically.
+      ...(c.diff.started.length || c.diff.ended.length ? { sessionsChangedAt: at } : {}),
+    },
+    $inc: { revision: 1 },
   } } };
 }

@@ -62,6 +62,10 @@ const serverSchema = new Schema({
    */
   onlineJson: { type: String, default: '[]' },
   onlineCount: { type: Number, default: 0 },
+  /** The read whose online list (with its byte counters) was last written: the page re-reads the list when this moves. */
+  onlineWrittenAt: { type: Date, default: null },
+  /** The last read in which someone came or went (or the first good one): the page shows such a change at once. */
+  sessionsChangedAt: { type: Date, default: null },
   /** Each source's own state: the status file may fail while the management stream serves. */
   sources: {
     'status-file': { type: sourceStateSchema, default: null },
@@ -163,6 +167,32 @@ const kickSchema = new Schema({
 });
 kickSchema.index({ target: 1, at: -1 }); // a user's kick history
 kickSchema.index({ at: -1 });
+
+/**
+ * A browser's sign-in to the page (the login form, or a trusted proxy's header), by the SHA-256 of
+ * the cookie's random value: the store never holds a usable cookie. Kept here, not in the cookie,
+ * so that signing out ends it for every vpnwatch process behind a load balancer.
+ */
+const webSessionSchema = new Schema({
+  _id: { type: String, required: true },
+  role: { type: String, enum: ['admin', 'viewer'], required: true },
+  /** Who signed in, where known (the proxy's user header); null for a token sign-in. */
+  user: { type: String, default: null },
+  createdAt: { type: Date, required: true },
+  expiresAt: { type: Date, required: true },
+  /** Set by signing out: the cookie stops working at once. */
+  revokedAt: { type: Date, default: null },
+});
+webSessionSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 }); // MongoDB deletes ended sign-ins (the check does not rely on it)
+
+/** Failed sign-ins and wrong bearer tokens per client network, in fixed windows: shared by every process. */
+const webLimitSchema = new Schema({
+  _id: { type: String, required: true },
+  failures: { type: Number, required: true },
+  /** When this window ends and the count starts again. */
+  resetAt: { type: Date, required: true },
+});
+webLimitSchema.index({ resetAt: 1 }, { expireAfterSeconds: 3600 }); // old windows go away (on MongoDB; harmless elsewhere)
 
 /** Named sequences (`events`): findOneAndUpdate with $inc hands out blocks of numbers. */
 const counterSchema = new Schema({
@@ -274,6 +304,7 @@ export type SessionDoc = InferRawDocTypeFromSchema<typeof sessionSchema>;
 export type UserDoc = InferRawDocTypeFromSchema<typeof userSchema>;
 export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
+export type WebSessionDoc = InferRawDocTypeFromSchema<typeof webSessionSchema>;
 export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
 export type HistoryMinutesDoc = InferRawDocTypeFromSchema<typeof historyMinutesSchema>;
 export type HistoryHoursDoc = InferRawDocTypeFromSchema<typeof historyHoursSchema>;
@@ -290,6 +321,8 @@ export function createModels(connection: Connection) {
     Event: connection.model('Event', eventSchema, 'events'),
     Kick: connection.model('Kick', kickSchema, 'kicks'),
     Counter: connection.model('Counter', counterSchema, 'counters'),
+    WebSession: connection.model('WebSession', webSessionSchema, 'web_sessions'),
+    WebLimit: connection.model('WebLimit', webLimitSchema, 'web_limits'),
     Request: connection.model('Request', requestSchema, 'requests'),
     Replica: connection.model('Replica', replicaSchema, 'replicas'),
     HistoryMinutes: connection.model('HistoryMinutes', historyMinutesSchema, 'history_minutes'),

@@ -15,26 +15,36 @@ export class Queries {
     return docs.map(toServerRecord);
   }
 
-  /** Online sessions, from the servers' last good reads, oldest connection first. */
-  async online(server?: string): Promise<OnlineSession[]> {
-    const docs = await this.models.Server.find(server ? { name: server } : {}, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
+  /** Online sessions, from the servers' last good reads (of one server or some: all when omitted), oldest connection first. */
+  async online(servers?: string | string[]): Promise<OnlineSession[]> {
+    const filter = servers === undefined ? {} : { name: typeof servers === 'string' ? servers : { $in: servers } };
+    const docs = await this.models.Server.find(filter, { name: 1, onlineJson: 1 }).sort({ name: 1 }).lean();
     const sessions = docs.flatMap((d) => decodeOnline(d.onlineJson).map((s) => ({ ...plainSession(s), server: d.name })));
     // ISO strings of one format sort as their times; plain comparison is far cheaper than localeCompare.
     return sessions.sort((a, b) => (a.connectedAt < b.connectedAt ? -1 : a.connectedAt > b.connectedAt ? 1 : a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
   }
 
   async userReport(name: string, recentLimit = 10): Promise<UserReport | null> {
-    const user = await this.models.User.findOne({ name }).lean();
-    if (!user) return null;
-    const online = (await this.online()).filter((s) => userName(s) === name);
-    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean();
-    return {
-      user: toUserRecord(user),
-      online,
-      recent: recent.map(toSessionRecord),
-      totalBytesReceived: (user.totalBytesReceived ?? 0) + online.reduce((n, s) => n + s.bytesReceived, 0),
-      totalBytesSent: (user.totalBytesSent ?? 0) + online.reduce((n, s) => n + s.bytesSent, 0),
-    };
+    const history = await this.userHistory(name, recentLimit);
+    return history && userReportOf(history.user, (await this.online()).filter((s) => userName(s) === name), history.recent);
+  }
+
+  /** User records by name, for several names at once. */
+  async usersByName(names: string[]): Promise<Map<string, UserRecord>> {
+    const docs = await this.models.User.find({ name: { $in: names } }).lean();
+    return new Map(docs.map((d) => [d.name, toUserRecord(d)]));
+  }
+
+  /**
+   * A user's record and latest sessions, without their online sessions: the page has those in
+   * memory already (decoding every server's list per request cost tens of milliseconds).
+   */
+  async userHistory(name: string, recentLimit = 10): Promise<{ user: UserRecord; recent: SessionRecord[] } | null> {
+    const [user, recent] = await Promise.all([
+      this.models.User.findOne({ name }).lean(),
+      this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean(),
+    ]);
+    return user ? { user: toUserRecord(user), recent: recent.map(toSessionRecord) } : null;
   }
 
   /** Users whose name starts like `prefix` (case-insensitive), for suggestions. */
@@ -65,10 +75,30 @@ export class Queries {
     return docs.map(toStoredEvent);
   }
 
+  /**
+   * Events in write order (their monotonic seq), after `after` and newer than `since` where given:
+   * the cursor of /api/events. The events of one read share one `at`, so paging by time would
+   * skip the rest of a read cut at a page's end; seq tells each event from every other.
+   */
+  async eventsAfter(opts: { after?: number; since?: Date }, limit = 500): Promise<StoredEvent[]> {
+    const filter = { ...(opts.after !== undefined ? { seq: { $gt: opts.after } } : {}), ...(opts.since ? { at: { $gt: opts.since } } : {}) };
+    const docs = await this.models.Event.find(filter).sort({ seq: 1 }).limit(limit).lean();
+    return docs.map(toStoredEvent);
+  }
+
   /** Sessions that overlap [from, to), for the connection report. */
   async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
     const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })
       .sort({ connectedAt: 1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
+}
+
+/** A user's report: the stored totals of ended sessions plus the online sessions' counters so far. */
+export function userReportOf(user: UserRecord, online: OnlineSession[], recent: SessionRecord[]): UserReport {
+  return {
+    user, online, recent,
+    totalBytesReceived: user.totalBytesReceived + online.reduce((n, s) => n + s.bytesReceived, 0),
+    totalBytesSent: user.totalBytesSent + online.reduce((n, s) => n + s.bytesSent, 0),
+  };
 }

@@ -21,6 +21,9 @@ export interface ServerRecord {
   down: boolean;
   source: string | null;
   onlineCount: number;
+  /** When the online list (and its byte counters) was last written, and when someone last came or went. */
+  onlineWrittenAt: Date | null;
+  sessionsChangedAt: Date | null;
   /** Each source's own state (the status file, the management interface). */
   sources: Partial<Record<SourceName, SourceState>>;
 }
@@ -130,7 +133,8 @@ export function toServerRecord(d: Lean<Omit<ServerDoc, 'onlineJson'>>): ServerRe
     name: d.name, host: d.host ?? null, lastPollAt: d.lastPollAt ?? null, lastGoodAt: d.lastGoodAt ?? null,
     lastResult: d.lastResult as ReadResult, lastError: d.lastError ?? null, statusUpdatedAt: d.statusUpdatedAt ?? null,
     pollDurationMs: d.pollDurationMs ?? null, consecutiveFailures: d.consecutiveFailures, down: d.down, source: d.source ?? null,
-    onlineCount: d.onlineCount ?? 0, sources: toSourceStates(d.sources),
+    onlineCount: d.onlineCount ?? 0, onlineWrittenAt: d.onlineWrittenAt ?? null, sessionsChangedAt: d.sessionsChangedAt ?? null,
+    sources: toSourceStates(d.sources),
   };
 }
 

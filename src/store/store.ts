@@ -1,6 +1,7 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes, the registry of running services, and history (samples, roll-ups, retention).
+// between processes, the registry of running services, the page's sign-ins and sign-in rate
+// limits, and history (samples, roll-ups, retention).
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { HistoryStore } from './history.ts';
@@ -8,6 +9,7 @@ import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
 import { Queries } from './queries.ts';
+import { WebSessions } from './web-sessions.ts';
 import { Replicas } from './replicas.ts';
 import { Requests } from './requests.ts';
 
@@ -17,6 +19,7 @@ export class Store {
   readonly queries: Queries;
   readonly outbox: Outbox;
   readonly audit: KickAudit;
+  readonly web: WebSessions;
   readonly requests: Requests;
   readonly replicas: Replicas;
   readonly history: HistoryStore;
@@ -27,6 +30,7 @@ export class Store {
     this.queries = new Queries(this.models);
     this.outbox = new Outbox(this.models);
     this.audit = new KickAudit(this.models);
+    this.web = new WebSessions(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
     this.history = new HistoryStore(this.models);

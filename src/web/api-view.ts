@@ -1,11 +1,16 @@
 // The JSON API's shapes (/api/status, /api/users/:name, /api/events), built from store records for
-// one viewer: addresses masked unless the viewer may see real IPs, SSH hosts for the admin only.
+// one viewer: addresses masked unless the viewer may see real IPs; SSH hosts, whole error texts and
+// per-user history for the admin only.
 // These types are the public JSON contract (README "Status page and API"), so they mirror the
 // store's records field by field on purpose.
 import { serverHealth, userName, type LiveModeInfo, type Stats, type VpnSession } from '../domain.ts';
 import { secondsBetween } from '../format.ts';
 import type { OnlineSession, ServerRecord, SessionRecord, StoredEvent, UserReport } from '../store/records.ts';
-import { showIp, type StoreSnapshot, type Viewer } from './viewer.ts';
+import { shownError } from './public-error.ts';
+import type { SessionPage } from './session-list.ts';
+import type { StoreSnapshot } from './snapshot.ts';
+import { viewSearch, type ViewQuery } from './view-query.ts';
+import { showIp, type Viewer } from './viewer.ts';
 
 export interface ApiSession {
   server: string;
@@ -40,12 +45,28 @@ export interface ApiServer {
   onlineCount: number;
 }
 
+/** Where a paged answer stands: asked for with `page` or `per`. */
+export interface ApiPage {
+  number: number;
+  per: number;
+  pages: number;
+  /** Sessions the filter and search match (what the pages divide). */
+  matched: number;
+  /** The URLs of the pages before and after, with the same query; null at the ends. */
+  prev: string | null;
+  next: string | null;
+}
+
 export interface ApiStatus {
+  /** When this data was read; connectedSeconds and averageConnectionSeconds are as of then. */
   generatedAt: string;
+  /** The data version (also the ETag): it changes only when what this answer shows changes. */
+  version: string;
   realIpsMasked: boolean;
   counts: Stats;
   servers: ApiServer[];
   sessions: ApiSession[];
+  page?: ApiPage;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -63,18 +84,27 @@ export function apiSession(s: OnlineSession, viewer: Viewer, now: Date): ApiSess
 export function apiServer(s: ServerRecord, viewer: Viewer, mode?: LiveModeInfo): ApiServer {
   return {
     name: s.name, ...(viewer.admin ? { host: s.host } : {}), healthy: serverHealth(s).healthy, lastResult: s.lastResult,
-    lastPollAt: iso(s.lastPollAt), lastGoodAt: iso(s.lastGoodAt), lastError: s.lastError, consecutiveFailures: s.consecutiveFailures,
+    lastPollAt: iso(s.lastPollAt), lastGoodAt: iso(s.lastGoodAt), lastError: shownError(s.lastError, viewer), consecutiveFailures: s.consecutiveFailures,
     down: s.down, source: s.source, mode: mode?.mode ?? null, onlineCount: s.onlineCount,
   };
 }
 
-export function buildApiStatus(snapshot: StoreSnapshot, viewer: Viewer): ApiStatus {
+/** /api/status: every session the query matches, or with `page`/`per` one page of them. */
+export function buildApiStatus(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery, selected: SessionPage): ApiStatus {
+  const url = (page: number) => `/api/status${viewSearch({ ...q, page })}`;
   return {
     generatedAt: snapshot.at.toISOString(),
+    version: snapshot.version,
     realIpsMasked: !viewer.realIps,
     counts: snapshot.stats,
     servers: snapshot.servers.map((s) => apiServer(s, viewer, snapshot.modes[s.name])),
-    sessions: snapshot.online.map((s) => apiSession(s, viewer, snapshot.at)),
+    sessions: selected.sessions.map((s) => apiSession(s, viewer, snapshot.at)),
+    ...(q.paged ? {
+      page: {
+        number: selected.page, per: selected.per, pages: selected.pages, matched: selected.matched,
+        prev: selected.page > 1 ? url(selected.page - 1) : null, next: selected.page < selected.pages ? url(selected.page + 1) : null,
+      },
+    } : {}),
   };
 }
 
@@ -115,7 +145,8 @@ export interface ApiUser {
   totalBytesReceived: number;
   totalBytesSent: number;
   sessions: ApiSession[];
-  recent: ApiSessionRecord[];
+  /** The user's latest sessions, ended or not: for the admin only. */
+  recent?: ApiSessionRecord[];
 }
 
 export function apiUser(report: UserReport, viewer: Viewer, now: Date): ApiUser {
@@ -125,7 +156,7 @@ export function apiUser(report: UserReport, viewer: Viewer, now: Date): ApiUser 
     lastIp: showIp(u.lastIp, viewer), lastServer: u.lastServer, sessionCount: u.sessionCount,
     totalBytesReceived: report.totalBytesReceived, totalBytesSent: report.totalBytesSent,
     sessions: report.online.map((s) => apiSession(s, viewer, now)),
-    recent: report.recent.map((r) => apiSessionRecord(r, viewer)),
+    ...(viewer.admin ? { recent: report.recent.map((r) => apiSessionRecord(r, viewer)) } : {}),
   };
 }
 
@@ -141,6 +172,8 @@ export interface ApiEventSession {
 
 export interface ApiEvent {
   id: string;
+  /** Monotonic across the store: the /api/events cursor (`?after=`). */
+  seq: number;
   type: StoredEvent['type'];
   server: string;
   at: string;
@@ -161,10 +194,10 @@ function apiEventSession(s: VpnSession, viewer: Viewer): ApiEventSession {
 /** An event without its delivery bookkeeping (the notifier's business), addresses masked. */
 export function apiEvent(e: StoredEvent, viewer: Viewer): ApiEvent {
   return {
-    id: e.id, type: e.type, server: e.server, at: e.at, user: e.user,
+    id: e.id, seq: e.seq, type: e.type, server: e.server, at: e.at, user: e.user,
     ...(e.session ? { session: apiEventSession(e.session, viewer) } : {}),
     ...(e.previous ? { previous: apiEventSession(e.previous, viewer) } : {}),
     ...(e.endedBy ? { endedBy: e.endedBy } : {}),
-    ...(e.error ? { error: e.error } : {}),
+    ...(e.error ? { error: shownError(e.error, viewer)! } : {}),
   };
 }

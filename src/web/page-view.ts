@@ -1,12 +1,16 @@
-// What the status page shows, computed from a store snapshot: cards and four tables of plain-text
-// cells. Pure: no I/O, no clock (the snapshot carries its own `at`), so the page, the client's
-// refresh (view.json) and the tests all see the same thing for the same data. Built in steps so
-// thousands of rows do not hold the event loop.
+// What the status page shows, computed from a store snapshot and one page of sessions: cards and
+// four tables of plain-text cells. Pure: no I/O, no clock (the snapshot carries its own `at`), so
+// the page, the client's refresh (view.json) and the tests all see the same thing for the same
+// data. Cells that depend on the clock ("3m ago", durations) carry their moment as well, and the
+// page's script works their text out every second (src/web/clock-text.ts).
 import { serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type HealthState } from '../domain.ts';
-import { describeMode, formatAgo, formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
-import type { OnlineSession } from '../store/records.ts';
+import { formatBytes, formatDuration, formatStamp, formatTime, secondsBetween } from '../format.ts';
+import { clockText, type Clock } from './clock-text.ts';
+import { shownError } from './public-error.ts';
+import type { SessionPage } from './session-list.ts';
+import type { StoreSnapshot } from './snapshot.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
-import { showIp, type StoreSnapshot, type Viewer } from './viewer.ts';
+import { showIp, type Viewer } from './viewer.ts';
 
 /** A coloured badge: green online, grey offline, amber failing or stale, red down. */
 export type Dot = 'on' | 'off' | 'warn' | 'bad';
@@ -23,11 +27,20 @@ export interface Column {
   sorted?: 'ascending' | 'descending';
 }
 
-/** One table row. Cells are plain text: the template and the client script both show them as text, never as markup. */
+/** Text that depends on the clock: `text` as of the snapshot, and what the page recomputes it from. */
+export interface ClockCell {
+  text: string;
+  clock: Clock;
+}
+
+/** A cell is plain text (the template and the client script both show it as text, never as markup), or clock text. */
+export type Cell = string | ClockCell;
+
+/** One table row. */
 export interface Row {
   /** Stable identity across refreshes, so the client patches rows in place. Never a real IP. */
   key: string;
-  cells: string[];
+  cells: Cell[];
   dot?: Dot;
   title?: string;
 }
@@ -46,12 +59,29 @@ export interface Table {
 export interface CardView {
   id: 'usersOnline' | 'activeConnections' | 'activeServers' | 'averageConnection';
   label: string;
-  value: string;
+  value: Cell;
   note?: string;
   warn?: boolean;
 }
 
+export interface PageLink {
+  label: string;
+  /** null: the current page, or a gap (…). */
+  href: string | null;
+  current?: boolean;
+}
+
+export interface Pager {
+  page: number;
+  pages: number;
+  prev: string | null;
+  next: string | null;
+  links: PageLink[];
+}
+
 export interface StatusView {
+  /** The data version this view was built from (the live stream announces the current one). */
+  version: string;
   generatedAt: string;
   generatedText: string;
   refreshSeconds: number;
@@ -61,8 +91,9 @@ export interface StatusView {
   query: ViewQuery;
   /** The server filter's choices: every known server. */
   serverOptions: { value: string; label: string }[];
-  /** `Showing 12 of 40 connections` when filtered. */
+  /** `64 connections`, `Showing 2 of 64 connections`, `Showing 101–200 of 4,950 connections`. */
   sessionsNote: string;
+  pager: Pager;
   /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
   chatNote: string;
   servers: Table;
@@ -71,11 +102,8 @@ export interface StatusView {
   offline: Table;
 }
 
-/** Rows formatted per step of statusViewSteps. */
-const STEP_ROWS = 500;
-
-// Numeric collation sorts `alice.9` before `alice.10` and `198.18.0.9` before `198.18.0.10`.
-const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+const clockCell = (clock: Clock, now: Date): ClockCell => ({ text: clockText(clock, now), clock });
+const count = (n: number) => n.toLocaleString('en-US');
 
 /** Unique row keys: a repeated key (same CN, same second, v1 without Client IDs) gets `~2`, `~3`. */
 function uniqueKeys(keys: string[]): string[] {
@@ -87,55 +115,14 @@ function uniqueKeys(keys: string[]): string[] {
   });
 }
 
-function* sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery): Generator<void, Table> {
-  const now = snapshot.at;
+function sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery, page: SessionPage): Table {
   const unhealthy = new Set(snapshot.servers.filter((s) => !serverHealth(s).healthy).map((s) => s.name));
-  const chosen = q.server ? snapshot.online.filter((s) => s.server === q.server) : snapshot.online;
-  const items: { s: OnlineSession; user: string; ip: string; since: number }[] = [];
-  for (const s of chosen) {
-    items.push({ s, user: userName(s), ip: showIp(s.realAddress, viewer)!, since: Date.parse(s.connectedAt) });
-    if (items.length % STEP_ROWS === 0) yield;
-  }
-  const compare: Record<SortKey, (a: (typeof items)[number], b: (typeof items)[number]) => number> = {
-    user: (a, b) => collator.compare(a.user, b.user),
-    server: (a, b) => collator.compare(a.s.server, b.s.server),
-    realIp: (a, b) => collator.compare(a.ip, b.ip),
-    virtualIp: (a, b) => collator.compare(a.s.virtualAddress ?? a.s.virtualIpv6 ?? '', b.s.virtualAddress ?? b.s.virtualIpv6 ?? ''),
-    since: (a, b) => a.since - b.since,
-    duration: (a, b) => b.since - a.since,
-    in: (a, b) => a.s.bytesReceived - b.s.bytesReceived,
-    out: (a, b) => a.s.bytesSent - b.s.bytesSent,
-  };
-  const sign = q.dir === 'asc' ? 1 : -1;
-  // Ties keep the store's order (oldest connection first), so rows do not jump between refreshes.
-  items.sort((a, b) => sign * compare[q.sort](a, b));
-  yield;
-  const keys = uniqueKeys(items.map(({ s }) => (s.clientId !== null ? `${s.server}#${s.clientId}` : `${s.server}#${s.commonName}#${s.connectedAt}`)));
-
+  const keys = uniqueKeys(page.sessions.map((s) => (s.clientId !== null ? `${s.server}#${s.clientId}` : `${s.server}#${s.commonName}#${s.connectedAt}`)));
   const column = (label: string, sort: SortKey, extra: Partial<Column> = {}): Column => {
     const active = q.sort === sort;
     const dir = active ? (q.dir === 'asc' ? 'desc' : 'asc') : defaultDir(sort);
-    return { label, ...extra, href: viewUrl({ ...q, sort, dir }), ...(active ? { sorted: q.dir === 'asc' ? 'ascending' : 'descending' } : {}) };
+    return { label, ...extra, href: viewUrl({ ...q, sort, dir, page: 1 }), ...(active ? { sorted: q.dir === 'asc' ? 'ascending' : 'descending' } : {}) };
   };
-  const rows: Row[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const { s, user, ip } = items[i]!;
-    rows.push({
-      key: keys[i]!,
-      cells: [
-        user,
-        s.server,
-        viewer.realIps && s.realPort !== null ? `${ip}:${s.realPort}` : ip,
-        s.virtualAddress ?? s.virtualIpv6 ?? '—',
-        formatTime(s.connectedAt),
-        formatDuration(secondsBetween(s.connectedAt, now)),
-        formatBytes(s.bytesReceived),
-        formatBytes(s.bytesSent),
-      ],
-      ...(unhealthy.has(s.server) ? { dot: 'warn', title: `${s.server} is not answering: as of its last good read` } : { dot: 'on' }),
-    });
-    if (i % STEP_ROWS === STEP_ROWS - 1) yield;
-  }
   return {
     columns: [
       column('User', 'user', { dot: true }),
@@ -147,7 +134,23 @@ function* sessionsTable(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery): 
       column('In', 'in', { cls: 'num', title: 'Bytes received from the client' }),
       column('Out', 'out', { cls: 'num', title: 'Bytes sent to the client' }),
     ],
-    rows,
+    rows: page.sessions.map((s, i) => {
+      const ip = showIp(s.realAddress, viewer)!;
+      return {
+        key: keys[i]!,
+        cells: [
+          userName(s),
+          s.server,
+          viewer.realIps && s.realPort !== null ? `${ip}:${s.realPort}` : ip,
+          s.virtualAddress ?? s.virtualIpv6 ?? '—',
+          formatTime(s.connectedAt),
+          clockCell({ since: s.connectedAt }, snapshot.at),
+          formatBytes(s.bytesReceived),
+          formatBytes(s.bytesSent),
+        ],
+        ...(unhealthy.has(s.server) ? { dot: 'warn', title: `${s.server} is not answering: as of its last good read` } : { dot: 'on' }),
+      };
+    }),
   };
 }
 
@@ -162,15 +165,20 @@ function serversTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
     ],
     rows: snapshot.servers.map((s) => {
       const health = serverHealth(s);
+      const mode = snapshot.modes[s.name];
       return {
         key: s.name,
         cells: [
           s.name,
           String(s.onlineCount),
           health.label,
-          s.lastGoodAt ? formatAgo(s.lastGoodAt, snapshot.at) : 'never',
-          describeMode(snapshot.modes[s.name], s.source, snapshot.at),
-          [s.lastResult !== 'ok' ? s.lastError : null, ...sourceProblems(s.sources, snapshot.modes[s.name]).filter((p) => p.error !== s.lastError).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`)]
+          s.lastGoodAt ? clockCell({ ago: s.lastGoodAt.toISOString() }, snapshot.at) : 'never',
+          // A mode's error can name hosts too: only the admin reads it whole.
+          clockCell({ mode: mode ? { ...mode, ...(mode.lastError ? { lastError: shownError(mode.lastError, viewer)! } : {}) } : null, source: s.source }, snapshot.at),
+          // The last read's error, and any source's (the status file may fail while the management
+          // stream serves): whole for the admin, the cause for everyone else.
+          [...new Set([s.lastResult !== 'ok' ? shownError(s.lastError, viewer) : null,
+            ...sourceProblems(s.sources, mode).filter((p) => p.error !== s.lastError).map((p) => `${SOURCE_NAMES[p.source]}: ${shownError(p.error, viewer)}`)])]
             .filter(Boolean).join(' · '),
         ],
         dot: HEALTH_DOT[health.state],
@@ -192,7 +200,7 @@ function recentTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
         r.user,
         r.server,
         showIp(r.realAddress, viewer)!,
-        r.disconnectedAt ? formatAgo(r.disconnectedAt, snapshot.at) : '—',
+        r.disconnectedAt ? clockCell({ ago: r.disconnectedAt.toISOString() }, snapshot.at) : '—',
         r.disconnectedAt ? formatDuration(secondsBetween(r.connectedAt, r.disconnectedAt)) : '—',
         formatBytes(r.bytesReceived),
         formatBytes(r.bytesSent),
@@ -208,7 +216,7 @@ function offlineTable(snapshot: StoreSnapshot, viewer: Viewer): Table {
     columns: [{ label: 'User', dot: true }, { label: 'Last seen' }, { label: 'Last server' }, { label: 'Last real IP' }, { label: 'Sessions', cls: 'num' }],
     rows: snapshot.offline.map((u) => ({
       key: u.name,
-      cells: [u.name, formatAgo(u.lastSeen, snapshot.at), u.lastServer ?? '—', showIp(u.lastIp, viewer) ?? '—', String(u.sessionCount)],
+      cells: [u.name, clockCell({ ago: u.lastSeen.toISOString() }, snapshot.at), u.lastServer ?? '—', showIp(u.lastIp, viewer) ?? '—', String(u.sessionCount)],
       dot: 'off',
     })),
   };
@@ -223,14 +231,47 @@ function chatNote(chat: ChatStatus[], viewer: Viewer): string {
   return `Chat: ${down.map((c) => `${CHAT_NAMES[c.platform]} ${c.state} since ${formatTime(c.since)}${viewer.admin && c.error ? ` (${c.error})` : ''}`).join('; ')}`;
 }
 
-/**
- * The page's view model, built in steps: each `yield` is a point where the caller may let other
- * work run (thousands of rows take tens of milliseconds).
- */
-export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery, refreshSeconds: number): Generator<void, StatusView> {
-  const { stats } = snapshot;
-  const sessions = yield* sessionsTable(snapshot, viewer, q);
+/** Page links: first, last, and two either side of the current one, with gaps between. */
+function pagerOf(q: ViewQuery, page: SessionPage): Pager {
+  const url = (n: number) => viewUrl({ ...q, page: n });
+  const wanted = [...new Set([1, page.page - 2, page.page - 1, page.page, page.page + 1, page.page + 2, page.pages])]
+    .filter((n) => n >= 1 && n <= page.pages).sort((a, b) => a - b);
+  const links: PageLink[] = [];
+  wanted.forEach((n, i) => {
+    if (i > 0 && n - wanted[i - 1]! > 1) links.push({ label: '…', href: null });
+    links.push(n === page.page ? { label: String(n), href: null, current: true } : { label: String(n), href: url(n) });
+  });
   return {
+    page: page.page, pages: page.pages, links,
+    prev: page.page > 1 ? url(page.page - 1) : null,
+    next: page.page < page.pages ? url(page.page + 1) : null,
+  };
+}
+
+function sessionsNote(snapshot: StoreSnapshot, q: ViewQuery, page: SessionPage): string {
+  const all = snapshot.online.length;
+  const filtered = q.server !== null || q.q !== '';
+  if (page.pages > 1) {
+    const range = `${count(page.offset + 1)}–${count(page.offset + page.sessions.length)}`;
+    return filtered ? `Showing ${range} of ${count(page.matched)} (of ${count(all)} connections)` : `Showing ${range} of ${count(all)} connections`;
+  }
+  return filtered ? `Showing ${count(page.matched)} of ${count(all)} connections` : `${count(all)} connections`;
+}
+
+/** Mean of the online sessions' start times: the average connection time is now minus this. */
+function meanConnectedAt(snapshot: StoreSnapshot): string | null {
+  if (!snapshot.online.length) return null;
+  let sum = 0;
+  for (const s of snapshot.online) sum += Date.parse(s.connectedAt);
+  return new Date(Math.round(sum / snapshot.online.length)).toISOString();
+}
+
+/** The page's view model for one page of sessions. */
+export function statusView(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery, page: SessionPage, refreshSeconds: number): StatusView {
+  const { stats } = snapshot;
+  const mean = meanConnectedAt(snapshot);
+  return {
+    version: snapshot.version,
     generatedAt: snapshot.at.toISOString(),
     generatedText: formatStamp(snapshot.at),
     refreshSeconds,
@@ -243,14 +284,15 @@ export function* statusViewSteps(snapshot: StoreSnapshot, viewer: Viewer, q: Vie
         id: 'activeServers', label: 'Active servers', value: `${stats.activeServers} / ${stats.totalServers}`,
         note: stats.unhealthyServers ? `${stats.unhealthyServers} unhealthy` : 'all healthy', warn: stats.unhealthyServers > 0,
       },
-      { id: 'averageConnection', label: 'Average connection time', value: stats.averageConnectionSeconds === null ? '—' : formatDuration(stats.averageConnectionSeconds) },
+      { id: 'averageConnection', label: 'Average connection time', value: mean === null ? '—' : clockCell({ since: mean }, snapshot.at) },
     ],
-    query: q,
+    query: { ...q, page: page.page },
     serverOptions: snapshot.servers.map((s) => ({ value: s.name, label: `${s.name} (${s.onlineCount})` })),
-    sessionsNote: q.server ? `Showing ${sessions.rows.length} of ${snapshot.online.length} connections` : `${sessions.rows.length} connections`,
+    sessionsNote: sessionsNote(snapshot, q, page),
+    pager: pagerOf(q, page),
     chatNote: chatNote(snapshot.chat ?? [], viewer),
     servers: serversTable(snapshot, viewer),
-    sessions,
+    sessions: sessionsTable(snapshot, viewer, q, page),
     recent: recentTable(snapshot, viewer),
     offline: offlineTable(snapshot, viewer),
   };

@@ -1,53 +1,58 @@
-// Speed under load: one shared snapshot of the store serves every request within ~1 s; each view
-// of it (page, view.json, /api/status; per viewer kind, filter and sort) is built and rendered
-// once, in steps that let other requests through, and kept with its gzip form. A LiveFeed update
-// (something was just stored) invalidates the snapshot at once, so the page never shows a change
-// late. Between 1 and 3 s old, the snapshot is still served while a fresh one is read, so no
-// request waits for MongoDB under load.
+// Speed under load: one shared snapshot of the store serves every request for about a second, and
+// a snapshot whose version did not change is kept with everything made from it: each response
+// body (page, view.json, API; per viewer kind and query) is built once per version and kept with
+// its gzip form, and a request that already has it (If-None-Match) gets a 304. A LiveFeed update
+// (something the page shows was just stored) makes the next request read the store again.
+// Between 1 and 3 s old, the snapshot is still served while a fresh one is read, so no request
+// waits for MongoDB under load.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Request, Response } from 'express';
-import type { StoreSnapshot } from './viewer.ts';
+import type { StoreSnapshot } from './snapshot.ts';
 
 const gzipAsync = promisify(gzip);
 
-/** Rendered views kept per snapshot: viewer kinds × filters × sorts in use, bounded. */
-const MAX_BODIES_PER_SNAPSHOT = 32;
+/** Rendered bodies kept per snapshot version (a user or a paged view is a few to tens of kB; the whole API ~1.5 MB). */
+const MAX_BODIES = 10_000;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-/** A response body rendered once per snapshot, with its gzip form made on first demand (off the main thread). */
+/** A response body rendered once per snapshot version, with its gzip form made on first demand (off the main thread). */
 export interface Body {
   type: string;
   raw: Buffer;
   gzipped?: Promise<Buffer>;
+  /** A status other than 200 (a 404 is kept like any answer): sent without an ETag, never stored. */
+  status?: number;
 }
 
 export interface CachedSnapshot {
   snapshot: StoreSnapshot;
-  /** What the data depends on; two reads with one signature show the same data. */
-  signature: string;
   readAt: number;
   generation: number;
   bodies: Map<string, Promise<Body>>;
+  bodyBytes: number;
+  /** Anything else worth computing once per version (sorted session lists): see memo(). */
+  memos: Map<string, unknown>;
 }
 
-/**
- * How long rendered bodies are reused while the data has not changed. Rendering 5,000 rows takes
- * ~100 ms of the event loop; doing that every second for an unchanged page made it the slowest
- * percent of requests. Durations and `generatedAt` in a reused body are up to this much old.
- */
-const REUSE_UNCHANGED_MS = 5_000;
+/** A value computed once per snapshot version. */
+export function memo<T>(entry: CachedSnapshot, key: string, make: () => T): T {
+  if (!entry.memos.has(key)) entry.memos.set(key, make());
+  return entry.memos.get(key) as T;
+}
 
 /**
  * One store read shared by all requests: fresh for `freshMs`, then served while a new read runs
  * until 3 × that. After an update, requests wait for a read that began after it. Reads run one at a
- * time, so a burst of updates (a management stream on many servers) cannot stack them up.
+ * time, so a burst of updates cannot stack them up. A read that finds the same version keeps the
+ * previous snapshot and its bodies (only its age is renewed).
  */
 export class SnapshotCache {
   private current: CachedSnapshot | undefined;
   private reading: { generation: number; entry: Promise<CachedSnapshot> } | undefined;
   private generation = 0;
 
-  constructor(private readonly read: () => Promise<{ snapshot: StoreSnapshot; signature: string }>, private readonly freshMs: number) {}
+  constructor(private readonly read: () => Promise<Omit<StoreSnapshot, 'at'>>, private readonly freshMs: number, private readonly now: () => Date = () => new Date()) {}
 
   /** Something was stored: the next request needs a read that starts after this. */
   invalidate(): void {
@@ -74,14 +79,11 @@ export class SnapshotCache {
     const entry = (async () => {
       await before;
       const readAt = performance.now();
-      const { snapshot, signature } = await this.read();
+      const read = await this.read();
       const previous = this.current;
-      const unchanged = previous !== undefined && previous.signature === signature && generation === previous.generation
-        && snapshot.at.getTime() - previous.snapshot.at.getTime() < REUSE_UNCHANGED_MS;
-      // Unchanged data: keep the previous snapshot and the bodies rendered from it, freshly dated.
-      const fresh: CachedSnapshot = unchanged
-        ? { ...previous, readAt }
-        : { snapshot, signature, readAt, generation, bodies: new Map() };
+      const fresh: CachedSnapshot = previous?.snapshot.version === read.version
+        ? Object.assign(previous, { readAt, generation })
+        : { snapshot: { ...read, at: this.now() }, readAt, generation, bodies: new Map(), bodyBytes: 0, memos: new Map() };
       if (generation === this.generation) this.current = fresh;
       return fresh;
     })();
@@ -95,18 +97,49 @@ export class SnapshotCache {
 /** The body for `key` in this snapshot, made once: concurrent requests for it share the one being made. */
 export function bodyFor(entry: CachedSnapshot, key: string, make: () => Promise<Body>): Promise<Body> {
   let body = entry.bodies.get(key);
-  if (!body) {
-    if (entry.bodies.size >= MAX_BODIES_PER_SNAPSHOT) entry.bodies.delete(entry.bodies.keys().next().value!);
-    body = make();
+  if (body) {
+    // Least recently used goes first: a body in use moves to the end.
+    entry.bodies.delete(key);
     entry.bodies.set(key, body);
-    body.catch(() => entry.bodies.delete(key));
+    return body;
   }
+  body = make();
+  entry.bodies.set(key, body);
+  body.then((b) => {
+    entry.bodyBytes += b.raw.length;
+    for (const [oldKey, old] of entry.bodies) {
+      if (entry.bodies.size <= MAX_BODIES && entry.bodyBytes <= MAX_BODY_BYTES) break;
+      if (oldKey === key) continue;
+      entry.bodies.delete(oldKey);
+      old.then((o) => { entry.bodyBytes -= o.raw.length; }, () => undefined);
+    }
+  }, () => entry.bodies.delete(key));
   return body;
 }
 
+/** The ETag of a data response: the snapshot's version and what the body depends on about its viewer. */
+export function etagOf(entry: CachedSnapshot, viewerKind: string): string {
+  return `W/"${entry.snapshot.version}.${viewerKind}"`;
+}
+
+/** True (and the 304 sent) when the client already has this version. */
+export function notModified(req: Request, res: Response, etag: string): boolean {
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'private, no-cache');
+  res.setHeader('Vary', 'Accept-Encoding, Authorization, Cookie');
+  const wanted = req.get('if-none-match');
+  if (!wanted || !wanted.split(',').some((t) => t.trim() === etag || t.trim() === '*')) return false;
+  res.status(304).end();
+  return true;
+}
+
 export async function sendBody(req: Request, res: Response, body: Body): Promise<void> {
+  if (body.status) {
+    res.status(body.status).removeHeader('ETag');
+    res.setHeader('Cache-Control', 'no-store');
+  }
   res.setHeader('Content-Type', body.type);
-  res.setHeader('Cache-Control', 'no-store');
+  if (!res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Vary', 'Accept-Encoding, Authorization, Cookie');
   if (body.raw.length > 1024 && req.acceptsEncodings('gzip') === 'gzip') {
     body.gzipped ??= gzipAsync(body.raw, { level: 6 });
@@ -120,21 +153,12 @@ export async function sendBody(req: Request, res: Response, body: Body): Promise
   }
 }
 
-/** Lets the event loop serve other requests in the middle of long work (rendering 5,000 rows). */
+/** Lets the event loop serve other requests in the middle of long work (the whole API at 5,000 sessions). */
 export const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Runs a stepped computation (page-view.ts), letting other requests through between steps. */
-export async function stepped<T>(steps: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await breathe();
-  }
-}
 
 /** JSON of a value built by `make`, with a breath between building and serialising (both take ~10 ms at 5,000 sessions). */
 export async function jsonBody(make: () => unknown): Promise<Body> {
-  const value = await make();
+  const value = make();
   await breathe();
   return { type: 'application/json; charset=utf-8', raw: Buffer.from(JSON.stringify(value)) };
 }

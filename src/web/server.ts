@@ -1,24 +1,43 @@
-// The status page, the JSON API, /metrics and /healthz: an express app that only reads. Requests
-// share one snapshot of the store and the bodies rendered from it (src/web/response-cache.ts).
-import { randomBytes } from 'node:crypto';
+// The status page, the JSON API, the live stream, /metrics and /healthz: an express app that only
+// reads. Requests share one snapshot of the store and the bodies rendered from it, per data version
+// (src/web/snapshot.ts, src/web/response-cache.ts); who may see what is decided in src/web/auth.ts
+// and src/web/viewer.ts.
+//
+// | route                          | PAGE_ACCESS=public | PAGE_ACCESS=viewers          | admin adds            |
+// |--------------------------------|--------------------|------------------------------|-----------------------|
+// | /static/*, /login, /logout     | open               | open                         |                       |
+// | /healthz                       | open               | open                         | whole error texts     |
+// | /, /view.json, /api/status,    | open               | viewer or admin sign-in      | real IPs, hosts,      |
+// |   /api/users/:name, /api/events|                    | (else 401; `/` → /login)     | whole errors, history |
+// |   /api/stream                  |                    |                              |                       |
+// | /metrics                       | open, or METRICS_TOKEN (or admin) when that is set; else like the API     |
+// | /api/sessions.csv              | admin only         | admin only                   |                       |
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.ts';
-import { fleetStats, serverHealth, SOURCE_NAMES, sourceProblems, userName, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState } from '../domain.ts';
-import type { LiveFeed, LiveUpdate } from '../poll/live-feed.ts';
+import { serverHealth, userName, type ChatStatus, type LiveModeInfo } from '../domain.ts';
+import type { LiveFeed } from '../poll/live-feed.ts';
 import { errorMessage, logger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
-import { adminCookieHeader, clearAdminCookieHeader, createAdminAuth, InvalidTokenError, isAdminRequest } from './auth.ts';
-import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
-import type { OnlineSession, SessionRecord, UserRecord } from '../store/records.ts';
+import { userReportOf } from '../store/queries.ts';
+import type { OnlineSession } from '../store/records.ts';
 import { apiEvent, apiUser, buildApiStatus } from './api-view.ts';
-import { statusViewSteps } from './page-view.ts';
-import { bodyFor, breathe, jsonBody, sendBody, SnapshotCache, stepped, type CachedSnapshot } from './response-cache.ts';
+import { batchLoader } from './batch-loader.ts';
+import { AuthError, clearSessionCookieHeader, sameOrigin, sessionCookieHeader, WebAuth, type Identity } from './auth.ts';
+import { browserModule } from './browser-modules.ts';
+import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
+import { chatHealth, healthBody, serversHealth } from './health.ts';
+import { statusView } from './page-view.ts';
+import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, type Body, type CachedSnapshot } from './response-cache.ts';
+import { selectAllSessions, selectSessions } from './session-list.ts';
+import { memorySignature, SnapshotReader } from './snapshot.ts';
+import { StreamHub } from './stream-hub.ts';
 import { historyRoutes } from './history-routes.ts';
 import { useTemplates, VIEWS_DIR } from './templates.ts';
-import { parseViewQuery, viewKey } from './view-query.ts';
-import type { StoreSnapshot, Viewer } from './viewer.ts';
+import { parseViewQuery, queryKey } from './view-query.ts';
+import { viewerKind, viewerOf, type Viewer } from './viewer.ts';
 
 export interface WebDeps {
   store: Store;
@@ -36,18 +55,33 @@ export interface WebDeps {
   modes?: () => Record<string, LiveModeInfo>;
   /** How each chat platform's connection stands. */
   chat?: () => ChatStatus[];
+  /** A monotonic clock in ms (default performance.now): when byte counters are read again. */
+  monotonic?: () => number;
+  /** Live stream limits (defaults: 200 streams, 256 KiB unsent per stream, a minute per signed-in stream). */
+  streams?: { maxClients?: number; bufferLimitBytes?: number; reauthMs?: number };
+}
+
+export interface WebApp extends express.Express {
+  /** Ends the live streams and their timers (call before closing the HTTP server). */
+  closeStreams(): void;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on our own sign-in
+  // form's POST, and the Origin check could not tell it from another site. Nothing leaves the origin.
+  'Referrer-Policy': 'same-origin',
   'X-Frame-Options': 'DENY',
 };
 
-const SSE_HEARTBEAT_MS = 15_000;
 const EVENTS_LIMIT = 500;
 const REPORT_DEFAULT_HOURS = 24;
+const MAX_STREAMS = 200;
+const STREAM_BUFFER_BYTES = 256 * 1024;
+const STREAM_REAUTH_MS = 60_000;
+/** The live stream pings at least this often, so proxies keep it open and pages know it is alive. */
+const MAX_PING_MS = 15_000;
 
 /** ISO-8601 date or date-time; a date-time without an offset is UTC. null when absent, throws when malformed. */
 function parseTimeParam(value: unknown, name: string): Date | null {
@@ -61,6 +95,13 @@ function parseTimeParam(value: unknown, name: string): Date | null {
 
 class BadRequest extends Error {}
 
+/** `after=`: an event's seq. undefined when absent, throws when malformed. */
+function parseSeqParam(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new BadRequest("after must be an event's seq (a whole number, from a previous answer)");
+  return Number(value);
+}
+
 /** Resolves to `fallback` if `promise` takes longer than `ms` (a MongoDB that is gone can take 10 s to say so). */
 function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -69,7 +110,9 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 }
 
 function wantsJson(req: Request): boolean {
-  return req.path.startsWith('/api/') || req.path === '/view.json' || req.path === '/healthz' || req.accepts(['html', 'json']) === 'json';
+  // The full path: under app.use('/api', ...) req.path has lost its /api.
+  const path = req.baseUrl + req.path;
+  return path.startsWith('/api/') || path === '/view.json' || path === '/healthz' || path === '/metrics' || req.accepts(['html', 'json']) === 'json';
 }
 
 function sendMessage(req: Request, res: Response, status: number, title: string, message: string): void {
@@ -78,47 +121,44 @@ function sendMessage(req: Request, res: Response, status: number, title: string,
   else res.render('message', { title, message });
 }
 
-/** Each source of a server for /healthz: its last result, why, since when, and the management mode. */
-function sourceStatus(sources: Partial<Record<SourceName, SourceState>>, mode: LiveModeInfo | undefined, ageOf: (d: Date | null) => number | null) {
-  const one = (s: SourceState | undefined) => (s ? { result: s.result, error: s.error, since: s.since?.toISOString() ?? null, lastGoodAgeSeconds: ageOf(s.lastGoodAt) } : null);
-  const managed = (mode && mode.mode !== 'file-only') || sources.management;
-  return { 'status-file': one(sources['status-file']), management: managed ? { mode: mode?.mode ?? null, ...(one(sources.management) ?? {}) } : null };
+/** A same-site path to go back to after signing in; anything else is `/`. */
+function safeNext(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) && value.length < 2000 ? value : '/';
 }
 
-/** What the page's live stream says: which servers changed and who came and went; never an address. */
-function streamPayload(u: LiveUpdate): unknown {
-  return { at: u.at, servers: u.servers, events: u.events.map((e) => ({ type: e.type, server: e.server, user: e.session ? userName(e.session) : null })) };
-}
+const shortHash = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 10);
 
-export function createWebApp(deps: WebDeps): express.Express {
+export function createWebApp(deps: WebDeps): WebApp {
   const { store, config, metrics, live } = deps;
+  const web = config.web;
   const log = deps.log ?? logger.child({ module: 'web' });
   const now = deps.now ?? (() => new Date());
-  const auth = createAdminAuth(config.web.adminToken);
-  // Reading every online session costs tens of milliseconds of decoding at 5,000 sessions, so the
-  // lists are read again only when some server's state was written since (every write of a poll
-  // cycle sets its lastPollAt); the cheap server list is read every time.
-  let lists: { written: string; online: OnlineSession[]; recent: SessionRecord[]; offline: UserRecord[] } | undefined;
-  const cache = new SnapshotCache(async () => {
-    const at = now();
-    const servers = await store.queries.servers();
-    const written = servers.map((s) => `${s.name}@${s.lastPollAt?.getTime()}`).join('|');
-    if (lists?.written !== written) {
-      const [online, recent, offline] = await Promise.all([store.queries.online(), store.queries.recent(20), store.queries.offlineUsers(50)]);
-      lists = { written, online, recent, offline };
-    }
-    const modes = deps.modes?.() ?? {};
-    const chat = deps.chat?.() ?? [];
-    const snapshot: StoreSnapshot = { at, stats: fleetStats(servers, lists.online, at), servers, modes, chat, online: lists.online, recent: lists.recent, offline: lists.offline };
-    return { snapshot, signature: `${written}#${JSON.stringify(modes)}#${JSON.stringify(chat)}` };
-  }, deps.snapshotMs ?? 1000);
-  // Subscribed before any page's stream, so the snapshot is dropped before a page is told to refetch.
-  live.subscribe(() => cache.invalidate());
+  const auth = new WebAuth({ web, signIns: store.web });
+  const reader = new SnapshotReader(store.queries, { modes: () => deps.modes?.() ?? {}, chat: () => deps.chat?.() ?? [] }, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
+  const cache = new SnapshotCache(() => reader.read(), deps.snapshotMs ?? 1000, now);
+  const hub = new StreamHub({
+    version: async () => (await cache.get()).snapshot.version,
+    invalidate: () => cache.invalidate(),
+    pingMs: Math.min(web.refreshSeconds * 1000, MAX_PING_MS),
+    maxClients: deps.streams?.maxClients ?? MAX_STREAMS,
+    bufferLimitBytes: deps.streams?.bufferLimitBytes ?? STREAM_BUFFER_BYTES,
+    reauthMs: deps.streams?.reauthMs ?? STREAM_REAUTH_MS,
+    ...(deps.modes || deps.chat ? { memory: () => memorySignature(deps.modes?.() ?? {}, deps.chat?.() ?? []) } : {}),
+    metrics, log, now,
+  });
+  if (web.pageAccess === 'viewers' && !auth.canSignIn && !web.authProxyHeader) {
+    log.warn('PAGE_ACCESS=viewers, and no way to sign in is set: nobody can see the page. Set VPNWATCH_VIEWER_TOKEN (or AUTH_PROXY_HEADER behind an authenticating proxy), or PAGE_ACCESS=public.');
+  }
+  // Only news the page shows drops the snapshot (byte counters alone wait for the counter refresh);
+  // subscribed before any stream is told, so a page that fetches at once gets the new data.
+  live.subscribe((u) => hub.publish(u));
 
-  const app = express();
+  const app = express() as unknown as WebApp;
+  app.closeStreams = () => hub.close();
   app.disable('x-powered-by');
-  // Bodies are rendered once and sent many times; hashing megabytes per request for an ETag is not worth it.
+  // Bodies are rendered once per data version and carry that version as their ETag.
   app.set('etag', false);
+  app.set('trust proxy', web.trustProxy);
   const render = useTemplates(app);
 
   app.use((_req, res, next) => {
@@ -126,100 +166,189 @@ export function createWebApp(deps: WebDeps): express.Express {
     next();
   });
   for (const router of deps.mounts ?? []) app.use(router);
+  app.get('/static/:name', async (req, res, next) => {
+    const module = browserModule(String(req.params.name));
+    if (!module) return next();
+    res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.send(await module);
+  });
   app.use('/static', express.static(path.join(VIEWS_DIR, 'static'), { index: false, redirect: false }));
 
-  app.use((req, res, next) => {
+  // Who is asking, for every route below.
+  app.use(async (req, res, next) => {
     try {
-      const admin = isAdminRequest(req, auth, now());
-      res.locals.viewer = { admin, realIps: admin || config.web.showRealIps } satisfies Viewer;
+      const identity = await auth.identify(req, now());
+      res.locals.identity = identity;
+      res.locals.viewer = viewerOf(identity.role, web.showRealIps, identity.name);
       next();
     } catch (err) {
-      if (!(err instanceof InvalidTokenError)) throw err;
-      res.setHeader('WWW-Authenticate', 'Bearer realm="vpnwatch", error="invalid_token"');
-      sendMessage(req, res, 401, 'Not signed in', err.message);
+      if (!(err instanceof AuthError)) return next(err);
+      if (err.status === 429) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      else res.setHeader('WWW-Authenticate', 'Bearer realm="vpnwatch", error="invalid_token"');
+      sendMessage(req, res, err.status, err.status === 429 ? 'Too many attempts' : 'Not signed in', err.message);
     }
   });
-  const viewerOf = (res: Response): Viewer => res.locals.viewer as Viewer;
+  const identityOf = (res: Response): Identity => res.locals.identity as Identity;
+  const viewerFor = (res: Response): Viewer => res.locals.viewer as Viewer;
+
+  const mayView = (res: Response) => web.pageAccess === 'public' || identityOf(res).role !== 'anonymous';
+  const refuse = (req: Request, res: Response, message: string) => {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="vpnwatch"');
+    sendMessage(req, res, 401, 'Not signed in', message);
+  };
+  const SIGN_IN_FIRST = 'This status page is private: sign in at /login, or send "Authorization: Bearer <VPNWATCH_VIEWER_TOKEN>".';
+  // PAGE_ACCESS=viewers: the page, the API and the stream need a sign-in.
+  const viewersOnly = (req: Request, res: Response, next: NextFunction) => {
+    if (mayView(res)) return next();
+    if (req.method === 'GET' && req.path === '/' && !wantsJson(req)) {
+      res.setHeader('Cache-Control', 'no-store');
+      return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+    }
+    refuse(req, res, SIGN_IN_FIRST);
+  };
+
+  /** Sends the body for `key` of this snapshot, or 304 when the client has this version already. */
+  const sendVersioned = async (req: Request, res: Response, entry: CachedSnapshot, variant: string, key: string, make: () => Promise<Body>) => {
+    if (notModified(req, res, etagOf(entry, variant))) return;
+    await sendBody(req, res, await bodyFor(entry, `${variant}|${key}`, make));
+  };
 
   // ---- the page ---------------------------------------------------------------------------------
 
-  const statusView = (entry: CachedSnapshot, req: Request, res: Response) => {
-    const viewer = viewerOf(res);
+  const viewOf = (entry: CachedSnapshot, req: Request, res: Response) => {
+    const viewer = viewerFor(res);
     const query = parseViewQuery(req.query, entry.snapshot.servers.map((s) => s.name));
-    return { viewer, query, key: viewKey(viewer, query), make: () => stepped(statusViewSteps(entry.snapshot, viewer, query, config.web.refreshSeconds)) };
+    return { viewer, query, make: () => statusView(entry.snapshot, viewer, query, selectSessions(entry, viewer, query), web.refreshSeconds) };
   };
 
-  app.get('/', async (req, res) => {
+  app.get('/', viewersOnly, async (req, res) => {
     const entry = await cache.get();
-    const v = statusView(entry, req, res);
-    const body = await bodyFor(entry, `page|${v.key}`, async () => {
-      const view = await v.make();
-      await breathe();
-      return { type: 'text/html; charset=utf-8', raw: Buffer.from(await render('status', { view, adminLogin: auth.enabled })) };
-    });
-    await sendBody(req, res, body);
+    const v = viewOf(entry, req, res);
+    const identity = identityOf(res);
+    const who = { role: identity.role, name: identity.name, signedIn: identity.signIn !== null };
+    // The header says who is signed in: part of what this body depends on.
+    const variant = `${viewerKind(v.viewer)}.${shortHash(JSON.stringify(who))}`;
+    await sendVersioned(req, res, entry, variant, `page|${queryKey(v.query)}`, async () => ({
+      type: 'text/html; charset=utf-8',
+      // The script's first refresh of view.json is conditional on this version.
+      raw: Buffer.from(await render('status', { view: v.make(), who, etag: etagOf(entry, viewerKind(v.viewer)), signInEnabled: auth.canSignIn })),
+    }));
   });
 
   // What the page's script fetches to refresh itself: the page's own view model, already masked.
-  app.get('/view.json', async (req, res) => {
+  app.get('/view.json', viewersOnly, async (req, res) => {
     const entry = await cache.get();
-    const v = statusView(entry, req, res);
-    await sendBody(req, res, await bodyFor(entry, `view|${v.key}`, () => jsonBody(v.make)));
+    const v = viewOf(entry, req, res);
+    await sendVersioned(req, res, entry, viewerKind(v.viewer), `view|${queryKey(v.query)}`, () => jsonBody(v.make));
   });
 
-  app.get('/login', (_req, res) => {
+  app.get('/login', (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.render('login', { enabled: auth.enabled, admin: viewerOf(res).admin, error: null });
+    const identity = identityOf(res);
+    res.render('login', {
+      enabled: auth.canSignIn, role: identity.role, signedIn: identity.signIn !== null, viewersOnly: web.pageAccess === 'viewers',
+      next: safeNext(req.query.next), error: null,
+    });
   });
 
-  app.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
+  // Sign-in and sign-out change state: only from a page of this origin (another site's form cannot post here).
+  const sameOriginOnly = (req: Request, res: Response, next: NextFunction) => {
+    if (sameOrigin(req)) return next();
+    log.warn({ ip: req.ip, origin: req.get('origin') ?? null, path: req.path }, 'refused a cross-origin POST');
+    sendMessage(req, res, 403, 'Refused', 'This form can only be sent from the status page itself.');
+  };
+
+  app.post('/login', sameOriginOnly, express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    if (!auth.enabled) return res.status(403).render('login', { enabled: false, admin: false, error: null });
+    const next = safeNext(req.body?.next);
+    const page = (status: number, error: string | null) => res.status(status).render('login', {
+      enabled: auth.canSignIn, role: 'anonymous', signedIn: false, viewersOnly: web.pageAccess === 'viewers', next, error,
+    });
+    if (!auth.canSignIn) return page(403, null);
     const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    if (!auth.isToken(token)) {
-      log.warn({ ip: req.ip }, 'admin login with a wrong token');
-      return res.status(401).render('login', { enabled: true, admin: false, error: 'That is not the admin token (VPNWATCH_ADMIN_TOKEN).' });
+    try {
+      const { cookieValue, role } = await auth.signIn(req, token, now());
+      log.info({ ip: req.ip, role }, 'signed in');
+      res.setHeader('Set-Cookie', sessionCookieHeader(cookieValue, req.secure));
+      res.redirect(303, next);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      log.warn({ ip: req.ip }, err.status === 429 ? 'sign-in refused: too many wrong tokens' : 'sign-in with a wrong token');
+      if (err.retryAfterSeconds) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      page(err.status, err.message);
     }
-    res.setHeader('Set-Cookie', adminCookieHeader(auth.cookieValue(now()), req.secure));
-    res.redirect(303, '/');
   });
 
-  app.post('/logout', (_req, res) => {
-    res.setHeader('Set-Cookie', clearAdminCookieHeader());
+  app.post('/logout', sameOriginOnly, async (req, res) => {
+    const { signIn } = identityOf(res);
+    if (signIn) {
+      await auth.signOut(signIn, now());
+      hub.closeSignIn(signIn);
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Set-Cookie', clearSessionCookieHeader(req.secure));
     res.redirect(303, '/');
   });
 
   // ---- the API ------------------------------------------------------------------------------------
 
+  app.use('/api', viewersOnly);
   app.use(historyRoutes({ store, history: config.history, now }));
 
   app.get('/api/status', async (req, res) => {
     const entry = await cache.get();
-    const viewer = viewerOf(res);
-    await sendBody(req, res, await bodyFor(entry, `api|${viewer.realIps}|${viewer.admin}`, () => jsonBody(() => buildApiStatus(entry.snapshot, viewer))));
+    const viewer = viewerFor(res);
+    const query = parseViewQuery(req.query, entry.snapshot.servers.map((s) => s.name));
+    // Without page or per, every matching session (the API's answer before paging existed).
+    await sendVersioned(req, res, entry, viewerKind(viewer), `api|${queryKey(query)}`, () => jsonBody(() =>
+      buildApiStatus(entry.snapshot, viewer, query, query.paged ? selectSessions(entry, viewer, query) : selectAllSessions(entry, viewer, query))));
   });
 
+  const loadUser = batchLoader((names: string[]) => store.queries.usersByName(names));
   app.get('/api/users/:name', async (req, res) => {
-    const report = await store.queries.userReport(String(req.params.name));
-    if (!report) return void res.status(404).json({ error: `No user '${req.params.name}'.` });
-    res.setHeader('Cache-Control', 'no-store');
-    res.json(apiUser(report, viewerOf(res), now()));
+    const entry = await cache.get();
+    const viewer = viewerFor(res);
+    const name = String(req.params.name);
+    // A user's history changes only when they come or go, which moves the version.
+    if (notModified(req, res, etagOf(entry, viewerKind(viewer)))) return;
+    const body = await bodyFor(entry, `user|${viewerKind(viewer)}|${name}`, async () => {
+      // History (the user's latest sessions) is for the admin; everyone else needs the user's record alone.
+      const history = viewer.admin ? await store.queries.userHistory(name) : await loadUser(name).then((user) => user && { user, recent: [] });
+      if (!history) return { type: 'application/json; charset=utf-8', raw: Buffer.from(JSON.stringify({ error: `No user '${name}'.` })), status: 404 };
+      const byUser = memo(entry, 'online-by-user', () => {
+        const map = new Map<string, OnlineSession[]>();
+        for (const s of entry.snapshot.online) map.set(userName(s), [...(map.get(userName(s)) ?? []), s]);
+        return map;
+      });
+      return jsonBody(() => apiUser(userReportOf(history.user, byUser.get(name) ?? [], history.recent), viewer, entry.snapshot.at));
+    });
+    await sendBody(req, res, body);
   });
 
+  // Events oldest first (in seq order), EVENTS_LIMIT at a time: `after` is the cursor (the seq of
+  // the last event a client has), `since` a start time (default: the last hour, without `after`).
   app.get('/api/events', async (req, res) => {
-    const since = parseTimeParam(req.query.since, 'since') ?? new Date(now().getTime() - 3600_000);
-    const events = await store.queries.eventsSince(since, EVENTS_LIMIT + 1);
+    const after = parseSeqParam(req.query.after);
+    const since = parseTimeParam(req.query.since, 'since') ?? (after === undefined ? new Date(now().getTime() - 3600_000) : null);
+    const events = await store.queries.eventsAfter({ ...(after !== undefined ? { after } : {}), ...(since ? { since } : {}) }, EVENTS_LIMIT + 1);
+    const page = events.slice(0, EVENTS_LIMIT);
+    const last = page.at(-1)?.seq ?? after ?? null;
+    const next = new URLSearchParams({ ...(since ? { since: since.toISOString() } : {}), ...(last !== null ? { after: String(last) } : {}) });
     res.setHeader('Cache-Control', 'no-store');
     res.json({
-      since: since.toISOString(),
+      since: since?.toISOString() ?? null,
+      after: after ?? null,
       truncated: events.length > EVENTS_LIMIT,
-      events: events.slice(0, EVENTS_LIMIT).map((e) => apiEvent(e, viewerOf(res))),
+      // Where to ask next: for the rest when truncated, for what comes later otherwise.
+      next: `/api/events?${next}`,
+      events: page.map((e) => apiEvent(e, viewerFor(res))),
     });
   });
 
   // The connection report is history with full addresses: for the admin only.
   app.get('/api/sessions.csv', async (req, res) => {
-    if (!viewerOf(res).admin) {
+    if (!viewerFor(res).admin) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="vpnwatch"');
       return sendMessage(req, res, 401, 'Admin only', 'The connection report is for the admin: send "Authorization: Bearer <VPNWATCH_ADMIN_TOKEN>" or sign in at /login.');
     }
@@ -234,43 +363,45 @@ export function createWebApp(deps: WebDeps): express.Express {
     res.send(toCsv(REPORT_HEADER, reportRows(rows, at)));
   });
 
-  app.get('/api/stream', (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
-    res.write('retry: 3000\n: connected\n\n');
-    const unsubscribe = live.subscribe((u) => res.write(`event: update\ndata: ${JSON.stringify(streamPayload(u))}\n\n`));
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
-    res.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+  app.get('/api/stream', (req, res) => {
+    const { signIn, name } = identityOf(res);
+    if (hub.open(req, res, signIn, signIn !== null || name !== null)) return;
+    res.setHeader('Retry-After', '30');
+    sendMessage(req, res, 503, 'Busy', `Too many live streams are open (${deps.streams?.maxClients ?? MAX_STREAMS}); the page checks for changes every ${web.refreshSeconds} s instead.`);
   });
 
   // ---- operations ---------------------------------------------------------------------------------
 
-  app.get('/metrics', async (_req, res) => {
-    const gauges = [metrics.sessionsOnline, metrics.bytesReceived, metrics.bytesSent, metrics.serverUp];
+  app.get('/metrics', async (req, res, next) => {
+    const identity = identityOf(res);
+    if (web.metricsToken) {
+      if (!identity.metrics && identity.role !== 'admin') return refuse(req, res, 'Send "Authorization: Bearer <METRICS_TOKEN>".');
+    } else if (!mayView(res)) {
+      return refuse(req, res, SIGN_IN_FIRST);
+    }
+    const gauges = [metrics.sessionsOnline, metrics.serverUp];
     try {
       const { snapshot } = await cache.get();
       for (const g of gauges) g.reset();
       for (const s of snapshot.servers) {
         metrics.serverUp.set({ server: s.name }, serverHealth(s).healthy ? 1 : 0);
-        metrics.sessionsOnline.set({ server: s.name }, 0);
-        metrics.bytesReceived.set({ server: s.name }, 0);
-        metrics.bytesSent.set({ server: s.name }, 0);
-      }
-      for (const o of snapshot.online) {
-        metrics.sessionsOnline.inc({ server: o.server });
-        metrics.bytesReceived.inc({ server: o.server }, o.bytesReceived);
-        metrics.bytesSent.inc({ server: o.server }, o.bytesSent);
+        metrics.sessionsOnline.set({ server: s.name }, s.onlineCount);
+        // A server's traffic counters exist from its first scrape, so the first increase shows in rate().
+        metrics.trafficReceived.inc({ server: s.name }, 0);
+        metrics.trafficSent.inc({ server: s.name }, 0);
       }
     } catch (err) {
-      // The counters (poll failures, deliveries) still matter most when the store is down.
+      // The counters (poll failures, deliveries, traffic) still matter most when the store is down.
       log.warn({ err }, 'metrics: cannot read the store; serving without the per-server gauges');
       for (const g of gauges) g.reset();
     }
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.setHeader('Cache-Control', 'no-store');
-    res.send(await metrics.registry.metrics());
+    try {
+      res.setHeader('Content-Type', metrics.registry.contentType);
+      res.setHeader('Cache-Control', 'no-store');
+      res.send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
   });
 
   // One rule (README "/healthz"): HTTP 503 only when this process cannot work (the database is
@@ -280,26 +411,15 @@ export function createWebApp(deps: WebDeps): express.Express {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
     const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
-    const modes = deps.modes?.() ?? {};
-    const ageOf = (d: Date | null) => (d ? Math.max(0, Math.round((at.getTime() - d.getTime()) / 1000)) : null);
-    const ages = servers.map((s) => ageOf(s.lastGoodAt)).filter((a): a is number => a !== null);
-    // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
-    // (ok: false), but this process still works, so the status stays 200 for load balancers.
-    const chat = deps.chat?.() ?? [];
-    const body = {
-      mongo,
-      ...(deps.chat ? { chat: Object.fromEntries(chat.map((c) => [c.platform, { state: c.state, error: c.error, since: c.since }])) } : {}),
-      lastGoodPollAgeSeconds: ages.length ? Math.min(...ages) : null,
-      servers: servers.map((s) => ({
-        name: s.name, healthy: serverHealth(s).healthy, lastResult: s.lastResult, lastGoodAgeSeconds: ageOf(s.lastGoodAt),
-        consecutiveFailures: s.consecutiveFailures, down: s.down, error: s.lastError,
-        sources: sourceStatus(s.sources, modes[s.name], ageOf),
-        problems: sourceProblems(s.sources, modes[s.name]).map((p) => `${SOURCE_NAMES[p.source]}: ${p.error}`),
-      })),
+    const viewer = viewerFor(res);
+    const sections = {
+      // Chat is in the body only: a platform that fails for good (a bad token) needs an operator
+      // (ok: false), but this process still works, so the status stays 200 for load balancers.
+      ...(deps.chat ? { chat: chatHealth(deps.chat()) } : {}),
+      ...serversHealth(servers, deps.modes?.() ?? {}, viewer, at),
     };
-    const ok = mongo && body.servers.every((s) => s.healthy && s.problems.length === 0) && chat.every((c) => c.state !== 'failing');
     res.setHeader('Cache-Control', 'no-store');
-    res.status(mongo ? 200 : 503).json({ ok, ...body });
+    res.status(mongo ? 200 : 503).json(healthBody(mongo, sections));
   });
 
   // ---- the rest -----------------------------------------------------------------------------------
@@ -316,6 +436,8 @@ export function createWebApp(deps: WebDeps): express.Express {
     }
     const ref = randomBytes(3).toString('hex');
     log.error({ err, ref, method: req.method, path: req.path }, 'request failed');
+    // A cached body that failed must not be sent as a version the client could keep.
+    res.removeHeader('ETag');
     sendMessage(req, res, 500, 'Something went wrong', `Something went wrong (ref ${ref}).`);
   });
 

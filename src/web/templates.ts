@@ -6,12 +6,11 @@ import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import type express from 'express';
 import { cellClass } from './page-view.ts';
-import { breathe } from './response-cache.ts';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
 /** Every name the templates in views/ use (EJS declares them from the locals). */
-const TEMPLATE_LOCALS = ['view', 'adminLogin', 'cellClass', 'breathe', 'id', 'table', 'empty', 'title', 'message', 'enabled', 'admin', 'error'];
+const TEMPLATE_LOCALS = ['view', 'who', 'etag', 'signInEnabled', 'cellClass', 'id', 'table', 'empty', 'pager', 'title', 'message', 'enabled', 'role', 'signedIn', 'viewersOnly', 'next', 'error'];
 
 const HTML_SPECIAL = /[&<>"']/;
 const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
@@ -27,7 +26,7 @@ export function useTemplates(app: express.Express): (view: string, locals: objec
   app.set('view engine', 'ejs');
   app.engine('ejs', (file, locals, done) => {
     const options = { cache: true, escape: escapeHtml, _with: false, destructuredLocals: TEMPLATE_LOCALS, async: true };
-    ejs.renderFile(file, { ...locals, cellClass, breathe }, options).then((html) => done(null, html), done);
+    ejs.renderFile(file, { ...locals, cellClass }, options).then((html) => done(null, html), done);
   });
   return (view, locals) => new Promise<string>((resolve, reject) => {
     app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html!)));

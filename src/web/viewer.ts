@@ -1,23 +1,26 @@
-// Who is looking, and what the page and the API read from the store for them: one snapshot of the
-// store shared by every request (src/web/response-cache.ts), shown to each viewer with real IPs in
-// full or masked (the privacy rule in src/domain.ts: Viewer, maskIp, shownIp).
-import { shownIp, type ChatStatus, type LiveModeInfo, type Stats, type Viewer } from '../domain.ts';
-import type { OnlineSession, ServerRecord, SessionRecord, UserRecord } from '../store/records.ts';
+// Who is looking, and what they may see: the admin sees everything; a signed-in viewer and an
+// anonymous visitor (where PAGE_ACCESS=public lets one in) see real IPs masked to their network
+// unless SHOW_REAL_IPS is set (the privacy rule in src/domain.ts: Viewer, maskIp, shownIp, which
+// chat shares), and server errors as a cause without infrastructure (src/web/public-error.ts).
+import { shownIp, type Viewer as PrivacyViewer } from '../domain.ts';
 
-export type { Viewer };
+export type Role = 'admin' | 'viewer' | 'anonymous';
 
-/** Everything the page needs from the store, read at one moment. */
-export interface StoreSnapshot {
-  at: Date;
-  stats: Stats;
-  servers: ServerRecord[];
-  /** How each server is followed now, by name (missing: status file only). */
-  modes: Record<string, LiveModeInfo>;
-  /** How each chat platform's connection stands (absent or empty: no chat). */
-  chat?: ChatStatus[];
-  online: OnlineSession[];
-  recent: SessionRecord[];
-  offline: UserRecord[];
+export interface Viewer extends PrivacyViewer {
+  role: Role;
+  /** role === 'admin': real IPs, whole errors, SSH hosts, the CSV report, per-user history. */
+  admin: boolean;
+  /** Who signed in, where the authenticating proxy said so. */
+  name: string | null;
+}
+
+export function viewerOf(role: Role, showRealIps: boolean, name: string | null = null): Viewer {
+  return { role, admin: role === 'admin', realIps: role === 'admin' || showRealIps, name };
+}
+
+/** What a response depends on about its viewer: part of every cache key and ETag. */
+export function viewerKind(viewer: Viewer): string {
+  return `${viewer.admin ? 'admin' : 'public'}.${viewer.realIps ? 'ips' : 'masked'}`;
 }
 
 /** An address as this viewer may see it. */
