@@ -60,7 +60,7 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
       '    statusRefresh: 5',
       '',
     ].join('\n'));
-    env = { VPNWATCH_SERVERS_FILE: 'fleet.yml', POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info' };
+    env = { VPNWATCH_SERVERS_FILE: 'fleet.yml', POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info', PAGE_ACCESS: 'public' };
     child = spawn(bin, ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });

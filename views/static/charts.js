@@ -2,7 +2,8 @@
 // page the fleet's online users and traffic and each server's online users (/api/history); on a
 // user's page their time online, sessions and traffic per day (/api/users/:name/history) and their
 // sessions over time. 24 h / 7 d / 30 d; hovering shows a point's time and values; the fleet's
-// charts redraw when the live stream says something was stored. Text goes in with textContent.
+// charts redraw when the page's live updates change it (at most every 5 s), and every minute.
+// Text goes in with textContent.
 'use strict';
 
 (() => {
@@ -244,14 +245,24 @@
     });
   }
   redraw();
-  // Live: redraw when something was stored (at most every 5 s), and every minute regardless.
+  // Live: redraw when the page changed (at most every 5 s), and every minute regardless.
   let last = 0;
   let timer = null;
   const soon = () => {
     if (timer) return;
     timer = setTimeout(() => { timer = null; last = Date.now(); redraw(); }, Math.max(0, 5000 - (Date.now() - last)));
   };
-  if (root.dataset.history === 'fleet' && 'EventSource' in window) new EventSource('/api/stream').addEventListener('update', soon);
+  // The page's own script holds the live stream (one for all tabs) and patches the page when
+  // something was stored: follow its changes rather than opening a second stream.
+  if (root.dataset.history === 'fleet') {
+    // Ages and the "Updated" time tick every second by themselves: those are not new data.
+    const ticking = (node) => {
+      const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+      return !el || root.contains(el) || Boolean(el.closest('[data-clock], #updated, #stale'));
+    };
+    new MutationObserver((mutations) => { if (mutations.some((m) => !ticking(m.target))) soon(); })
+      .observe(document.querySelector('main') || document.body, { subtree: true, childList: true, characterData: true });
+  }
   setInterval(() => { if (!document.hidden) redraw(); }, 60_000);
   let resized = null;
   window.addEventListener('resize', () => { clearTimeout(resized); resized = setTimeout(redraw, 200); });
