@@ -1,5 +1,5 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, live-latency, lab-stream, web-load (all of them when none is given).
+// ssh-connect, poll-cycle, live-latency, lab-stream, history, web-load (all of them when none is given).
 // Benchmarks print numbers; they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
     printPollCycleBench(await runPollCycleBenchIsolated());
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
+  history: async () => { const { runHistoryBench, printHistoryBench } = await import('./history.ts'); printHistoryBench(await runHistoryBench()); },
   // 30 minutes by default: run it on its own (`npm run bench -- soak`); `npm run bench` skips it.
   soak: async () => {
     const { runSoakBench, printSoakBench } = await import('./soak.ts');

@@ -79,7 +79,7 @@ export type ServerRead =
   | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
 
 /** summary: what changed on a server while vpnwatch was stopped for long (see the diff's table). */
-export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary';
+export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary' | 'notice';
 
 /**
  * How a session ended, as stored on the session and shown in `/vpn user`: disconnected (it left
@@ -107,6 +107,9 @@ export interface VpnEvent {
   since?: string | null;
   /** A change seen on the first read after vpnwatch restarted: it happened between these times. */
   gap?: { from: string; to: string };
+  /** notice (an alert, its resolved line, the daily digest): the text, and the text for a channel's guests. */
+  text?: string;
+  guestText?: string;
   /** summary: how many sessions came, went and came back while vpnwatch was stopped. */
   counts?: { connected: number; disconnected: number; reconnected: number };
 }

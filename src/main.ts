@@ -7,6 +7,7 @@ import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { HistoryRecorder } from './poll/history-recorder.ts';
 import { HeldError, Poller } from './poll/poller.ts';
 import { DatabaseWatch } from './store/database-watch.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
@@ -25,11 +26,17 @@ import { runStartupChecks } from './check/startup-checks.ts';
 import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
-import type { PollJobData, PollJobMessage } from './poll/job-messages.ts';
+import type { HistoryJobData, HistoryJobMessage, PollJobData, PollJobMessage } from './poll/job-messages.ts';
+import { LiveAlerts } from './notify/alerts.ts';
+import { DAY_MS, FLEET_SERIES } from './store/history.ts';
 import { logSink, noticeTargets, type NoticeSink } from './notify/targets.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
 const DEMO_POLL_SECONDS = 5;
+/** The history job's interval: hours, days and top lists are this fresh (the minute samples are live). */
+const HISTORY_JOB_SECONDS = 300;
+/** The demo's: its charts at 7 d and 30 d (hourly) fill within a minute. */
+const DEMO_HISTORY_JOB_SECONDS = 60;
 
 export interface Service {
   db: Database;
@@ -84,9 +91,16 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
     stops.push(() => sshPool.closeAll());
 
+    await db.store.history.ensureRetentionIndexes(config.history);
+    // A read's bytes go into its minute when the previous good read was at most two polls (and a minute) before.
+    const alerts = new LiveAlerts({ config: config.alerts, history: db.store.history, targets: (server) => noticeTargets(active, server), log: log.child({ component: 'alerts' }) });
+    const history = new HistoryRecorder({
+      history: db.store.history, maxSpanMs: (2 * pollSeconds + 60) * 1000, minutesRetainMs: config.history.minutesDays * DAY_MS, log: log.child({ component: 'history' }), alerts,
+    });
+    stops.push(() => history.flush());
     const poller = new Poller({
       store: db.store, servers, pollIntervalSeconds: pollSeconds, downAfter: config.poll.downAfter,
-      targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
+      targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live, history,
     });
     await poller.start();
     // Stopped after the reads stop coming (the scheduler, the streams) and before the database closes.
@@ -176,6 +190,18 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       log,
       onMessage: (message) => batcher.take(message as PollJobMessage),
       onError: (err) => log.error({ err }, 'poll job failed'),
+      history: {
+        intervalSeconds: config.demo ? DEMO_HISTORY_JOB_SECONDS : HISTORY_JOB_SECONDS,
+        workerData: {
+          uri: db.uri, dbName: db.store.connection.name, history: config.history,
+          notices: { alerts: config.alerts, ...(config.digest ? { digest: config.digest } : {}), targets: noticeTargets(active, FLEET_SERIES) },
+        } satisfies HistoryJobData,
+        onMessage: (message) => {
+          const { result, notices } = message as HistoryJobMessage;
+          log.debug({ ...result }, 'history rolled up');
+          if (notices.length) notifier.wake();
+        },
+      },
     });
     bree.on('worker created', () => { cycleStarted = performance.now(); });
     await bree.start();

@@ -98,7 +98,7 @@ describe('typed text', () => {
   });
 
   it('says what is wrong with unknown commands and extra words', () => {
-    expect(() => parseCommandText('onlin')).toThrow(new UserError("Unknown command 'onlin'. Commands: online, user, kick, servers, recent, stats, help"));
+    expect(() => parseCommandText('onlin')).toThrow(new UserError("Unknown command 'onlin'. Commands: online, user, kick, servers, recent, stats, top, help"));
     expect(() => parseCommandText('online fra-1 ams-1')).toThrow(new UserError('Too many words for online. Usage: online [server]'));
   });
 });
@@ -149,6 +149,7 @@ describe('/vpn user', () => {
       { name: 'Last IP', value: '203.0.113.103 on ams-1' },
       { name: 'Sessions', value: '2 since 2026-11-28 09:00 UTC' },
       { name: 'Total received / sent', value: '5.5 MB / 12 MB' },
+      { name: 'Last 7 days', value: '—' }, // no history rolled up in this store
     ]);
     expect(reply.table!.rows.map((r) => [r[0], r[6]])).toEqual([['ams-1', 'online'], ['fra-1', 'online']]);
   });
@@ -317,7 +318,8 @@ describe('/vpn servers, recent, stats, help', () => {
       '/vpn kick <name> [server] [which]: Disconnect a user (admins only); with several sessions, pick one by Client ID or all (admins)',
       '/vpn servers: Server health, last good read, online count; failing notice deliveries and chat connections',
       '/vpn recent [n]: Recently disconnected sessions (default 10, at most 50)',
-      '/vpn stats: Totals: users online, connections, active servers, average connection time',
+      '/vpn stats [period]: Totals: users online, connections, servers; with 24h or 7d: peak, average online, traffic',
+      '/vpn top [period]: Top users by traffic: 24h, 7d or 30d',
       '/vpn help: This list',
     ]);
     expect((await dispatch('', terminal, deps)).lines![0]).toBe('vpnwatch online [server]: Who is connected now, per server');

@@ -354,7 +354,9 @@ describe('the page', () => {
     const html = await (await get(`${app.url}/`)).text();
     expect(html).toContain('<noscript><meta http-equiv="refresh" content="7"></noscript>');
     expect(html).toContain('data-refresh-seconds="7"');
-    expect([...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual(['<script type="module" src="/static/status.js">']);
+    expect([...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual(['<script type="module" src="/static/status.js">', '<script src="/static/charts.js" defer>']);
+    // The history charts: SVG built with DOM calls, text through textContent.
+    expect(await (await get(`${app.url}/static/charts.js`)).text()).not.toMatch(/innerHTML|insertAdjacentHTML|outerHTML/);
     expect(html).not.toMatch(/\son\w+=/); // no inline event handlers either
     const js = await get(`${app.url}/static/status.js`);
     expect(js.status).toBe(200);

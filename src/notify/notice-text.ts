@@ -75,6 +75,8 @@ function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
       return both('server-down', (ips) => `🚨 ${event.server} is down${event.error && ips ? `: ${event.error}` : ''}`);
     case 'server-up':
       return both('server-up', () => `✅ ${event.server} is back up`);
+    case 'notice':
+      return { kind: 'notice', text: event.text ?? '', guestText: event.guestText ?? event.text ?? '' };
     case 'summary': {
       const c = event.counts ?? { connected: 0, disconnected: 0, reconnected: 0 };
       const parts = [c.connected && `${c.connected} connected`, c.disconnected && `${c.disconnected} left`, c.reconnected && `${c.reconnected} reconnected`].filter(Boolean);

@@ -8,6 +8,7 @@
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
+import type { HistoryRecorder } from './history-recorder.ts';
 import { liveUpdateOf, type LiveFeed } from './live-feed.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -49,6 +50,8 @@ export interface PollerDeps {
   announceFirstRead?: boolean;
   /** How much is held in memory while the database takes no writes (default: HOLD_LIMIT). */
   holdLimit?: { events: number; batches: number };
+  /** Samples every applied read into history (online per minute, traffic, users' figures). */
+  history?: HistoryRecorder;
 }
 
 export class Poller {
@@ -278,6 +281,8 @@ export class Poller {
       };
       cycles.push(cycle);
       this.changedFrom.set(cycle, { before: prev, sourceChanged: prevSource?.result !== sourceState.result || (prevSource?.error ?? null) !== sourceState.error });
+      // History has its own writes (and retries): it follows memory, as the baselines do.
+      this.deps.history?.record(read.server, prev, diff, read.readAt);
       this.sourceStates.set(read.server, { ...this.sourceStates.get(read.server), [read.source]: sourceState });
       if (!diff.affectsServer) continue;
       this.baselines.set(read.server, diff.baseline);
@@ -290,6 +295,7 @@ export class Poller {
       if (cycle.writeOnline) this.onlineWrittenAt.set(read.server, Date.now());
     }
     if (cycles.length === 0) return cycles;
+    this.deps.history?.maybeFlush(cycles.at(-1)!.read.readAt);
 
     // Who is online anywhere after this cycle, for the users these changes touch: their session
     // counts plus this cycle's changes (counting, not rescanning every server's sessions).

@@ -24,9 +24,14 @@ export interface PollScheduleOptions {
   onMessage: (message: unknown) => void;
   onError: (error: unknown) => void;
   log: Logger;
+  /** The history job (roll-ups and retention), run at start and then every `intervalSeconds`. */
+  history?: { intervalSeconds: number; workerData: object; onMessage: (message: unknown) => void };
 }
 
-/** A Bree instance that runs jobs/poll-servers.ts now and then every interval. */
+/** Bree's name for the history job (jobs/history-rollup.ts). */
+const HISTORY_JOB = 'history-rollup';
+
+/** A Bree instance that runs jobs/poll-servers.ts (and jobs/history-rollup.ts) now and then every interval. */
 export function createPollScheduler(opts: PollScheduleOptions): Bree {
   const log = opts.log.child({ component: 'bree' });
   const bree = new Bree({
@@ -43,8 +48,12 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
       // A cap on the worker's heap makes it collect garbage as it goes instead of growing with the
       // fleet (it only ever holds the reads in flight).
       worker: { workerData: opts.workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
-    }],
-    workerMessageHandler: ({ message }: { message: unknown }) => { if (message !== 'done') opts.onMessage(message); },
+    }, ...(opts.history ? [{ name: HISTORY_JOB, interval: opts.history.intervalSeconds * 1000, timeout: 0, worker: { workerData: opts.history.workerData } }] : [])],
+    workerMessageHandler: ({ name, message }: { name: string; message: unknown }) => {
+      if (message === 'done') return;
+      if (name === HISTORY_JOB) opts.history?.onMessage(message);
+      else opts.onMessage(message);
+    },
     errorHandler: (error: unknown) => opts.onError(error),
   });
   const original = bree.createWorker.bind(bree);

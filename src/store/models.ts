@@ -1,5 +1,6 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
-// document per session), events (the outbox for notices) and kicks (an audit log).
+// document per session), events (the outbox for notices), kicks (an audit log), and the
+// pre-aggregated history (history_*: src/store/history.ts).
 // Each index below serves a query in store.ts; the comment names it.
 import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
@@ -122,7 +123,7 @@ const deliverySchema = new Schema({
 }, { _id: false });
 
 const eventSchema = new Schema({
-  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary'], required: true },
+  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary', 'notice'], required: true },
   server: { type: String, required: true },
   at: { type: Date, required: true },
   user: { type: String, default: null },
@@ -139,6 +140,9 @@ const eventSchema = new Schema({
   /** Seen on the first read after a restart: it happened between these times. */
   gapFrom: { type: Date, default: null },
   gapTo: { type: Date, default: null },
+  /** notice (alerts and the digest: src/notify/alerts.ts, digest.ts): its text, and the text for guests (no real IPs). */
+  text: { type: String, default: null },
+  guestText: { type: String, default: null },
   /** summary: sessions that came, went and came back while vpnwatch was stopped. */
   counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
   /** true when some delivery is still pending: what the notifier's query looks for. */
@@ -223,6 +227,76 @@ const replicaSchema = new Schema({
   seenAt: { type: Date, required: true },
 });
 
+// ---- history (src/store/history.ts): pre-aggregated, every document addressed by a derived _id ----
+// The offline engine ignores secondary indexes, so every read of history is by _id (`$in` lists of
+// ids it derives from the time range). Slots are keyed by minute or hour number, so one read's
+// values are `$set` (idempotent) without reading the document first. `expireAt` carries a TTL
+// index for real MongoDB; the history job deletes by date as well (the offline engine ignores TTL).
+
+/** One server's hour (`fra-1|2026-11-30T09`; the fleet's is `*|…`): minute samples and its users' traffic. */
+const historyMinutesSchema = new Schema({
+  _id: { type: String, required: true },
+  server: { type: String, required: true },
+  hour: { type: Date, required: true },
+  /** "0".."59" → [peak online, bytes received, bytes sent] in that minute. */
+  m: { type: Schema.Types.Mixed, default: {} },
+  /** Encoded user name → [bytes received, bytes sent, seconds online, sessions started] in this hour (servers only). */
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyMinutesSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 }); // retention (real MongoDB only)
+
+/** One server's day (`fra-1|2026-11-30`; the fleet's is `*|…`) of hourly samples, rolled up from minutes. */
+const historyHoursSchema = new Schema({
+  _id: { type: String, required: true },
+  server: { type: String, required: true },
+  day: { type: Date, required: true },
+  /** "0".."23" → [peak online, mean online, bytes received, bytes sent, minutes sampled]. */
+  h: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyHoursSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** The fleet's users in one hour (`2026-11-30T09`): encoded user → [received, sent, seconds, sessions, ...servers]. */
+const historyUserHoursSchema = new Schema({
+  _id: { type: String, required: true },
+  hour: { type: Date, required: true },
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyUserHoursSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** The fleet's users in one UTC day (`2026-11-30`), same entries: what the top lists are made of. */
+const historyDaysSchema = new Schema({
+  _id: { type: String, required: true },
+  day: { type: Date, required: true },
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyDaysSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** One user's UTC day (`alice|2026-11-30`): what /api/users/:name/history and /vpn user read. */
+const historyUserDaysSchema = new Schema({
+  _id: { type: String, required: true },
+  user: { type: String, required: true },
+  day: { type: Date, required: true },
+  bytesReceived: { type: Number, required: true },
+  bytesSent: { type: Number, required: true },
+  onlineSeconds: { type: Number, required: true },
+  sessions: { type: Number, required: true },
+  servers: { type: [String], default: [] },
+  expireAt: { type: Date, required: true },
+}, { versionKey: false });
+historyUserDaysSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** A precomputed top list (`30d|bytes`), and the roll-up's own bookkeeping (`rollup`). */
+const historyMetaSchema = new Schema({
+  _id: { type: String, required: true },
+  at: { type: Date, required: true },
+  /** JSON: a top list's users, or the roll-up's state. */
+  json: { type: String, required: true },
+}, { versionKey: false });
+
 // The documents as stored (plain objects with _id, as lean queries return them and as the cycle
 // writes build them).
 export type ServerDoc = InferRawDocTypeFromSchema<typeof serverSchema>;
@@ -232,6 +306,12 @@ export type EventDoc = InferRawDocTypeFromSchema<typeof eventSchema>;
 export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 export type WebSessionDoc = InferRawDocTypeFromSchema<typeof webSessionSchema>;
 export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
+export type HistoryMinutesDoc = InferRawDocTypeFromSchema<typeof historyMinutesSchema>;
+export type HistoryHoursDoc = InferRawDocTypeFromSchema<typeof historyHoursSchema>;
+export type HistoryUserHoursDoc = InferRawDocTypeFromSchema<typeof historyUserHoursSchema>;
+export type HistoryDaysDoc = InferRawDocTypeFromSchema<typeof historyDaysSchema>;
+export type HistoryUserDaysDoc = InferRawDocTypeFromSchema<typeof historyUserDaysSchema>;
+export type HistoryMetaDoc = InferRawDocTypeFromSchema<typeof historyMetaSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -245,6 +325,12 @@ export function createModels(connection: Connection) {
     WebLimit: connection.model('WebLimit', webLimitSchema, 'web_limits'),
     Request: connection.model('Request', requestSchema, 'requests'),
     Replica: connection.model('Replica', replicaSchema, 'replicas'),
+    HistoryMinutes: connection.model('HistoryMinutes', historyMinutesSchema, 'history_minutes'),
+    HistoryHours: connection.model('HistoryHours', historyHoursSchema, 'history_hours'),
+    HistoryUserHours: connection.model('HistoryUserHours', historyUserHoursSchema, 'history_user_hours'),
+    HistoryDays: connection.model('HistoryDays', historyDaysSchema, 'history_days'),
+    HistoryUserDays: connection.model('HistoryUserDays', historyUserDaysSchema, 'history_user_days'),
+    HistoryMeta: connection.model('HistoryMeta', historyMetaSchema, 'history_meta'),
   };
 }
 

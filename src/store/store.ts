@@ -1,9 +1,10 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
-// between processes, the registry of running services, and the page's sign-ins and sign-in rate
-// limits.
+// between processes, the registry of running services, the page's sign-ins and sign-in rate
+// limits, and history (samples, roll-ups, retention).
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
+import { HistoryStore } from './history.ts';
 import { KickAudit } from './kick-audit.ts';
 import { createModels, type Models } from './models.ts';
 import { Outbox } from './outbox.ts';
@@ -21,6 +22,7 @@ export class Store {
   readonly web: WebSessions;
   readonly requests: Requests;
   readonly replicas: Replicas;
+  readonly history: HistoryStore;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -31,6 +33,7 @@ export class Store {
     this.web = new WebSessions(this.models);
     this.requests = new Requests(this.models);
     this.replicas = new Replicas(this.models);
+    this.history = new HistoryStore(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */

@@ -35,6 +35,7 @@ import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, 
 import { selectAllSessions, selectSessions } from './session-list.ts';
 import { memorySignature, SnapshotReader } from './snapshot.ts';
 import { StreamHub } from './stream-hub.ts';
+import { historyRoutes } from './history-routes.ts';
 import { useTemplates, VIEWS_DIR } from './templates.ts';
 import { parseViewQuery, queryKey } from './view-query.ts';
 import { viewerKind, viewerOf, type Viewer } from './viewer.ts';
@@ -296,6 +297,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   // ---- the API ------------------------------------------------------------------------------------
 
   app.use('/api', viewersOnly);
+  app.use(historyRoutes({ store, history: config.history, now }));
 
   app.get('/api/status', async (req, res) => {
     const entry = await cache.get();
