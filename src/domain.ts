@@ -159,7 +159,15 @@ export interface LiveModeInfo {
 
 // ---- identity -----------------------------------------------------------------------------------
 
-export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
+/**
+ * Who a session is: a common name at a real address and port. Clients listed without a port
+ * (OpenVPN 2.4.0-2.4.6 v4-mapped, IPv6 before 2.7) can share a common name behind one address
+ * (duplicate-cn), so for them when they connected is part of the key: every source carries it (v1
+ * as text in the server's zone, v2/v3 and `status 3` as time_t) and it is fixed for the instance's
+ * life. Without `connectedAt` (a `>LOG:` line names only CN/address) no port-less session matches.
+ */
+export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'> & { connectedAt?: string }): string {
+  if (s.realPort === null && s.connectedAt !== undefined) return `${s.commonName}\n${s.realAddress}\n\n${s.connectedAt}`;
   return `${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`;
 }
 

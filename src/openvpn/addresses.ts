@@ -113,5 +113,5 @@ export function parseRouteAddress(text: string): RouteAddress | null {
 
 /** A Virtual Address / Virtual IPv6 Address column of CLIENT_LIST: an address or empty. */
 export function isVirtualAddressColumn(text: string): boolean {
-  return text === '' || IPV4.test(text) || IPV6ISH.test(text);
+  return text === '' || isDottedQuad(text, 0, text.length) || IPV6ISH.test(text);
 }

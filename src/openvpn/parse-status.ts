@@ -4,18 +4,24 @@
 // has a fixture and a test named after it in test/parse-status.test.ts.
 //
 // Rules that keep a monitor honest:
+// - A text is a status file only when its format's structure is there (see requireStructure):
+//   a look-alike (a playlist starting TITLE and ending END) read as "0 sessions" would disconnect
+//   everyone.
 // - Columns are mapped by their header names, never by position (2.4 inserted a column mid-row).
 // - Nothing is quoted in these formats, so a comma inside a common name or username splits the row
 //   into too many fields (v1/v2). The surplus is joined back into the free-text column(s) and the
 //   other columns must still read as what they are; if no split fits, the row is refused.
-// - A row that cannot be read fails the whole parse, naming the line: dropping it silently
-//   would make a connected user look disconnected.
-// - A missing END is not an error: the snapshot is returned with complete=false, and callers
-//   must not infer disconnects from it (OpenVPN rewrites the file in place, not atomically).
-import type { StatusFormat, StatusSnapshot, VpnSession } from '../domain.ts';
+// - Fields that identify a session (common name, virtual address, the row's column count, and the
+//   connected-since time, see addClient) fail the whole parse when they cannot be read, naming the
+//   line: dropping the row would make a connected user look disconnected. Fields that only inform
+//   (real address form, client and peer id) keep the row, as written or null, with a warning.
+// - A text without END is not an error once its first header row is there: the snapshot is
+//   returned with complete=false (whatever the cut), and callers must not infer disconnects from
+//   it (OpenVPN rewrites the file in place, not atomically). Before that header it is refused.
+import { sessionKey, type StatusFormat, type StatusSnapshot, type VpnSession } from '../domain.ts';
 import { isVirtualAddressColumn, parseRealAddress, parseRouteAddress } from './addresses.ts';
 import { isoFromEpochMs } from './iso-time.ts';
-import { LocalTimeReader } from './local-time.ts';
+import { formatOffset, LocalTimeReader } from './local-time.ts';
 
 export type StatusParseErrorCode = 'empty' | 'not-status' | 'client-mode' | 'malformed';
 
@@ -29,7 +35,21 @@ export class StatusParseError extends Error {
 export interface ParseStatusOptions {
   /** IANA zone of the server, for timestamps that have no (time_t) column. Default UTC. */
   timezone?: string;
+  /**
+   * The reader's clock. OpenVPN wrote the Updated/TIME line moments before it was read, so when
+   * that local time happened twice (clocks went back) the occurrence nearest this is the one.
+   */
+  now?: Date | number;
 }
+
+/**
+ * OpenVPN formats each status line into a 512-byte buffer and writes nothing more once a line does
+ * not fit (status.c, STATUS_PRINTF_MAXLEN; the management interface sends the same lines): no
+ * line of its output is longer than 511 bytes.
+ */
+export const OPENVPN_MAX_LINE_BYTES = 511;
+/** Per-row warnings kept in a snapshot; the rest are counted in one last warning. */
+const MAX_ROW_WARNINGS = 50;
 
 type ColumnKind = 'text' | 'real' | 'vaddr' | 'route' | 'uint' | 'optuint' | 'time' | 'time_t' | 'plain';
 
@@ -97,6 +117,7 @@ function readUint(text: string): number {
 const DIGITS = /^\d+$/;
 const TIME_TEXT = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2} \d{4})$/;
 
+/** Whether a value reads as its column's kind: the evidence for where a row's extra commas belong. */
 function fits(kind: ColumnKind, value: string): boolean {
   switch (kind) {
     case 'text': case 'plain': return true;
@@ -120,36 +141,56 @@ function makeTable(names: string[], known: Record<string, ColumnKind>, required:
   return { names, kinds, index, free: kinds.flatMap((k, i) => (k === 'text' ? [i] : [])) };
 }
 
+interface Aligned {
+  /** The row's values from `offset` on (the input array itself when no field was surplus). */
+  values: string[];
+  /** How many placements of the surplus fit (1, or 2 meaning "2 or more": the first was used). */
+  readings: number;
+}
+
 /**
- * Distributes surplus fields (commas inside free-text columns) so every column fits its kind.
- * Values start at `offset` in `fields` (1 in v2/v3, after the line's tag) and do so in the result.
+ * Places a row's surplus fields (separators inside free-text columns) so every other column fits
+ * its kind. Linear in the row's length: with two free-text columns (Common Name and Username) only
+ * the columns between them move with the split, so each placement checks those few, and strings
+ * are joined once, for the placement chosen (the one giving Common Name the most).
  */
-function alignFields(fields: string[], offset: number, table: Table, sep: string, line: number): string[] {
+function alignFields(fields: string[], offset: number, table: Table, sep: string, line: number): Aligned {
   const width = table.names.length;
   const count = fields.length - offset;
-  if (count === width) return fields;
-  if (count < width || sep !== ',' || table.free.length === 0) {
+  if (count === width) return { values: fields, readings: 1 };
+  const free = table.free;
+  if (count < width || sep !== ',' || free.length === 0 || free.length > 2) {
     throw new StatusParseError('malformed', `${count} fields where the header has ${width}`, line);
   }
   const surplus = count - width;
-  const candidates: string[][] = [];
-  // With two free columns (Common Name and Username) try every share of the surplus.
-  const shares = table.free.length === 1 ? [[surplus]] : Array.from({ length: surplus + 1 }, (_, a) => [surplus - a, a]);
-  for (const share of shares) {
-    const out = fields.slice(0, offset);
-    let at = offset;
-    for (let col = 0; col < width; col++) {
-      const freeIndex = table.free.indexOf(col);
-      const extra = freeIndex >= 0 ? share[freeIndex] ?? 0 : 0;
-      out.push(fields.slice(at, at + 1 + extra).join(sep));
-      at += 1 + extra;
+  const noFit = () => new StatusParseError('malformed', `${count} fields where the header has ${width}, and no reading of the extra commas fits the columns`, line);
+  const first = free[0]!;
+  const last = free[free.length - 1]!;
+  // Columns before the first and after the last free column sit at fixed places whatever the split.
+  for (let col = 0; col < width; col++) {
+    if (col < first && !fits(table.kinds[col]!, fields[offset + col]!)) throw noFit();
+    if (col > last && !fits(table.kinds[col]!, fields[offset + col + surplus]!)) throw noFit();
+  }
+  // `extra` of the surplus goes to the first free column (all of it when there is one): most first.
+  let chosen = -1;
+  let readings = 0;
+  for (let extra = surplus; extra >= (free.length === 1 ? surplus : 0) && readings < 2; extra--) {
+    let ok = true;
+    for (let col = first + 1; col < last && ok; col++) ok = fits(table.kinds[col]!, fields[offset + col + extra]!);
+    if (ok) {
+      readings++;
+      if (chosen < 0) chosen = extra;
     }
-    if (table.kinds.every((kind, col) => fits(kind, out[offset + col]!))) candidates.push(out);
   }
-  if (candidates.length === 0) {
-    throw new StatusParseError('malformed', `${count} fields where the header has ${width}, and no reading of the extra commas fits the columns`, line);
+  if (chosen < 0) throw noFit();
+  const values = fields.slice(0, offset);
+  let at = offset;
+  for (let col = 0; col < width; col++) {
+    const take = col === first ? chosen : col === last && free.length === 2 ? surplus - chosen : 0;
+    values.push(take === 0 ? fields[at]! : fields.slice(at, at + 1 + take).join(sep));
+    at += 1 + take;
   }
-  return candidates[0]!;
+  return { values, readings };
 }
 
 interface RouteRow { text: string; line: number; table: Table }
@@ -159,64 +200,154 @@ class SnapshotBuilder {
   readonly warnings: string[] = [];
   updatedAt: string | null = null;
   complete = false;
+  /** The reader's clock, for the Updated line (see ParseStatusOptions.now). */
+  now: number | undefined;
+  /** Line of the last non-blank line: in a text without END it may be cut, and is not trusted. */
+  lastLine = -1;
   /** Routing rows are read only when some client needs its address from them (see joinRoutes). */
   private readonly routeRows: RouteRow[] = [];
-  /** Line number of the first row per raw Real Address: real OpenVPN never lists one instance twice. */
-  private readonly rowByReal = new Map<string, number>();
+  /** The first session per raw Real Address: OpenVPN lists one instance once, so a repeat needs a look. */
+  private readonly sessionByReal = new Map<string, number>();
+  /** sessionKey → line, for sessions whose raw Real Address repeats (see checkDistinct). */
+  private readonly repeatedKeys = new Map<string, number>();
   /** Per session: CN + separator + raw Real Address, the key its ROUTING TABLE rows carry. */
   private readonly ownerKey: string[] = [];
+  /** Per session: its line. */
+  private readonly sessionLine: number[] = [];
+  private suppressedWarnings = 0;
 
   constructor(readonly format: StatusFormat, readonly sep: string, readonly time: LocalTimeReader, private readonly lines: string[]) {}
 
-  epochMsOrThrow(text: string, line: number, column: string): number {
-    const ms = this.time.toEpochMs(text);
-    if (ms === null) throw new StatusParseError('malformed', `${column} '${text}' is not a time OpenVPN writes`, line);
+  /** A warning about one row: at most MAX_ROW_WARNINGS are kept, the rest counted. */
+  warnRow(message: string): void {
+    if (this.warnings.length < MAX_ROW_WARNINGS) this.warnings.push(message);
+    else this.suppressedWarnings++;
+  }
+
+  /**
+   * Epoch ms of a local-time text; null when it is not a time OpenVPN writes. A time the zone's
+   * clock change made repeated or impossible is resolved by the rule in local-time.ts, with a warning.
+   */
+  localTime(text: string, line: number, column: string, near?: number): number | null {
+    const ms = this.time.toEpochMs(text, near);
+    if (ms === null || this.time.reading === 'exact') return ms;
+    const zone = this.time.timeZone;
+    const at = (t: number) => isoFromEpochMs(t).slice(11, 19);
+    if (this.time.reading === 'repeated') {
+      const all = this.time.detail.map((t) => `${at(t)}Z`).join(' and ');
+      const which = near === undefined ? 'the first' : "the one nearest the reader's clock";
+      this.warnRow(`line ${line}: ${column} '${text}' happened twice in ${zone} (clocks went back), at ${all}; read as ${which}, ${isoFromEpochMs(ms)}`);
+    } else {
+      const [before, after] = this.time.detail;
+      this.warnRow(`line ${line}: ${column} '${text}' never happened in ${zone} (clocks jumped from ${formatOffset(before!)} to ${formatOffset(after!)}); read at ${formatOffset(before!)} as ${isoFromEpochMs(ms)}: is the server's timezone right?`);
+    }
     return ms;
+  }
+
+  readUpdated(text: string, line: number, column: string): void {
+    const ms = this.localTime(text, line, column, this.now);
+    if (ms === null) this.warnings.push(`line ${line}: cannot read the time in the ${column} line, '${snippet(text)}'`);
+    else this.updatedAt = isoFromEpochMs(ms);
   }
 
   uint(text: string, line: number, column: string): number {
     const n = readUint(text);
-    if (Number.isNaN(n)) throw new StatusParseError('malformed', `${column} '${text}' is not a number`, line);
+    if (Number.isNaN(n)) throw new StatusParseError('malformed', `${column} '${snippet(text)}' is not a number`, line);
     return n;
+  }
+
+  /** An informational number (Client ID, Peer ID): null when empty; null and a warning when unreadable. */
+  optionalUint(text: string, line: number, column: string): number | null {
+    if (text === '') return null;
+    const n = readUint(text);
+    if (!Number.isNaN(n)) return n;
+    this.warnRow(`line ${line}: ${column} '${snippet(text)}' is not a number; read as none`);
+    return null;
+  }
+
+  /**
+   * When the client connected. It identifies the instance (a reconnect at the same address is a
+   * new session, and a session's records are keyed by it), so no substitute is made up: the
+   * (time_t) column, else the text in the server's zone, else the row fails.
+   */
+  private connectedAt(v: string[], o: number, cols: ClientColumns, line: number): number {
+    const seconds = cols.sinceTimeT >= 0 ? v[o + cols.sinceTimeT]! : '';
+    if (seconds !== '') {
+      const n = readUint(seconds);
+      if (!Number.isNaN(n)) return n * 1000;
+      if (cols.since < 0) throw new StatusParseError('malformed', `Connected Since (time_t) '${snippet(seconds)}' is not a number`, line);
+      this.warnRow(`line ${line}: Connected Since (time_t) '${snippet(seconds)}' is not a number; read from Connected Since`);
+    }
+    if (cols.since < 0) throw new StatusParseError('malformed', 'the row has no Connected Since', line);
+    const text = v[o + cols.since]!;
+    const ms = this.localTime(text, line, 'Connected Since');
+    if (ms === null) throw new StatusParseError('malformed', `Connected Since '${snippet(text)}' is not a time OpenVPN writes`, line);
+    return ms;
   }
 
   /** Row values start at fields[offset]; `table`/`cols` come from the section's header. */
   addClient(rawLine: string, fields: string[], offset: number, table: Table, cols: ClientColumns, line: number): void {
-    const v = alignFields(fields, offset, table, this.sep, line);
+    const { values: v, readings } = alignFields(fields, offset, table, this.sep, line);
     const o = offset;
+    if (readings > 1) {
+      this.warnRow(`line ${line}: the extra commas fit Common Name and Username in more than one way; read as Common Name '${snippet(v[o + cols.commonName]!)}', Username '${snippet(v[o + cols.username]!)}'`);
+    }
     const realText = v[o + cols.real]!;
-    const first = this.rowByReal.get(realText);
-    if (first !== undefined && stripCr(this.lines[first - 1]!) === rawLine) {
+    const first = this.sessionByReal.get(realText);
+    const firstLine = first === undefined ? -1 : this.sessionLine[first]!;
+    if (firstLine >= 0 && stripCr(this.lines[firstLine - 1]!) === rawLine) {
       // An identical row is a hand edit or a copy error; counting it twice would invent a session.
-      this.warnings.push(`line ${line}: repeats line ${first} exactly; counted once`);
+      this.warnings.push(`line ${line}: repeats line ${firstLine} exactly; counted once`);
       return;
     }
-    if (first === undefined) this.rowByReal.set(realText, line);
-    const real = parseRealAddress(realText);
-    if (!real) throw new StatusParseError('malformed', `Real Address '${realText}' is not an address`, line);
-    let connectedMs: number;
-    if (cols.sinceTimeT >= 0 && v[o + cols.sinceTimeT] !== '') connectedMs = this.uint(v[o + cols.sinceTimeT]!, line, 'Connected Since (time_t)') * 1000;
-    else if (cols.since >= 0) connectedMs = this.epochMsOrThrow(v[o + cols.since]!, line, 'Connected Since');
-    else throw new StatusParseError('malformed', 'the row has no Connected Since', line);
+    if (first === undefined) this.sessionByReal.set(realText, this.sessions.length);
+    let real = parseRealAddress(realText);
+    if (!real) {
+      // Informational: the session stays, under the address as written (its key stays stable).
+      this.warnRow(`line ${line}: Real Address '${snippet(realText)}' is not an address form vpnwatch knows; kept as written`);
+      real = { host: realText, port: null, protocol: null };
+    }
+    const virtual = cols.virtual >= 0 ? v[o + cols.virtual]! : '';
+    const virtual6 = cols.virtual6 >= 0 ? v[o + cols.virtual6]! : '';
+    if (!isVirtualAddressColumn(virtual)) throw new StatusParseError('malformed', `Virtual Address '${snippet(virtual)}' is not an address`, line);
+    if (!isVirtualAddressColumn(virtual6)) throw new StatusParseError('malformed', `Virtual IPv6 Address '${snippet(virtual6)}' is not an address`, line);
     const username = cols.username >= 0 ? v[o + cols.username]! : '';
-    const clientId = cols.clientId >= 0 ? v[o + cols.clientId]! : '';
-    const peerId = cols.peerId >= 0 ? v[o + cols.peerId]! : '';
-    this.ownerKey.push(this.owner(rawLine, fields, v, offset, cols, realText));
-    this.sessions.push({
+    const session: VpnSession = {
       commonName: v[o + cols.commonName]!,
       username: username === '' || username === 'UNDEF' ? null : username,
       realAddress: real.host,
       realPort: real.port,
       protocol: real.protocol,
-      virtualAddress: cols.virtual >= 0 && v[o + cols.virtual] !== '' ? v[o + cols.virtual]! : null,
-      virtualIpv6: cols.virtual6 >= 0 && v[o + cols.virtual6] !== '' ? v[o + cols.virtual6]! : null,
+      virtualAddress: virtual === '' ? null : virtual,
+      virtualIpv6: virtual6 === '' ? null : virtual6,
       bytesReceived: this.uint(v[o + cols.received]!, line, 'Bytes Received'),
       bytesSent: this.uint(v[o + cols.sent]!, line, 'Bytes Sent'),
-      connectedAt: isoFromEpochMs(connectedMs),
-      clientId: clientId === '' ? null : this.uint(clientId, line, 'Client ID'),
-      peerId: peerId === '' ? null : this.uint(peerId, line, 'Peer ID'),
+      connectedAt: isoFromEpochMs(this.connectedAt(v, o, cols, line)),
+      clientId: cols.clientId >= 0 ? this.optionalUint(v[o + cols.clientId]!, line, 'Client ID') : null,
+      peerId: cols.peerId >= 0 ? this.optionalUint(v[o + cols.peerId]!, line, 'Peer ID') : null,
       cipher: cols.cipher >= 0 && v[o + cols.cipher] !== '' ? v[o + cols.cipher]! : null,
-    });
+    };
+    if (first !== undefined) this.checkDistinct(session, first, line);
+    this.ownerKey.push(this.owner(rawLine, fields, v, offset, cols, realText));
+    this.sessionLine.push(line);
+    this.sessions.push(session);
+  }
+
+  /**
+   * Two rows at one raw Real Address: normal for clients without a port (2.4.0-2.4.6 v4-mapped,
+   * IPv6 before 2.7) behind one NAT address. sessionKey tells those apart by when they connected;
+   * if even that is equal, the store would count them as one, so say so.
+   */
+  private checkDistinct(session: VpnSession, first: number, line: number): void {
+    const firstKey = sessionKey(this.sessions[first]!);
+    if (!this.repeatedKeys.has(firstKey)) this.repeatedKeys.set(firstKey, this.sessionLine[first]!);
+    const key = sessionKey(session);
+    const twin = this.repeatedKeys.get(key);
+    if (twin !== undefined) {
+      this.warnRow(`line ${line}: same common name, real address and connected-since as line ${twin}; vpnwatch cannot tell these sessions apart and counts them as one`);
+    } else {
+      this.repeatedKeys.set(key, line);
+    }
   }
 
   /**
@@ -241,6 +372,11 @@ class SnapshotBuilder {
    * for TAP bridges and IPv6-only pools) from the client's own ROUTING TABLE rows, joined on
    * common name + real address. Cached `C` routes and iroute networks are not the client's address.
    * In v2/v3 files where every client has its pool addresses, the routing rows are not read at all.
+   *
+   * Sessions that share the join key (one common name at one address without a port) cannot be
+   * told apart by their routes: each address none of them lists itself goes to the first of them
+   * still without one, in the order of the lists, with a warning (both are online; which address
+   * is whose may be swapped).
    */
   private joinRoutes(): void {
     if (this.routeRows.length === 0) return;
@@ -251,32 +387,71 @@ class SnapshotBuilder {
       !this.routeRows.some((r) => { const colon = r.text.indexOf(':'); return colon >= 0 && colon < r.text.indexOf(sep); })) return;
     // Sessions that still miss an address, by the key their routes carry: CN + sep + raw Real Address.
     const waiting = new Map<string, number>();
+    const shared = new Map<string, number[]>();
     for (let i = 0; i < this.sessions.length; i++) {
       const s = this.sessions[i]!;
-      if (s.virtualAddress === null || s.virtualIpv6 === null) waiting.set(this.ownerKey[i]!, i);
+      if (s.virtualAddress !== null && s.virtualIpv6 !== null) continue;
+      const key = this.ownerKey[i]!;
+      const before = waiting.get(key);
+      if (before === undefined) waiting.set(key, i);
+      else if (shared.has(key)) shared.get(key)!.push(i);
+      else shared.set(key, [before, i]);
     }
     if (waiting.size === 0) return;
     const macFilled = new Uint8Array(this.sessions.length);
+    const given = new Map<number, string[]>();
     for (const row of this.routeRows) {
-      const owner = this.readRouteRow(row);
-      const i = waiting.get(owner);
-      if (i === undefined) continue;
+      let owner: string;
+      try {
+        owner = this.readRouteRow(row);
+      } catch (err) {
+        if (!this.cutOff(row.line, err)) throw err;
+        continue;
+      }
+      const first = waiting.get(owner);
+      if (first === undefined) continue;
       const address = this.routeAddress;
       const route = parseRouteAddress(address);
-      if (!route) throw new StatusParseError('malformed', `Virtual Address '${address}' is not an address, network or MAC`, row.line);
+      if (!route) {
+        const err = new StatusParseError('malformed', `Virtual Address '${snippet(address)}' is not an address, network or MAC`, row.line);
+        if (!this.cutOff(row.line, err)) throw err;
+        continue;
+      }
       if (route.cached || route.kind === 'ipv4-net' || route.kind === 'ipv6-net') continue;
+      const group = shared.get(owner);
+      const needs = (i: number) => {
+        const s = this.sessions[i]!;
+        if (route.kind === 'ipv4') return s.virtualAddress === null || macFilled[i] === 1;
+        if (route.kind === 'mac') return s.virtualAddress === null;
+        return s.virtualIpv6 === null;
+      };
+      // A member that lists this address itself (v2/v3 CLIENT_LIST) owns its route.
+      if (group && group.some((m) => this.sessions[m]!.virtualAddress === route.address || this.sessions[m]!.virtualIpv6 === route.address)) continue;
+      const i = group ? group.find(needs) : first;
+      if (i === undefined || !needs(i)) continue;
       const s = this.sessions[i]!;
-      if (route.kind === 'ipv4' && (s.virtualAddress === null || macFilled[i] === 1)) {
-        s.virtualAddress = route.address;
-        macFilled[i] = 0;
-      } else if (route.kind === 'mac' && s.virtualAddress === null) {
+      if (route.kind === 'ipv6') s.virtualIpv6 = route.address;
+      else {
         // A TAP client's own route is its MAC; reported where no IPv4 pool address exists.
         s.virtualAddress = route.address;
-        macFilled[i] = 1;
-      } else if (route.kind === 'ipv6' && s.virtualIpv6 === null) {
-        s.virtualIpv6 = route.address;
+        macFilled[i] = route.kind === 'mac' ? 1 : 0;
       }
+      if (group) given.set(i, [...(given.get(i) ?? []), route.address]);
     }
+    for (const [key, group] of shared) {
+      if (!group.some((i) => given.has(i))) continue;
+      const lines = group.map((i) => this.sessionLine[i]);
+      const s = this.sessions[group[0]!]!;
+      const assigned = group.map((i) => `${(given.get(i) ?? ['none']).join(' ')} to line ${this.sessionLine[i]}`).join(', ');
+      this.warnRow(`lines ${lines.join(', ')}: ${group.length} sessions of '${snippet(s.commonName)}' at ${snippet(key.slice(key.lastIndexOf(sep) + 1))} without a port; the ROUTING TABLE cannot tell whose address is whose: assigned in order (${assigned})`);
+    }
+  }
+
+  /** Whether an error on `line` is the cut-off last line of a text without END (then: warned, skipped). */
+  cutOff(line: number, err: unknown): boolean {
+    if (this.complete || line !== this.lastLine + 1 || !(err instanceof StatusParseError)) return false;
+    this.warnings.push(`line ${line}: cut off (${err.message.replace(/^line \d+: /, '')}); ignored`);
+    return true;
   }
 
   /** Set by readRouteRow: the Virtual Address of the row just read (no object per row). */
@@ -298,13 +473,14 @@ class SnapshotBuilder {
         return text.slice(a + 1, c);
       }
     }
-    const v = alignFields(text.split(sep), 0, table, sep, line);
+    const v = alignFields(text.split(sep), 0, table, sep, line).values;
     this.routeAddress = v[table.index.get('Virtual Address')!]!;
     return `${v[table.index.get('Common Name')!]}${sep}${v[table.index.get('Real Address')!]}`;
   }
 
   result(): StatusSnapshot {
     this.joinRoutes();
+    if (this.suppressedWarnings > 0) this.warnings.push(`and ${this.suppressedWarnings} more warning(s) like the above`);
     return { format: this.format, updatedAt: this.updatedAt, complete: this.complete, sessions: this.sessions, warnings: this.warnings };
   }
 }
@@ -323,12 +499,63 @@ function snippet(line: string): string {
   return printable.length > 60 ? `${printable.slice(0, 57)}...` : printable;
 }
 
-export function parseStatus(text: string, options: ParseStatusOptions = {}): StatusSnapshot {
+/** Refuses a line OpenVPN cannot have written. Linear: bytes are counted only for lines that could be too long. */
+function checkLength(line: string, lineNo: number): void {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit, so shorter lines cannot exceed the limit.
+  if (line.length * 3 <= OPENVPN_MAX_LINE_BYTES) return;
+  const bytes = Buffer.byteLength(line, 'utf8');
+  if (bytes > OPENVPN_MAX_LINE_BYTES) {
+    throw new StatusParseError('malformed', `${bytes} bytes long; OpenVPN writes at most ${OPENVPN_MAX_LINE_BYTES} bytes per status line, so this is not its output`, lineNo);
+  }
+}
+
+/** The structure each format has; what parseStatus requires before it calls a text a status file. */
+interface Structure {
+  /** Line number of the client-list header row, once read (the "first header row"). */
+  clientHeader: number;
+  /** Line number of the `Updated,` (v1) or `TIME` (v2/v3) line. */
+  updated: number;
+  /** Line number of the routing-table header row. */
+  routeHeader: number;
+}
+
+/**
+ * What must be there for a text to be a status file, per version (openvpn-formats.md §2: every
+ * OpenVPN 2.2-2.7 prints all of it, in every state, also with no clients):
+ * - v1: the `OpenVPN CLIENT LIST` title, then `Updated,<time>`, then the client-list header row;
+ *   and, in a text that reached END, the `ROUTING TABLE` title with its header row (v1 reads
+ *   virtual addresses only from there: without it nobody would look online).
+ * - v2/v3: a `HEADER<sep>CLIENT_LIST` row; and, in a text that reached END, a
+ *   `HEADER<sep>ROUTING_TABLE` row. TITLE and TIME are optional (a text pasted without them is
+ *   still unambiguous; without TIME the snapshot has no updatedAt, with a warning).
+ * A text that ends before its client-list header row cannot be told from a look-alike and is
+ * refused; after that header, a text without END is an incomplete status file, whatever is missing.
+ */
+function requireStructure(format: StatusFormat, s: Structure, complete: boolean, lastLineNo: number): void {
+  const sep = format === 'openvpn-status-v3' ? '<TAB>' : ',';
+  const ends = complete ? 'reaches END' : 'ends';
+  if (format === 'openvpn-status-v1') {
+    if (s.updated < 0) throw new StatusParseError('not-status', `status-version 1 text ${ends} without the 'Updated,<time>' line that follows 'OpenVPN CLIENT LIST'`, lastLineNo);
+    if (s.clientHeader < 0) throw new StatusParseError('not-status', `status-version 1 text ${ends} without its client list header row ('Common Name,Real Address,...')`, lastLineNo);
+    if (complete && s.routeHeader < 0) throw new StatusParseError('not-status', "status-version 1 text reaches END without its 'ROUTING TABLE' section and header row ('Virtual Address,Common Name,...')", lastLineNo);
+    return;
+  }
+  const version = format === 'openvpn-status-v2' ? 2 : 3;
+  if (s.clientHeader < 0) throw new StatusParseError('not-status', `status-version ${version} text ${ends} without a 'HEADER${sep}CLIENT_LIST' row`, lastLineNo);
+  if (complete && s.routeHeader < 0) throw new StatusParseError('not-status', `status-version ${version} text reaches END without a 'HEADER${sep}ROUTING_TABLE' row`, lastLineNo);
+}
+
+export function parseStatus(input: string, options: ParseStatusOptions = {}): StatusSnapshot {
   const time = new LocalTimeReader(options.timezone ?? 'UTC');
-  const lines = text.split('\n');
-  if (text.trim() === '') {
+  // A byte-order mark (an editor's, or a copy through Windows) is not part of the first line, in
+  // any version.
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  if (!/\S/.test(text)) {
     throw new StatusParseError('empty', 'the status text is empty (OpenVPN has not written it yet, or stopped writing it after a line over 511 characters)');
   }
+  const lines = text.split('\n');
+  // What follows the last line break is a line OpenVPN had not finished writing (unless it is END).
+  const unfinished = lines[lines.length - 1] === '' ? -1 : lines.length - 1;
 
   let start = -1;
   let format: StatusFormat | null = null;
@@ -359,12 +586,15 @@ export function parseStatus(text: string, options: ParseStatusOptions = {}): Sta
 
   const sep = format === 'openvpn-status-v3' ? '\t' : ',';
   const out = new SnapshotBuilder(format, sep, time, lines);
+  if (options.now !== undefined) out.now = typeof options.now === 'number' ? options.now : options.now.getTime();
   if (firstOther >= 0) out.warnings.push(`ignored ${start - firstOther} line(s) before the status header (line ${start + 1})`);
 
   let lastLine = lines.length - 1;
   while (lastLine > start && stripCr(lines[lastLine]!).trim() === '') lastLine--;
+  out.lastLine = lastLine;
   let end = lines.length;
-  const parseLine = format === 'openvpn-status-v1' ? v1LineParser(out) : v23LineParser(out);
+  const structure: Structure = { clientHeader: -1, updated: -1, routeHeader: -1 };
+  const parseLine = format === 'openvpn-status-v1' ? v1LineParser(out, structure) : v23LineParser(out, structure);
   for (let i = start; i < lines.length; i++) {
     const line = stripCr(lines[i]!);
     if (line === 'END') {
@@ -373,16 +603,23 @@ export function parseStatus(text: string, options: ParseStatusOptions = {}): Sta
       break;
     }
     if (line === '' || isNotification(line)) continue;
+    checkLength(line, i + 1);
+    if (i === unfinished) {
+      // A cut (or a read during a rewrite) can end a line anywhere, also where it still reads.
+      out.warnings.push(`line ${i + 1}: cut off (the text ends inside it); ignored`);
+      break;
+    }
     try {
       parseLine(line, i + 1);
     } catch (err) {
       // The last line of a text without END is where a concurrent rewrite (or a cut) stopped:
       // it is expected to be partial, and the whole snapshot is reported incomplete anyway.
-      if (i !== lastLine || !(err instanceof StatusParseError)) throw err;
-      out.warnings.push(`line ${i + 1}: cut off (${err.message.replace(/^line \d+: /, '')}); ignored`);
+      if (i !== lastLine || !out.cutOff(i + 1, err)) throw err;
     }
   }
+  requireStructure(format, structure, out.complete, out.complete ? end : lastLine + 1);
   if (!out.complete) out.warnings.push('no END line: the text was cut off, or caught while OpenVPN was rewriting the file');
+  if (structure.updated < 0 && out.complete) out.warnings.push('no TIME line: when this text was written is unknown');
   const trailing = lines.slice(end).filter((l) => stripCr(l).trim() !== '').length;
   if (out.complete && trailing > 0) out.warnings.push(`ignored ${trailing} line(s) after END`);
   return out.result();
@@ -391,26 +628,33 @@ export function parseStatus(text: string, options: ParseStatusOptions = {}): Sta
 type LineParser = (line: string, lineNo: number) => void;
 
 /** status-version 1: sections introduced by title lines, each with its own header line. */
-function v1LineParser(out: SnapshotBuilder): LineParser {
-  let section: 'clients-head' | 'clients' | 'routes-head' | 'routes' | 'stats' | 'start' = 'start';
+function v1LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
+  let section: 'title' | 'clients-head' | 'clients' | 'routes-head' | 'routes' | 'stats' = 'title';
   let clients: Table | null = null;
   let cols: ClientColumns | null = null;
   let routes: Table | null = null;
   return (line, lineNo) => {
-    if (line === 'OpenVPN CLIENT LIST') { section = 'clients-head'; return; }
-    if (line === 'ROUTING TABLE') { section = 'routes-head'; return; }
-    if (line === 'GLOBAL STATS') { section = 'stats'; return; }
+    if (section === 'title') {
+      // The line parseStatus recognised the format by.
+      section = 'clients-head';
+      return;
+    }
+    if (line === 'ROUTING TABLE' && section === 'clients') { section = 'routes-head'; return; }
+    if (line === 'GLOBAL STATS' && (section === 'routes' || section === 'clients')) { section = 'stats'; return; }
     switch (section) {
       case 'clients-head':
-        if (line.startsWith('Updated,')) {
-          const ms = out.time.toEpochMs(line.slice(8));
-          if (ms === null) out.warnings.push(`line ${lineNo}: cannot read the Updated time '${snippet(line.slice(8))}'`);
-          else out.updatedAt = new Date(ms).toISOString();
+        if (structure.updated < 0) {
+          if (!line.startsWith('Updated,')) {
+            throw new StatusParseError('not-status', `expected the 'Updated,<time>' line after 'OpenVPN CLIENT LIST', found '${snippet(line)}'`, lineNo);
+          }
+          structure.updated = lineNo;
+          out.readUpdated(line.slice(8), lineNo, 'Updated');
           return;
         }
         clients = makeTable(line.split(','), CLIENT_COLUMNS, REQUIRED_CLIENT_COLUMNS, 'CLIENT LIST', lineNo);
         if (!clients.index.has('Connected Since')) throw new StatusParseError('malformed', "the CLIENT LIST header has no 'Connected Since' column", lineNo);
         cols = clientColumns(clients);
+        structure.clientHeader = lineNo;
         section = 'clients';
         return;
       case 'clients':
@@ -418,6 +662,7 @@ function v1LineParser(out: SnapshotBuilder): LineParser {
         return;
       case 'routes-head':
         routes = makeTable(line.split(','), ROUTE_COLUMNS, REQUIRED_ROUTE_COLUMNS, 'ROUTING TABLE', lineNo);
+        structure.routeHeader = lineNo;
         section = 'routes';
         return;
       case 'routes':
@@ -425,14 +670,12 @@ function v1LineParser(out: SnapshotBuilder): LineParser {
         return;
       case 'stats':
         return; // `Max bcast/mcast queue length,N`: nothing a monitor needs
-      case 'start':
-        throw new StatusParseError('malformed', `unexpected line '${snippet(line)}'`, lineNo);
     }
   };
 }
 
 /** status-version 2 (commas) and 3 (tabs): every line starts with its tag. */
-function v23LineParser(out: SnapshotBuilder): LineParser {
+function v23LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
   const sep = out.sep;
   let clients: Table | null = null;
   let cols: ClientColumns | null = null;
@@ -456,18 +699,17 @@ function v23LineParser(out: SnapshotBuilder): LineParser {
             throw new StatusParseError('malformed', "the CLIENT_LIST header has no 'Connected Since' column", lineNo);
           }
           cols = clientColumns(clients);
+          structure.clientHeader = lineNo;
         } else if (fields[1] === 'ROUTING_TABLE') {
           routes = makeTable(fields.slice(2), ROUTE_COLUMNS, REQUIRED_ROUTE_COLUMNS, 'ROUTING_TABLE', lineNo);
+          structure.routeHeader = lineNo;
         }
         return; // headers of sections a future OpenVPN adds are ignored with their rows
       case 'TIME': {
+        structure.updated = lineNo;
         const seconds = fields[2];
-        if (seconds !== undefined && DIGITS.test(seconds)) out.updatedAt = new Date(Number(seconds) * 1000).toISOString();
-        else {
-          const ms = out.time.toEpochMs(fields[1] ?? '');
-          if (ms === null) out.warnings.push(`line ${lineNo}: cannot read the TIME line`);
-          else out.updatedAt = new Date(ms).toISOString();
-        }
+        if (seconds !== undefined && DIGITS.test(seconds)) out.updatedAt = isoFromEpochMs(Number(seconds) * 1000);
+        else out.readUpdated(fields[1] ?? '', lineNo, 'TIME');
         return;
       }
       case 'TITLE':
@@ -478,7 +720,7 @@ function v23LineParser(out: SnapshotBuilder): LineParser {
           const expected = sep === '\t' ? 'tab' : 'comma';
           throw new StatusParseError('malformed', `row is not ${expected}-separated like the rest of the file`, lineNo);
         }
-        out.warnings.push(`line ${lineNo}: unknown line '${snippet(tag ?? '')}'; ignored`);
+        out.warnRow(`line ${lineNo}: unknown line '${snippet(tag ?? '')}'; ignored`);
     }
   };
 }
