@@ -69,10 +69,15 @@ export interface ServerConfig {
   notify?: { slackChannel?: string; discordChannel?: string };
 }
 
-/** The result of reading one server once (produced in a worker thread, so plain data only). */
+/**
+ * The result of reading one server once (produced in a worker thread, so plain data only).
+ * `fileModifiedAt`: status-file reads only, the file's modification time from SFTP (ISO-8601, whole
+ * seconds; a second clock beside the text's own TIME), or null when the read failed before the file
+ * was read; absent on management reads.
+ */
 export type ServerRead =
-  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management' }
-  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
+  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null }
+  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null };
 
 export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up';
 
