@@ -203,6 +203,29 @@ describe('parseStatus', () => {
     expect(parse('v1_ovpn2.4_patrickjahns-openvpn_exporter_version1.status').sessions.map((x) => x.virtualAddress)).toEqual([null, null, '10.240.37.214', '10.240.1.222']);
   });
 
+  it('IPv6 pool addresses: from the client list where it has that column (2.4+), else from the ROUTING TABLE (2.2/2.3)', () => {
+    const route = 'ROUTING_TABLE,fd00::5,alice,203.0.113.5:40000,2026-11-28 09:59:59,1795859999';
+    // A TAP client beside alice makes the routing rows be read.
+    const tap = 'ROUTING_TABLE,00:ff:de:ad:be:ef,tap,203.0.113.6:40001,2026-11-28 09:59:59,1795859999';
+    const v24 = parseStatus(v2(
+      'CLIENT_LIST,alice,203.0.113.5:40000,10.8.0.2,,1,2,2026-11-28 09:00:00,1795856400,UNDEF,3,0,AES-256-GCM',
+      'CLIENT_LIST,tap,203.0.113.6:40001,,,1,2,2026-11-28 09:00:00,1795856400,UNDEF,4,1,AES-256-GCM',
+    ).replace('GLOBAL_STATS', `${route}\n${tap}\nGLOBAL_STATS`));
+    // The list says alice has no IPv6 pool address; an IPv6 routing row of hers is not one.
+    expect(v24.sessions.map((x) => [x.virtualAddress, x.virtualIpv6])).toEqual([['10.8.0.2', null], ['00:ff:de:ad:be:ef', null]]);
+    const v23 = parseStatus(['TITLE,OpenVPN 2.3.18', 'TIME,2026-11-28 10:00:00,1795860000',
+      'HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username',
+      'CLIENT_LIST,alice,203.0.113.5:40000,10.8.0.2,1,2,2026-11-28 09:00:00,1795856400,UNDEF',
+      'HEADER,ROUTING_TABLE,Virtual Address,Common Name,Real Address,Last Ref,Last Ref (time_t)', route, 'END'].join('\n'));
+    expect([v23.sessions[0]!.virtualAddress, v23.sessions[0]!.virtualIpv6]).toEqual(['10.8.0.2', 'fd00::5']);
+  });
+
+  it('a routing row joins its client by the real address exactly as written (01.2.3.4 is not 1.2.3.4)', () => {
+    const s = parseStatus(v1('2026-11-28 10:00:00', ['alice,1.2.3.4:5000,1,2,2026-11-28 09:00:00'], ['10.8.0.2,alice,01.2.3.4:5000,2026-11-28 09:59:59', '10.8.0.3,alice,1.2.3.4:05000,2026-11-28 09:59:59']));
+    expect(s.sessions[0]!.virtualAddress).toBeNull();
+    expect(parseStatus(v1('2026-11-28 10:00:00', ['alice,1.2.3.4:5000,1,2,2026-11-28 09:00:00'], ['10.8.0.2,alice,1.2.3.4:5000,2026-11-28 09:59:59'])).sessions[0]!.virtualAddress).toBe('10.8.0.2');
+  });
+
   it('v2 clients without a pool address take theirs from the ROUTING TABLE, skipping iroutes and cached routes', () => {
     const s = parse('excerpts/v2_ovpn2.8git_OpenVPN-issue1063_tcp6-server-prefix_iroutes.status').sessions[0]!;
     expect([s.virtualAddress, s.virtualIpv6]).toEqual([null, 'fd8f:6d53:b97a:1::100:2']);
@@ -404,6 +427,15 @@ describe('fields that identify a session fail the read; fields that only inform 
     expect(next.sessions.map(sessionKey)).toEqual(first.sessions.map(sessionKey));
   });
 
+  it('username and cipher are read per row (UNDEF is none)', () => {
+    const s = parseStatus(v2(
+      'CLIENT_LIST,a,198.51.100.9:1,10.8.0.2,,1,2,2026-11-28 09:00:00,1795856400,alice,7,0,AES-256-GCM',
+      'CLIENT_LIST,b,198.51.100.9:2,10.8.0.3,,1,2,2026-11-28 09:00:00,1795856400,UNDEF,8,1,AES-128-GCM',
+      'CLIENT_LIST,c,198.51.100.9:3,10.8.0.4,,1,2,2026-11-28 09:00:00,1795856400,undef,9,2,',
+    ));
+    expect(s.sessions.map((x) => [x.username, x.cipher])).toEqual([['alice', 'AES-256-GCM'], [null, 'AES-128-GCM'], ['undef', null]]);
+  });
+
   it('an unreadable Client ID or Peer ID: none, with a warning', () => {
     const s = parseStatus(v2(row('198.51.100.9:1', '100', 'x7', '-1')));
     expect([s.sessions[0]!.clientId, s.sessions[0]!.peerId]).toEqual([null, null]);
@@ -449,6 +481,17 @@ describe('one common name at one address without a port (OpenVPN 2.4.0-2.4.6 v4-
       ['bob', 4, '10.8.0.10', null], ['alice', 5, null, 'fd00:8::1000'], ['bob', 9, '10.8.0.14', null], ['alice', 11, null, null],
     ]);
     expect(new Set(s.sessions.map(sessionKey)).size).toBe(4);
+    expect(s.warnings).toEqual([]);
+  });
+
+  it("v2: a routing row of a session that lists its address itself is not given to its twin", () => {
+    // bob's second session is still authenticating (no address yet); the row for 10.8.0.10 is the first's.
+    const text = v2(
+      'CLIENT_LIST,bob,198.51.100.20,10.8.0.10,,1,2,2019-03-12 09:01:44,1552381304,UNDEF,4,0,AES-256-GCM',
+      'CLIENT_LIST,bob,198.51.100.20,,,3,4,2019-03-12 10:14:58,1552385698,UNDEF,11,1,AES-256-GCM',
+    ).replace('GLOBAL_STATS', 'ROUTING_TABLE,10.8.0.10,bob,198.51.100.20,2019-03-12 10:15:01,1552385701\nGLOBAL_STATS');
+    const s = parseStatus(text);
+    expect(s.sessions.map((x) => x.virtualAddress)).toEqual(['10.8.0.10', null]);
     expect(s.warnings).toEqual([]);
   });
 

@@ -48,40 +48,43 @@ function readClock(text: string, at: number, w: WallClock): boolean {
   return w.hour >= 0 && w.minute >= 0 && w.second >= 0;
 }
 
-/** Reads into `w` (reused across calls: one allocation per row adds up at 100,000 rows). */
-function readWallClock(text: string, w: WallClock): boolean {
+/**
+ * Reads text[at, at + length) into `w` (reused across calls: one allocation per row adds up at
+ * 100,000 rows; and the parser reads rows in place, without cutting the field out).
+ */
+function readWallClock(text: string, at: number, length: number, w: WallClock): boolean {
   // 2.5+: `2024-01-02 10:11:12`
-  if (text.length === 19 && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45 && (text[10] === ' ' || text[10] === 'T')) {
-    const century = twoDigits(text, 0);
-    const year = twoDigits(text, 2);
-    w.month = twoDigits(text, 5) - 1;
-    w.day = twoDigits(text, 8);
-    if (century < 0 || year < 0 || w.month < 0 || w.day < 0 || !readClock(text, 11, w)) return false;
+  if (length === 19 && text.charCodeAt(at + 4) === 45 && text.charCodeAt(at + 7) === 45 && (text.charCodeAt(at + 10) === 32 || text.charCodeAt(at + 10) === 84)) {
+    const century = twoDigits(text, at);
+    const year = twoDigits(text, at + 2);
+    w.month = twoDigits(text, at + 5) - 1;
+    w.day = twoDigits(text, at + 8);
+    if (century < 0 || year < 0 || w.month < 0 || w.day < 0 || !readClock(text, at + 11, w)) return false;
     w.year = century * 100 + year;
     return true;
   }
   // ctime (<= 2.4): `Thu Jun 18 04:23:03 2015`, day padded with a space (`Feb  1`); hand-made
   // files sometimes write `Feb 1`, hence the 23-character form.
-  const long = text.length === 24;
-  if ((!long && text.length !== 23) || text.charCodeAt(3) !== 32 || text.charCodeAt(7) !== 32) return false;
-  if (!WEEKDAYS.has(key3(text, 0))) return false;
-  const month = MONTHS.get(key3(text, 4));
+  const long = length === 24;
+  if ((!long && length !== 23) || text.charCodeAt(at + 3) !== 32 || text.charCodeAt(at + 7) !== 32) return false;
+  if (!WEEKDAYS.has(key3(text, at))) return false;
+  const month = MONTHS.get(key3(text, at + 4));
   if (month === undefined) return false;
   w.month = month;
   if (long) {
     // `18` or ` 1`
-    const units = text.charCodeAt(9) - 48;
-    const tens = text.charCodeAt(8) === 32 ? 0 : text.charCodeAt(8) - 48;
+    const units = text.charCodeAt(at + 9) - 48;
+    const tens = text.charCodeAt(at + 8) === 32 ? 0 : text.charCodeAt(at + 8) - 48;
     if (units < 0 || units > 9 || tens < 0 || tens > 9) return false;
     w.day = tens * 10 + units;
   } else {
-    w.day = text.charCodeAt(8) - 48;
+    w.day = text.charCodeAt(at + 8) - 48;
     if (w.day < 1 || w.day > 9) return false;
   }
   const rest = long ? 10 : 9;
-  if (text.charCodeAt(rest) !== 32 || !readClock(text, rest + 1, w) || text.charCodeAt(rest + 9) !== 32) return false;
-  const century = twoDigits(text, rest + 10);
-  const year = twoDigits(text, rest + 12);
+  if (text.charCodeAt(at + rest) !== 32 || !readClock(text, at + rest + 1, w) || text.charCodeAt(at + rest + 9) !== 32) return false;
+  const century = twoDigits(text, at + rest + 10);
+  const year = twoDigits(text, at + rest + 12);
   if (century < 0 || year < 0) return false;
   w.year = century * 100 + year;
   return true;
@@ -217,8 +220,13 @@ export class LocalTimeReader {
    * a repeated local time resolves to the occurrence nearest to it instead of the first.
    */
   toEpochMs(text: string, near?: number): number | null {
+    return this.toEpochMsAt(text, 0, text.length, near);
+  }
+
+  /** toEpochMs of text[from, to), read in place. */
+  toEpochMsAt(text: string, from: number, to: number, near?: number): number | null {
     const w = this.scratch;
-    if (!readWallClock(text, w) || !plausible(w)) return null;
+    if (!readWallClock(text, from, to - from, w) || !plausible(w)) return null;
     const local = Date.UTC(w.year, w.month, w.day, w.hour, w.minute, w.second);
     this.reading = 'exact';
     if (!this.zone) return local;

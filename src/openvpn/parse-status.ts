@@ -19,7 +19,8 @@
 //   returned with complete=false (whatever the cut), and callers must not infer disconnects from
 //   it (OpenVPN rewrites the file in place, not atomically). Before that header it is refused.
 import { sessionKey, type StatusFormat, type StatusSnapshot, type VpnSession } from '../domain.ts';
-import { isVirtualAddressColumn, parseRealAddress, parseRouteAddress } from './addresses.ts';
+import { ipv4PortKey, isDottedQuad, isVirtualAddressColumn, parseRealAddress, parseRouteAddress, type RealAddress, type RouteAddress, type RouteKind } from './addresses.ts';
+import { AddressIndex } from './address-index.ts';
 import { isoFromEpochMs } from './iso-time.ts';
 import { formatOffset, LocalTimeReader } from './local-time.ts';
 
@@ -85,6 +86,9 @@ interface Table {
   index: Map<string, number>;
   /** Columns that may contain the separator (free text), in order. */
   free: number[];
+  /** Where each field of the row being read starts and ends (see locateFields; reused per row). */
+  from: Int32Array;
+  to: Int32Array;
 }
 
 /** Where each CLIENT_LIST value sits in a row (-1: the column is absent), resolved once per header. */
@@ -102,11 +106,12 @@ function clientColumns(t: Table): ClientColumns {
   };
 }
 
-/** A decimal counter without a regex or a substring (exact up to 2^53); NaN when not digits. */
-function readUint(text: string): number {
-  if (text.length === 0 || text.length > 16) return text.length > 16 && DIGITS.test(text) ? Number(text) : NaN;
+/** The decimal counter text[from, to), read in place (exact up to 2^53); NaN when not digits. */
+function readUint(text: string, from = 0, to = text.length): number {
+  const length = to - from;
+  if (length === 0 || length > 16) return length > 16 && DIGITS.test(text.slice(from, to)) ? Number(text.slice(from, to)) : NaN;
   let n = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < to; i++) {
     const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return NaN;
     n = n * 10 + d;
@@ -138,11 +143,36 @@ function makeTable(names: string[], known: Record<string, ColumnKind>, required:
     throw new StatusParseError('malformed', `the ${what} header has no ${missing.map((m) => `'${m}'`).join(', ')} column`, line);
   }
   const kinds = names.map((n) => known[n] ?? 'plain');
-  return { names, kinds, index, free: kinds.flatMap((k, i) => (k === 'text' ? [i] : [])) };
+  return { names, kinds, index, free: kinds.flatMap((k, i) => (k === 'text' ? [i] : [])), from: new Int32Array(names.length), to: new Int32Array(names.length) };
 }
 
+/**
+ * Finds the fields of the row in text[start..] into table.from/to, in place: most values are read
+ * where they stand (numbers, times, UNDEF), and only the strings a session keeps are cut out.
+ * False when the row does not have exactly the header's number of fields.
+ */
+function locateFields(text: string, start: number, sep: string, table: Table): boolean {
+  const { from, to } = table;
+  const last = from.length - 1;
+  let at = start;
+  for (let k = 0; k < last; k++) {
+    const next = text.indexOf(sep, at);
+    if (next < 0) return false;
+    from[k] = at;
+    to[k] = next;
+    at = next + 1;
+  }
+  if (text.indexOf(sep, at) >= 0) return false;
+  from[last] = at;
+  to[last] = text.length;
+  return true;
+}
+
+/** Joins the values of a row whose surplus separators were placed; no field contains it (control characters become '_'). */
+const PLACED = '\u0001';
+
 interface Aligned {
-  /** The row's values from `offset` on (the input array itself when no field was surplus). */
+  /** The row's values (the input array itself when no field was surplus). */
   values: string[];
   /** How many placements of the surplus fit (1, or 2 meaning "2 or more": the first was used). */
   readings: number;
@@ -154,9 +184,9 @@ interface Aligned {
  * the columns between them move with the split, so each placement checks those few, and strings
  * are joined once, for the placement chosen (the one giving Common Name the most).
  */
-function alignFields(fields: string[], offset: number, table: Table, sep: string, line: number): Aligned {
+function alignFields(fields: string[], table: Table, sep: string, line: number): Aligned {
   const width = table.names.length;
-  const count = fields.length - offset;
+  const count = fields.length;
   if (count === width) return { values: fields, readings: 1 };
   const free = table.free;
   if (count < width || sep !== ',' || free.length === 0 || free.length > 2) {
@@ -168,23 +198,23 @@ function alignFields(fields: string[], offset: number, table: Table, sep: string
   const last = free[free.length - 1]!;
   // Columns before the first and after the last free column sit at fixed places whatever the split.
   for (let col = 0; col < width; col++) {
-    if (col < first && !fits(table.kinds[col]!, fields[offset + col]!)) throw noFit();
-    if (col > last && !fits(table.kinds[col]!, fields[offset + col + surplus]!)) throw noFit();
+    if (col < first && !fits(table.kinds[col]!, fields[col]!)) throw noFit();
+    if (col > last && !fits(table.kinds[col]!, fields[col + surplus]!)) throw noFit();
   }
   // `extra` of the surplus goes to the first free column (all of it when there is one): most first.
   let chosen = -1;
   let readings = 0;
   for (let extra = surplus; extra >= (free.length === 1 ? surplus : 0) && readings < 2; extra--) {
     let ok = true;
-    for (let col = first + 1; col < last && ok; col++) ok = fits(table.kinds[col]!, fields[offset + col + extra]!);
+    for (let col = first + 1; col < last && ok; col++) ok = fits(table.kinds[col]!, fields[col + extra]!);
     if (ok) {
       readings++;
       if (chosen < 0) chosen = extra;
     }
   }
   if (chosen < 0) throw noFit();
-  const values = fields.slice(0, offset);
-  let at = offset;
+  const values: string[] = [];
+  let at = 0;
   for (let col = 0; col < width; col++) {
     const take = col === first ? chosen : col === last && free.length === 2 ? surplus - chosen : 0;
     values.push(take === 0 ? fields[at]! : fields.slice(at, at + 1 + take).join(sep));
@@ -192,8 +222,6 @@ function alignFields(fields: string[], offset: number, table: Table, sep: string
   }
   return { values, readings };
 }
-
-interface RouteRow { text: string; line: number; table: Table }
 
 class SnapshotBuilder {
   readonly sessions: VpnSession[] = [];
@@ -204,14 +232,23 @@ class SnapshotBuilder {
   now: number | undefined;
   /** Line of the last non-blank line: in a text without END it may be cut, and is not trusted. */
   lastLine = -1;
-  /** Routing rows are read only when some client needs its address from them (see joinRoutes). */
-  private readonly routeRows: RouteRow[] = [];
-  /** The first session per raw Real Address: OpenVPN lists one instance once, so a repeat needs a look. */
-  private readonly sessionByReal = new Map<string, number>();
+  /**
+   * Routing rows (after their tag), with their lines and headers: read only when some client needs
+   * its address from them (see joinRoutes). Three arrays, not an object per row: 100,000-row files.
+   */
+  private readonly routeTexts: string[] = [];
+  private readonly routeLines: number[] = [];
+  private readonly routeTables: Table[] = [];
+  /**
+   * The first session per raw Real Address (keyed by ipv4PortKey where it has one, else by the
+   * text): OpenVPN lists one instance once, so a repeat needs a look (checkDistinct), and routing
+   * rows find their client by it (joinRoutes).
+   */
+  private readonly sessionByAddress = new AddressIndex();
+  /** Raw Real Address → every session at it, for the few addresses with more than one (no port). */
+  private readonly sharedAddress = new Map<number | string, number[]>();
   /** sessionKey → line, for sessions whose raw Real Address repeats (see checkDistinct). */
   private readonly repeatedKeys = new Map<string, number>();
-  /** Per session: CN + separator + raw Real Address, the key its ROUTING TABLE rows carry. */
-  private readonly ownerKey: string[] = [];
   /** Per session: its line. */
   private readonly sessionLine: number[] = [];
   private suppressedWarnings = 0;
@@ -250,18 +287,19 @@ class SnapshotBuilder {
     else this.updatedAt = isoFromEpochMs(ms);
   }
 
-  uint(text: string, line: number, column: string): number {
-    const n = readUint(text);
-    if (Number.isNaN(n)) throw new StatusParseError('malformed', `${column} '${snippet(text)}' is not a number`, line);
+  /** A byte counter at text[from, to): it must read (see addClient). */
+  private uint(text: string, from: number, to: number, line: number, column: string): number {
+    const n = readUint(text, from, to);
+    if (Number.isNaN(n)) throw new StatusParseError('malformed', `${column} '${snippet(text.slice(from, to))}' is not a number`, line);
     return n;
   }
 
   /** An informational number (Client ID, Peer ID): null when empty; null and a warning when unreadable. */
-  optionalUint(text: string, line: number, column: string): number | null {
-    if (text === '') return null;
-    const n = readUint(text);
+  private optionalUint(text: string, from: number, to: number, line: number, column: string): number | null {
+    if (from === to) return null;
+    const n = readUint(text, from, to);
     if (!Number.isNaN(n)) return n;
-    this.warnRow(`line ${line}: ${column} '${snippet(text)}' is not a number; read as none`);
+    this.warnRow(`line ${line}: ${column} '${snippet(text.slice(from, to))}' is not a number; read as none`);
     return null;
   }
 
@@ -270,67 +308,105 @@ class SnapshotBuilder {
    * new session, and a session's records are keyed by it), so no substitute is made up: the
    * (time_t) column, else the text in the server's zone, else the row fails.
    */
-  private connectedAt(v: string[], o: number, cols: ClientColumns, line: number): number {
-    const seconds = cols.sinceTimeT >= 0 ? v[o + cols.sinceTimeT]! : '';
-    if (seconds !== '') {
-      const n = readUint(seconds);
+  private connectedAt(text: string, from: Int32Array, to: Int32Array, cols: ClientColumns, line: number): number {
+    const t = cols.sinceTimeT;
+    if (t >= 0 && from[t] !== to[t]) {
+      const n = readUint(text, from[t], to[t]);
       if (!Number.isNaN(n)) return n * 1000;
-      if (cols.since < 0) throw new StatusParseError('malformed', `Connected Since (time_t) '${snippet(seconds)}' is not a number`, line);
-      this.warnRow(`line ${line}: Connected Since (time_t) '${snippet(seconds)}' is not a number; read from Connected Since`);
+      const seconds = snippet(text.slice(from[t], to[t]));
+      if (cols.since < 0) throw new StatusParseError('malformed', `Connected Since (time_t) '${seconds}' is not a number`, line);
+      this.warnRow(`line ${line}: Connected Since (time_t) '${seconds}' is not a number; read from Connected Since`);
     }
-    if (cols.since < 0) throw new StatusParseError('malformed', 'the row has no Connected Since', line);
-    const text = v[o + cols.since]!;
-    const ms = this.localTime(text, line, 'Connected Since');
-    if (ms === null) throw new StatusParseError('malformed', `Connected Since '${snippet(text)}' is not a time OpenVPN writes`, line);
-    return ms;
+    const k = cols.since;
+    if (k < 0) throw new StatusParseError('malformed', 'the row has no Connected Since', line);
+    const ms = this.time.toEpochMsAt(text, from[k]!, to[k]!);
+    if (ms === null) throw new StatusParseError('malformed', `Connected Since '${snippet(text.slice(from[k], to[k]))}' is not a time OpenVPN writes`, line);
+    // A repeated or skipped local time: the rule applied is in the warning.
+    return this.time.reading === 'exact' ? ms : this.localTime(text.slice(from[k], to[k]), line, 'Connected Since')!;
   }
 
-  /** Row values start at fields[offset]; `table`/`cols` come from the section's header. */
-  addClient(rawLine: string, fields: string[], offset: number, table: Table, cols: ClientColumns, line: number): void {
-    const { values: v, readings } = alignFields(fields, offset, table, this.sep, line);
-    const o = offset;
-    if (readings > 1) {
-      this.warnRow(`line ${line}: the extra commas fit Common Name and Username in more than one way; read as Common Name '${snippet(v[o + cols.commonName]!)}', Username '${snippet(v[o + cols.username]!)}'`);
+  /** The last cipher read: rows repeat a few names, so sessions share one string each. */
+  private cipher = '';
+
+  /** The row's values start at rawLine[start] (after the tag in v2/v3); `table`/`cols` come from the section's header. */
+  addClient(rawLine: string, start: number, table: Table, cols: ClientColumns, line: number): void {
+    let text = rawLine;
+    if (!locateFields(rawLine, start, this.sep, table)) {
+      // Separators inside free-text columns (or a short row): place them, then read the placed values.
+      text = this.aligned(rawLine.slice(start).split(this.sep), table, cols, line).join(PLACED);
+      locateFields(text, 0, PLACED, table);
     }
-    const realText = v[o + cols.real]!;
-    const first = this.sessionByReal.get(realText);
-    const firstLine = first === undefined ? -1 : this.sessionLine[first]!;
+    const { from, to } = table;
+    this.listsIpv6 = cols.virtual6 >= 0;
+    const rf = from[cols.real]!;
+    const rt = to[cols.real]!;
+    const ipv4Port = ipv4PortKey(text, rf, rt);
+    const address = ipv4Port >= 0 ? ipv4Port : text.slice(rf, rt);
+    const first = this.sessionByAddress.add(address, this.sessions.length);
+    const firstLine = first < 0 ? -1 : this.sessionLine[first]!;
     if (firstLine >= 0 && stripCr(this.lines[firstLine - 1]!) === rawLine) {
       // An identical row is a hand edit or a copy error; counting it twice would invent a session.
       this.warnings.push(`line ${line}: repeats line ${firstLine} exactly; counted once`);
       return;
     }
-    if (first === undefined) this.sessionByReal.set(realText, this.sessions.length);
-    let real = parseRealAddress(realText);
-    if (!real) {
-      // Informational: the session stays, under the address as written (its key stays stable).
-      this.warnRow(`line ${line}: Real Address '${snippet(realText)}' is not an address form vpnwatch knows; kept as written`);
-      real = { host: realText, port: null, protocol: null };
+    if (first >= 0) {
+      const shared = this.sharedAddress.get(address);
+      if (shared) shared.push(this.sessions.length);
+      else this.sharedAddress.set(address, [first, this.sessions.length]);
     }
-    const virtual = cols.virtual >= 0 ? v[o + cols.virtual]! : '';
-    const virtual6 = cols.virtual6 >= 0 ? v[o + cols.virtual6]! : '';
-    if (!isVirtualAddressColumn(virtual)) throw new StatusParseError('malformed', `Virtual Address '${snippet(virtual)}' is not an address`, line);
-    if (!isVirtualAddressColumn(virtual6)) throw new StatusParseError('malformed', `Virtual IPv6 Address '${snippet(virtual6)}' is not an address`, line);
-    const username = cols.username >= 0 ? v[o + cols.username]! : '';
+    let real: RealAddress | null;
+    if (ipv4Port >= 0) real = { host: text.slice(rf, text.indexOf(':', rf)), port: ipv4Port % 65536, protocol: null };
+    else if (!(real = parseRealAddress(address as string))) {
+      // Informational: the session stays, under the address as written (its key stays stable).
+      this.warnRow(`line ${line}: Real Address '${snippet(address as string)}' is not an address form vpnwatch knows; kept as written`);
+      real = { host: address as string, port: null, protocol: null };
+    }
+    const virtual = this.virtualAddress(text, cols.virtual, table, line, 'Virtual Address');
+    const virtual6 = this.virtualAddress(text, cols.virtual6, table, line, 'Virtual IPv6 Address');
+    const u = cols.username;
+    // `UNDEF` (no user/pass auth) is the common case: compared in place.
+    const username = u < 0 || from[u] === to[u] || (to[u]! - from[u]! === 5 && text.startsWith('UNDEF', from[u])) ? null : text.slice(from[u], to[u]);
+    const c = cols.cipher;
+    let cipher: string | null = null;
+    if (c >= 0 && from[c] !== to[c]) {
+      if (to[c]! - from[c]! !== this.cipher.length || !text.startsWith(this.cipher, from[c])) this.cipher = text.slice(from[c], to[c]);
+      cipher = this.cipher;
+    }
     const session: VpnSession = {
-      commonName: v[o + cols.commonName]!,
-      username: username === '' || username === 'UNDEF' ? null : username,
+      commonName: text.slice(from[cols.commonName], to[cols.commonName]),
+      username,
       realAddress: real.host,
       realPort: real.port,
       protocol: real.protocol,
-      virtualAddress: virtual === '' ? null : virtual,
-      virtualIpv6: virtual6 === '' ? null : virtual6,
-      bytesReceived: this.uint(v[o + cols.received]!, line, 'Bytes Received'),
-      bytesSent: this.uint(v[o + cols.sent]!, line, 'Bytes Sent'),
-      connectedAt: isoFromEpochMs(this.connectedAt(v, o, cols, line)),
-      clientId: cols.clientId >= 0 ? this.optionalUint(v[o + cols.clientId]!, line, 'Client ID') : null,
-      peerId: cols.peerId >= 0 ? this.optionalUint(v[o + cols.peerId]!, line, 'Peer ID') : null,
-      cipher: cols.cipher >= 0 && v[o + cols.cipher] !== '' ? v[o + cols.cipher]! : null,
+      virtualAddress: virtual,
+      virtualIpv6: virtual6,
+      bytesReceived: this.uint(text, from[cols.received]!, to[cols.received]!, line, 'Bytes Received'),
+      bytesSent: this.uint(text, from[cols.sent]!, to[cols.sent]!, line, 'Bytes Sent'),
+      connectedAt: isoFromEpochMs(this.connectedAt(text, from, to, cols, line)),
+      clientId: cols.clientId >= 0 ? this.optionalUint(text, from[cols.clientId]!, to[cols.clientId]!, line, 'Client ID') : null,
+      peerId: cols.peerId >= 0 ? this.optionalUint(text, from[cols.peerId]!, to[cols.peerId]!, line, 'Peer ID') : null,
+      cipher,
     };
-    if (first !== undefined) this.checkDistinct(session, first, line);
-    this.ownerKey.push(this.owner(rawLine, fields, v, offset, cols, realText));
+    if (first >= 0) this.checkDistinct(session, first, line);
     this.sessionLine.push(line);
     this.sessions.push(session);
+  }
+
+  /** A Virtual Address column (identifying): an address, or null when empty or absent; anything else fails the read. */
+  private virtualAddress(text: string, k: number, table: Table, line: number, column: string): string | null {
+    if (k < 0 || table.from[k] === table.to[k]) return null;
+    const value = text.slice(table.from[k], table.to[k]);
+    if (!isVirtualAddressColumn(value)) throw new StatusParseError('malformed', `${column} '${snippet(value)}' is not an address`, line);
+    return value;
+  }
+
+  /** A row with surplus fields, placed (see alignFields); warns when the placement was a choice. */
+  private aligned(fields: string[], table: Table, cols: ClientColumns, line: number): string[] {
+    const { values: v, readings } = alignFields(fields, table, this.sep, line);
+    if (readings > 1) {
+      this.warnRow(`line ${line}: the extra commas fit Common Name and Username in more than one way; read as Common Name '${snippet(v[cols.commonName]!)}', Username '${snippet(v[cols.username]!)}'`);
+    }
+    return v;
   }
 
   /**
@@ -350,21 +426,24 @@ class SnapshotBuilder {
     }
   }
 
-  /**
-   * The join key of a client row. In OpenVPN's own layout Common Name and Real Address are adjacent,
-   * so the key is a slice of the line (no copy: this runs for every row of 100,000-row files).
-   */
-  private owner(rawLine: string, fields: string[], v: string[], offset: number, cols: ClientColumns, realText: string): string {
-    const sep = this.sep;
-    if (v !== fields || cols.real !== cols.commonName + 1) return `${v[offset + cols.commonName]}${sep}${realText}`;
-    let start = 0;
-    for (let k = 0; k < offset + cols.commonName; k++) start = rawLine.indexOf(sep, start) + 1;
-    const end = rawLine.indexOf(sep, rawLine.indexOf(sep, start) + 1);
-    return rawLine.slice(start, end < 0 ? rawLine.length : end);
+  addRoute(text: string, table: Table, line: number): void {
+    this.routeTexts.push(text);
+    this.routeLines.push(line);
+    this.routeTables.push(table);
   }
 
-  addRoute(text: string, table: Table, line: number): void {
-    this.routeRows.push({ text, line, table });
+  /**
+   * Whether the client list has a Virtual IPv6 Address column (2.4+): then it says which clients
+   * have an IPv6 pool address, and an IPv6 routing row is not one.
+   */
+  private listsIpv6 = false;
+
+  /** Whether session i still lacks the kind of address a route of `kind` gives (a MAC yields to an IPv4). */
+  private needsRoute(i: number, kind: RouteKind, macFilled: Uint8Array): boolean {
+    const s = this.sessions[i]!;
+    if (kind === 'ipv4') return s.virtualAddress === null || macFilled[i] === 1;
+    if (kind === 'mac') return s.virtualAddress === null;
+    return s.virtualIpv6 === null && !this.listsIpv6;
   }
 
   /**
@@ -379,71 +458,77 @@ class SnapshotBuilder {
    * is whose may be swapped).
    */
   private joinRoutes(): void {
-    if (this.routeRows.length === 0) return;
-    const sep = this.sep;
-    // v2/v3 usually carry the pool addresses themselves; an IPv6 pool address shows in a routing
-    // row as an address with ':' (a TAP MAC too). Without either need, skip the routing rows.
-    if (this.format !== 'openvpn-status-v1' && this.sessions.every((s) => s.virtualAddress !== null) &&
-      !this.routeRows.some((r) => { const colon = r.text.indexOf(':'); return colon >= 0 && colon < r.text.indexOf(sep); })) return;
-    // Sessions that still miss an address, by the key their routes carry: CN + sep + raw Real Address.
-    const waiting = new Map<string, number>();
-    const shared = new Map<string, number[]>();
-    for (let i = 0; i < this.sessions.length; i++) {
-      const s = this.sessions[i]!;
-      if (s.virtualAddress !== null && s.virtualIpv6 !== null) continue;
-      const key = this.ownerKey[i]!;
-      const before = waiting.get(key);
-      if (before === undefined) waiting.set(key, i);
-      else if (shared.has(key)) shared.get(key)!.push(i);
-      else shared.set(key, [before, i]);
-    }
-    if (waiting.size === 0) return;
+    const texts = this.routeTexts;
+    if (texts.length === 0) return;
+    // v2/v3 carry the pool addresses themselves: the routing rows are read only for clients
+    // listed without an IPv4 one (TAP bridges: a MAC; IPv6-only pools), or without an IPv6 one
+    // where the list has no IPv6 column (2.2/2.3). Most files need none of them.
+    const needsIpv6 = this.format === 'openvpn-status-v1' || !this.listsIpv6;
+    if (!this.sessions.some((s) => s.virtualAddress === null || (needsIpv6 && s.virtualIpv6 === null))) return;
     const macFilled = new Uint8Array(this.sessions.length);
-    const given = new Map<number, string[]>();
-    for (const row of this.routeRows) {
-      let owner: string;
+    /** Per group of sessions sharing a common name and address (by its first): the addresses given, per session. */
+    const guessed = new Map<number, Map<number, string[]>>();
+    for (let r = 0; r < texts.length; r++) {
+      const line = this.routeLines[r]!;
       try {
-        owner = this.readRouteRow(row);
+        this.readRouteRow(texts[r]!, this.routeTables[r]!, line);
       } catch (err) {
-        if (!this.cutOff(row.line, err)) throw err;
+        if (!this.cutOff(line, err)) throw err;
         continue;
       }
-      const first = waiting.get(owner);
-      if (first === undefined) continue;
-      const address = this.routeAddress;
-      const route = parseRouteAddress(address);
-      if (!route) {
-        const err = new StatusParseError('malformed', `Virtual Address '${snippet(address)}' is not an address, network or MAC`, row.line);
-        if (!this.cutOff(row.line, err)) throw err;
-        continue;
+      const row = this.routeText;
+      const ipv4Port = ipv4PortKey(row, this.routeRealFrom, this.routeRealTo);
+      const real = ipv4Port >= 0 ? ipv4Port : row.slice(this.routeRealFrom, this.routeRealTo);
+      const first = this.sessionByAddress.get(real);
+      if (first < 0) continue;
+      const shared = this.sharedAddress.size === 0 ? undefined : this.sharedAddress.get(real);
+      if (!shared && !this.routeOwnedBy(this.sessions[first]!.commonName)) continue;
+      const owners = shared ? shared.filter((m) => this.routeOwnedBy(this.sessions[m]!.commonName)) : undefined;
+      if (owners?.length === 0) continue;
+      // A client's own IPv4 pool address, the usual row, is recognised in place and cut out only
+      // when given; anything else (IPv6, MAC, network, cached route) is read whole.
+      let route: RouteAddress | null = null;
+      if (!isDottedQuad(row, 0, this.routeAddressTo)) {
+        const text = row.slice(0, this.routeAddressTo);
+        route = parseRouteAddress(text);
+        if (!route) {
+          const err = new StatusParseError('malformed', `Virtual Address '${snippet(text)}' is not an address, network or MAC`, line);
+          if (!this.cutOff(line, err)) throw err;
+          continue;
+        }
+        if (route.cached || route.kind === 'ipv4-net' || route.kind === 'ipv6-net') continue;
       }
-      if (route.cached || route.kind === 'ipv4-net' || route.kind === 'ipv6-net') continue;
-      const group = shared.get(owner);
-      const needs = (i: number) => {
-        const s = this.sessions[i]!;
-        if (route.kind === 'ipv4') return s.virtualAddress === null || macFilled[i] === 1;
-        if (route.kind === 'mac') return s.virtualAddress === null;
-        return s.virtualIpv6 === null;
-      };
-      // A member that lists this address itself (v2/v3 CLIENT_LIST) owns its route.
-      if (group && group.some((m) => this.sessions[m]!.virtualAddress === route.address || this.sessions[m]!.virtualIpv6 === route.address)) continue;
-      const i = group ? group.find(needs) : first;
-      if (i === undefined || !needs(i)) continue;
+      const kind: RouteKind = route ? route.kind : 'ipv4';
+      let i = first;
+      if (owners && owners.length > 1) {
+        const given = route ? route.address : row.slice(0, this.routeAddressTo);
+        // A member that lists this address itself (v2/v3 CLIENT_LIST) owns its route.
+        if (owners.some((m) => this.sessions[m]!.virtualAddress === given || this.sessions[m]!.virtualIpv6 === given)) continue;
+        i = owners.find((m) => this.needsRoute(m, kind, macFilled)) ?? -1;
+        if (i >= 0) {
+          const group = guessed.get(owners[0]!) ?? new Map(owners.map((m) => [m, [] as string[]]));
+          group.get(i)!.push(given);
+          guessed.set(owners[0]!, group);
+        }
+      } else if (owners) {
+        i = owners[0]!;
+      }
+      if (i < 0 || !this.needsRoute(i, kind, macFilled)) continue;
       const s = this.sessions[i]!;
-      if (route.kind === 'ipv6') s.virtualIpv6 = route.address;
+      const address = route ? route.address : row.slice(0, this.routeAddressTo);
+      if (kind === 'ipv6') s.virtualIpv6 = address;
       else {
         // A TAP client's own route is its MAC; reported where no IPv4 pool address exists.
-        s.virtualAddress = route.address;
-        macFilled[i] = route.kind === 'mac' ? 1 : 0;
+        s.virtualAddress = address;
+        macFilled[i] = kind === 'mac' ? 1 : 0;
       }
-      if (group) given.set(i, [...(given.get(i) ?? []), route.address]);
     }
-    for (const [key, group] of shared) {
-      if (!group.some((i) => given.has(i))) continue;
-      const lines = group.map((i) => this.sessionLine[i]);
-      const s = this.sessions[group[0]!]!;
-      const assigned = group.map((i) => `${(given.get(i) ?? ['none']).join(' ')} to line ${this.sessionLine[i]}`).join(', ');
-      this.warnRow(`lines ${lines.join(', ')}: ${group.length} sessions of '${snippet(s.commonName)}' at ${snippet(key.slice(key.lastIndexOf(sep) + 1))} without a port; the ROUTING TABLE cannot tell whose address is whose: assigned in order (${assigned})`);
+    for (const group of guessed.values()) {
+      const members = [...group.keys()];
+      const s = this.sessions[members[0]!]!;
+      const where = s.realPort === null ? `${snippet(s.realAddress)} without a port` : `${snippet(s.realAddress)} port ${s.realPort}`;
+      const assigned = members.map((i) => `${group.get(i)!.join(' ') || 'none'} to line ${this.sessionLine[i]}`).join(', ');
+      this.warnRow(`lines ${members.map((i) => this.sessionLine[i]).join(', ')}: ${members.length} sessions of '${snippet(s.commonName)}' at ${where}; the ROUTING TABLE cannot tell whose address is whose: assigned in order (${assigned})`);
     }
   }
 
@@ -454,28 +539,45 @@ class SnapshotBuilder {
     return true;
   }
 
-  /** Set by readRouteRow: the Virtual Address of the row just read (no object per row). */
-  private routeAddress = '';
+  /**
+   * Set by readRouteRow (no object or copy per row): the row's text, and where its Virtual Address
+   * (from 0), Common Name and Real Address are in it.
+   */
+  private routeText = '';
+  private routeAddressTo = 0;
+  private routeCnFrom = 0;
+  private routeCnTo = 0;
+  private routeRealFrom = 0;
+  private routeRealTo = 0;
 
-  /** The owner key (CN + sep + Real Address) of a routing row; its Virtual Address goes to routeAddress. */
-  private readRouteRow(row: RouteRow): string {
-    const { text, table, line } = row;
-    const sep = this.sep;
-    // Fast path for the layout every OpenVPN writes: Virtual Address, Common Name, Real Address, ...
-    if (table.index.get('Virtual Address') === 0 && table.index.get('Common Name') === 1 && table.index.get('Real Address') === 2) {
-      const a = text.indexOf(sep);
-      const b = text.indexOf(sep, a + 1);
-      const c = text.indexOf(sep, b + 1);
-      let separators = 0;
-      for (let at = text.indexOf(sep); at >= 0; at = text.indexOf(sep, at + 1)) separators++;
-      if (separators === table.names.length - 1 && c > b && b > a && a > 0) {
-        this.routeAddress = text.slice(0, a);
-        return text.slice(a + 1, c);
-      }
+  /** Whether the routing row just read names this common name (compared in place). */
+  private routeOwnedBy(commonName: string): boolean {
+    return this.routeCnTo - this.routeCnFrom === commonName.length && this.routeText.startsWith(commonName, this.routeCnFrom);
+  }
+
+  /** Locates a routing row's Virtual Address, Common Name and Real Address (see routeText). */
+  private readRouteRow(text: string, table: Table, line: number): void {
+    // OpenVPN's own layout (Virtual Address, Common Name, Real Address, ...) without surplus
+    // separators is read in place; otherwise the values are placed, and read from a joined copy.
+    const { index, from, to } = table;
+    if (index.get('Virtual Address') === 0 && index.get('Common Name') === 1 && index.get('Real Address') === 2 && locateFields(text, 0, this.sep, table)) {
+      this.routeText = text;
+      this.routeAddressTo = to[0]!;
+      this.routeCnFrom = from[1]!;
+      this.routeCnTo = to[1]!;
+      this.routeRealFrom = from[2]!;
+      this.routeRealTo = to[2]!;
+      return;
     }
-    const v = alignFields(text.split(sep), 0, table, sep, line).values;
-    this.routeAddress = v[table.index.get('Virtual Address')!]!;
-    return `${v[table.index.get('Common Name')!]}${sep}${v[table.index.get('Real Address')!]}`;
+    const v = alignFields(text.split(this.sep), table, this.sep, line).values;
+    const address = v[index.get('Virtual Address')!]!;
+    const commonName = v[index.get('Common Name')!]!;
+    this.routeText = `${address}${PLACED}${commonName}${PLACED}${v[index.get('Real Address')!]}`;
+    this.routeAddressTo = address.length;
+    this.routeCnFrom = address.length + 1;
+    this.routeCnTo = this.routeCnFrom + commonName.length;
+    this.routeRealFrom = this.routeCnTo + 1;
+    this.routeRealTo = this.routeText.length;
   }
 
   result(): StatusSnapshot {
@@ -658,7 +760,7 @@ function v1LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
         section = 'clients';
         return;
       case 'clients':
-        out.addClient(line, line.split(','), 0, clients!, cols!, lineNo);
+        out.addClient(line, 0, clients!, cols!, lineNo);
         return;
       case 'routes-head':
         routes = makeTable(line.split(','), ROUTE_COLUMNS, REQUIRED_ROUTE_COLUMNS, 'ROUTING TABLE', lineNo);
@@ -680,18 +782,23 @@ function v23LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
   let clients: Table | null = null;
   let cols: ClientColumns | null = null;
   let routes: Table | null = null;
+  const clientTag = `CLIENT_LIST${sep}`;
+  const routeTag = `ROUTING_TABLE${sep}`;
   return (line, lineNo) => {
+    // The rows, by far the most lines, are read in place (routing rows mostly never, see joinRoutes).
+    if (line.startsWith(clientTag)) {
+      if (!clients) throw new StatusParseError('malformed', 'CLIENT_LIST row before its HEADER line', lineNo);
+      out.addClient(line, clientTag.length, clients, cols!, lineNo);
+      return;
+    }
+    if (line.startsWith(routeTag)) {
+      if (!routes) throw new StatusParseError('malformed', 'ROUTING_TABLE row before its HEADER line', lineNo);
+      out.addRoute(line.slice(routeTag.length), routes, lineNo);
+      return;
+    }
     const fields = line.split(sep);
     const tag = fields[0];
     switch (tag) {
-      case 'CLIENT_LIST':
-        if (!clients) throw new StatusParseError('malformed', 'CLIENT_LIST row before its HEADER line', lineNo);
-        out.addClient(line, fields, 1, clients, cols!, lineNo);
-        return;
-      case 'ROUTING_TABLE':
-        if (!routes) throw new StatusParseError('malformed', 'ROUTING_TABLE row before its HEADER line', lineNo);
-        out.addRoute(line.slice(tag.length + 1), routes, lineNo);
-        return;
       case 'HEADER':
         if (fields[1] === 'CLIENT_LIST') {
           clients = makeTable(fields.slice(2), CLIENT_COLUMNS, REQUIRED_CLIENT_COLUMNS, 'CLIENT_LIST', lineNo);
