@@ -147,24 +147,26 @@ function makeTable(names: string[], known: Record<string, ColumnKind>, required:
 }
 
 /**
- * Finds the fields of the row in text[start..] into table.from/to, in place: most values are read
+ * Finds the fields of the row text[start, end) into table.from/to, in place: most values are read
  * where they stand (numbers, times, UNDEF), and only the strings a session keeps are cut out.
- * False when the row does not have exactly the header's number of fields.
+ * False when the row does not have exactly the header's number of fields. (A search that runs past
+ * `end` stops at the next row's first separator, so a whole file costs one pass.)
  */
-function locateFields(text: string, start: number, sep: string, table: Table): boolean {
+function locateFields(text: string, start: number, end: number, sep: string, table: Table): boolean {
   const { from, to } = table;
   const last = from.length - 1;
   let at = start;
   for (let k = 0; k < last; k++) {
     const next = text.indexOf(sep, at);
-    if (next < 0) return false;
+    if (next < 0 || next >= end) return false;
     from[k] = at;
     to[k] = next;
     at = next + 1;
   }
-  if (text.indexOf(sep, at) >= 0) return false;
+  const extra = text.indexOf(sep, at);
+  if (extra >= 0 && extra < end) return false;
   from[last] = at;
-  to[last] = text.length;
+  to[last] = end;
   return true;
 }
 
@@ -230,14 +232,14 @@ class SnapshotBuilder {
   complete = false;
   /** The reader's clock, for the Updated line (see ParseStatusOptions.now). */
   now: number | undefined;
-  /** Line of the last non-blank line: in a text without END it may be cut, and is not trusted. */
+  /** Number of the last line with something on it: in a text without END it may be cut, and is not trusted. */
   lastLine = -1;
   /**
-   * Routing rows (after their tag), with their lines and headers: read only when some client needs
-   * its address from them (see joinRoutes). Three arrays, not an object per row: 100,000-row files.
+   * Routing rows as [from, to, line] triples of offsets into the text (after the tag), and their
+   * headers: read only when some client needs its address from them (see joinRoutes). Numbers, not
+   * a string or an object per row: 100,000-row files.
    */
-  private readonly routeTexts: string[] = [];
-  private readonly routeLines: number[] = [];
+  private readonly routeRows: number[] = [];
   private readonly routeTables: Table[] = [];
   /**
    * The first session per raw Real Address (keyed by ipv4PortKey where it has one, else by the
@@ -249,11 +251,12 @@ class SnapshotBuilder {
   private readonly sharedAddress = new Map<number | string, number[]>();
   /** sessionKey → line, for sessions whose raw Real Address repeats (see checkDistinct). */
   private readonly repeatedKeys = new Map<string, number>();
-  /** Per session: its line. */
+  /** Per session: its line number, and where its line is in the text (for the identical-row check). */
   private readonly sessionLine: number[] = [];
+  private readonly sessionRow: number[] = [];
   private suppressedWarnings = 0;
 
-  constructor(readonly format: StatusFormat, readonly sep: string, readonly time: LocalTimeReader, private readonly lines: string[]) {}
+  constructor(readonly format: StatusFormat, readonly sep: string, readonly time: LocalTimeReader, readonly text: string) {}
 
   /** A warning about one row: at most MAX_ROW_WARNINGS are kept, the rest counted. */
   warnRow(message: string): void {
@@ -328,13 +331,16 @@ class SnapshotBuilder {
   /** The last cipher read: rows repeat a few names, so sessions share one string each. */
   private cipher = '';
 
-  /** The row's values start at rawLine[start] (after the tag in v2/v3); `table`/`cols` come from the section's header. */
-  addClient(rawLine: string, start: number, table: Table, cols: ClientColumns, line: number): void {
-    let text = rawLine;
-    if (!locateFields(rawLine, start, this.sep, table)) {
+  /**
+   * A client row: the line text[lineFrom, end), its values from `start` (after the tag in v2/v3);
+   * `table`/`cols` come from the section's header.
+   */
+  addClient(lineFrom: number, start: number, end: number, table: Table, cols: ClientColumns, line: number): void {
+    let text = this.text;
+    if (!locateFields(text, start, end, this.sep, table)) {
       // Separators inside free-text columns (or a short row): place them, then read the placed values.
-      text = this.aligned(rawLine.slice(start).split(this.sep), table, cols, line).join(PLACED);
-      locateFields(text, 0, PLACED, table);
+      text = this.aligned(text.slice(start, end).split(this.sep), table, cols, line).join(PLACED);
+      locateFields(text, 0, text.length, PLACED, table);
     }
     const { from, to } = table;
     this.listsIpv6 = cols.virtual6 >= 0;
@@ -343,10 +349,9 @@ class SnapshotBuilder {
     const ipv4Port = ipv4PortKey(text, rf, rt);
     const address = ipv4Port >= 0 ? ipv4Port : text.slice(rf, rt);
     const first = this.sessionByAddress.add(address, this.sessions.length);
-    const firstLine = first < 0 ? -1 : this.sessionLine[first]!;
-    if (firstLine >= 0 && stripCr(this.lines[firstLine - 1]!) === rawLine) {
+    if (first >= 0 && this.sameRow(first, lineFrom, end)) {
       // An identical row is a hand edit or a copy error; counting it twice would invent a session.
-      this.warnings.push(`line ${line}: repeats line ${firstLine} exactly; counted once`);
+      this.warnings.push(`line ${line}: repeats line ${this.sessionLine[first]} exactly; counted once`);
       return;
     }
     if (first >= 0) {
@@ -389,7 +394,15 @@ class SnapshotBuilder {
     };
     if (first >= 0) this.checkDistinct(session, first, line);
     this.sessionLine.push(line);
+    this.sessionRow.push(lineFrom, end);
     this.sessions.push(session);
+  }
+
+  /** Whether session i's line is the same text as text[from, to). */
+  private sameRow(i: number, from: number, to: number): boolean {
+    const rowFrom = this.sessionRow[2 * i]!;
+    const rowTo = this.sessionRow[2 * i + 1]!;
+    return rowTo - rowFrom === to - from && this.text.slice(rowFrom, rowTo) === this.text.slice(from, to);
   }
 
   /** A Virtual Address column (identifying): an address, or null when empty or absent; anything else fails the read. */
@@ -426,9 +439,9 @@ class SnapshotBuilder {
     }
   }
 
-  addRoute(text: string, table: Table, line: number): void {
-    this.routeTexts.push(text);
-    this.routeLines.push(line);
+  /** A routing row: its values are text[from, to). */
+  addRoute(from: number, to: number, table: Table, line: number): void {
+    this.routeRows.push(from, to, line);
     this.routeTables.push(table);
   }
 
@@ -458,8 +471,8 @@ class SnapshotBuilder {
    * is whose may be swapped).
    */
   private joinRoutes(): void {
-    const texts = this.routeTexts;
-    if (texts.length === 0) return;
+    const rows = this.routeRows;
+    if (rows.length === 0) return;
     // v2/v3 carry the pool addresses themselves: the routing rows are read only for clients
     // listed without an IPv4 one (TAP bridges: a MAC; IPv6-only pools), or without an IPv6 one
     // where the list has no IPv6 column (2.2/2.3). Most files need none of them.
@@ -468,10 +481,10 @@ class SnapshotBuilder {
     const macFilled = new Uint8Array(this.sessions.length);
     /** Per group of sessions sharing a common name and address (by its first): the addresses given, per session. */
     const guessed = new Map<number, Map<number, string[]>>();
-    for (let r = 0; r < texts.length; r++) {
-      const line = this.routeLines[r]!;
+    for (let r = 0; r < this.routeTables.length; r++) {
+      const line = rows[3 * r + 2]!;
       try {
-        this.readRouteRow(texts[r]!, this.routeTables[r]!, line);
+        this.readRouteRow(rows[3 * r]!, rows[3 * r + 1]!, this.routeTables[r]!, line);
       } catch (err) {
         if (!this.cutOff(line, err)) throw err;
         continue;
@@ -488,8 +501,8 @@ class SnapshotBuilder {
       // A client's own IPv4 pool address, the usual row, is recognised in place and cut out only
       // when given; anything else (IPv6, MAC, network, cached route) is read whole.
       let route: RouteAddress | null = null;
-      if (!isDottedQuad(row, 0, this.routeAddressTo)) {
-        const text = row.slice(0, this.routeAddressTo);
+      if (!isDottedQuad(row, this.routeAddressFrom, this.routeAddressTo)) {
+        const text = row.slice(this.routeAddressFrom, this.routeAddressTo);
         route = parseRouteAddress(text);
         if (!route) {
           const err = new StatusParseError('malformed', `Virtual Address '${snippet(text)}' is not an address, network or MAC`, line);
@@ -501,7 +514,7 @@ class SnapshotBuilder {
       const kind: RouteKind = route ? route.kind : 'ipv4';
       let i = first;
       if (owners && owners.length > 1) {
-        const given = route ? route.address : row.slice(0, this.routeAddressTo);
+        const given = route ? route.address : row.slice(this.routeAddressFrom, this.routeAddressTo);
         // A member that lists this address itself (v2/v3 CLIENT_LIST) owns its route.
         if (owners.some((m) => this.sessions[m]!.virtualAddress === given || this.sessions[m]!.virtualIpv6 === given)) continue;
         i = owners.find((m) => this.needsRoute(m, kind, macFilled)) ?? -1;
@@ -515,7 +528,7 @@ class SnapshotBuilder {
       }
       if (i < 0 || !this.needsRoute(i, kind, macFilled)) continue;
       const s = this.sessions[i]!;
-      const address = route ? route.address : row.slice(0, this.routeAddressTo);
+      const address = route ? route.address : row.slice(this.routeAddressFrom, this.routeAddressTo);
       if (kind === 'ipv6') s.virtualIpv6 = address;
       else {
         // A TAP client's own route is its MAC; reported where no IPv4 pool address exists.
@@ -534,16 +547,17 @@ class SnapshotBuilder {
 
   /** Whether an error on `line` is the cut-off last line of a text without END (then: warned, skipped). */
   cutOff(line: number, err: unknown): boolean {
-    if (this.complete || line !== this.lastLine + 1 || !(err instanceof StatusParseError)) return false;
+    if (this.complete || line !== this.lastLine || !(err instanceof StatusParseError)) return false;
     this.warnings.push(`line ${line}: cut off (${err.message.replace(/^line \d+: /, '')}); ignored`);
     return true;
   }
 
   /**
-   * Set by readRouteRow (no object or copy per row): the row's text, and where its Virtual Address
-   * (from 0), Common Name and Real Address are in it.
+   * Set by readRouteRow (no object or copy per row): the row's text, and where its Virtual Address,
+   * Common Name and Real Address are in it.
    */
   private routeText = '';
+  private routeAddressFrom = 0;
   private routeAddressTo = 0;
   private routeCnFrom = 0;
   private routeCnTo = 0;
@@ -555,13 +569,15 @@ class SnapshotBuilder {
     return this.routeCnTo - this.routeCnFrom === commonName.length && this.routeText.startsWith(commonName, this.routeCnFrom);
   }
 
-  /** Locates a routing row's Virtual Address, Common Name and Real Address (see routeText). */
-  private readRouteRow(text: string, table: Table, line: number): void {
+  /** Locates the Virtual Address, Common Name and Real Address of the routing row text[start, end) (see routeText). */
+  private readRouteRow(start: number, end: number, table: Table, line: number): void {
     // OpenVPN's own layout (Virtual Address, Common Name, Real Address, ...) without surplus
     // separators is read in place; otherwise the values are placed, and read from a joined copy.
     const { index, from, to } = table;
-    if (index.get('Virtual Address') === 0 && index.get('Common Name') === 1 && index.get('Real Address') === 2 && locateFields(text, 0, this.sep, table)) {
+    const text = this.text;
+    if (index.get('Virtual Address') === 0 && index.get('Common Name') === 1 && index.get('Real Address') === 2 && locateFields(text, start, end, this.sep, table)) {
       this.routeText = text;
+      this.routeAddressFrom = from[0]!;
       this.routeAddressTo = to[0]!;
       this.routeCnFrom = from[1]!;
       this.routeCnTo = to[1]!;
@@ -569,10 +585,11 @@ class SnapshotBuilder {
       this.routeRealTo = to[2]!;
       return;
     }
-    const v = alignFields(text.split(this.sep), table, this.sep, line).values;
+    const v = alignFields(text.slice(start, end).split(this.sep), table, this.sep, line).values;
     const address = v[index.get('Virtual Address')!]!;
     const commonName = v[index.get('Common Name')!]!;
     this.routeText = `${address}${PLACED}${commonName}${PLACED}${v[index.get('Real Address')!]}`;
+    this.routeAddressFrom = 0;
     this.routeAddressTo = address.length;
     this.routeCnFrom = address.length + 1;
     this.routeCnTo = this.routeCnFrom + commonName.length;
@@ -587,13 +604,59 @@ class SnapshotBuilder {
   }
 }
 
-/** `>INFO:`, `>CLIENT:ESTABLISHED,…` and other management notifications, which may interleave. */
-function isNotification(line: string): boolean {
-  return line.charCodeAt(0) === 62 /* > */ && /^>[A-Z_-]+:/.test(line);
-}
+/**
+ * The lines of a text as offsets, without cutting them out (a string per line of a 100,000-row
+ * file is work the parser need not do): text[from, to) is the current line without its line
+ * break or the CR before it.
+ */
+class LineCursor {
+  from = 0;
+  to = 0;
+  /** 1-based. */
+  number = 0;
+  /** The line has no line break after it: OpenVPN had not finished writing it (unless it is END). */
+  unfinished = false;
+  private next = 0;
 
-function stripCr(line: string): string {
-  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+  constructor(private readonly source: string) {}
+
+  /** Moves to the next line; false past the last. */
+  advance(): boolean {
+    const text = this.source;
+    if (this.next > text.length) return false;
+    const lineBreak = text.indexOf('\n', this.next);
+    this.from = this.next;
+    this.to = lineBreak < 0 ? text.length : lineBreak;
+    this.next = this.to + 1;
+    this.unfinished = lineBreak < 0 && this.to > this.from;
+    if (this.to > this.from && text.charCodeAt(this.to - 1) === 13) this.to--;
+    this.number++;
+    return true;
+  }
+
+  get empty(): boolean {
+    return this.from === this.to;
+  }
+
+  is(word: string): boolean {
+    return this.to - this.from === word.length && this.source.startsWith(word, this.from);
+  }
+
+  /** `>INFO:`, `>CLIENT:ESTABLISHED,…` and other management notifications, which may interleave. */
+  get notification(): boolean {
+    return this.source.charCodeAt(this.from) === 62 /* > */ && /^>[A-Z_-]+:/.test(this.source.slice(this.from, Math.min(this.to, this.from + 40)));
+  }
+
+  /** Only spaces and tabs (or nothing). */
+  get blank(): boolean {
+    for (let i = this.from; i < this.to; i++) if (this.source.charCodeAt(i) > 32) return false;
+    return true;
+  }
+
+  /** The line, cut out. */
+  line(): string {
+    return this.source.slice(this.from, this.to);
+  }
 }
 
 function snippet(line: string): string {
@@ -602,10 +665,10 @@ function snippet(line: string): string {
 }
 
 /** Refuses a line OpenVPN cannot have written. Linear: bytes are counted only for lines that could be too long. */
-function checkLength(line: string, lineNo: number): void {
+function checkLength(text: string, from: number, to: number, lineNo: number): void {
   // UTF-8 takes at most 3 bytes per UTF-16 unit, so shorter lines cannot exceed the limit.
-  if (line.length * 3 <= OPENVPN_MAX_LINE_BYTES) return;
-  const bytes = Buffer.byteLength(line, 'utf8');
+  if ((to - from) * 3 <= OPENVPN_MAX_LINE_BYTES) return;
+  const bytes = Buffer.byteLength(text.slice(from, to), 'utf8');
   if (bytes > OPENVPN_MAX_LINE_BYTES) {
     throw new StatusParseError('malformed', `${bytes} bytes long; OpenVPN writes at most ${OPENVPN_MAX_LINE_BYTES} bytes per status line, so this is not its output`, lineNo);
   }
@@ -655,96 +718,98 @@ export function parseStatus(input: string, options: ParseStatusOptions = {}): St
   if (!/\S/.test(text)) {
     throw new StatusParseError('empty', 'the status text is empty (OpenVPN has not written it yet, or stopped writing it after a line over 511 characters)');
   }
-  const lines = text.split('\n');
-  // What follows the last line break is a line OpenVPN had not finished writing (unless it is END).
-  const unfinished = lines[lines.length - 1] === '' ? -1 : lines.length - 1;
+  const lines = new LineCursor(text);
 
-  let start = -1;
   let format: StatusFormat | null = null;
   let firstOther = -1;
-  for (let i = 0; i < lines.length && start < 0; i++) {
-    const line = stripCr(lines[i]!);
-    if (line === '' || isNotification(line)) continue;
+  let firstOtherText = '';
+  while (format === null && lines.advance()) {
+    if (lines.empty || lines.notification) continue;
+    const line = lines.line();
     if (line === 'OpenVPN CLIENT LIST') format = 'openvpn-status-v1';
     else if (/^(TITLE|TIME|HEADER),/.test(line)) format = 'openvpn-status-v2';
     else if (/^(TITLE|TIME|HEADER)\t/.test(line)) format = 'openvpn-status-v3';
     else if (line === 'OpenVPN STATISTICS') {
       throw new StatusParseError('client-mode',
-        "this is an OpenVPN client or peer-to-peer statistics file ('OpenVPN STATISTICS'), not a server status file; point statusPath at the server's --status file", i + 1);
+        "this is an OpenVPN client or peer-to-peer statistics file ('OpenVPN STATISTICS'), not a server status file; point statusPath at the server's --status file", lines.number);
     } else if (/^(TITLE|TIME|HEADER) {2,}/.test(line)) {
       throw new StatusParseError('malformed',
-        'this looks like status-version 3 whose tabs were turned into spaces (a copy/paste?); its fields cannot be told apart', i + 1);
-    } else {
-      if (firstOther < 0) firstOther = i;
-      continue;
+        'this looks like status-version 3 whose tabs were turned into spaces (a copy/paste?); its fields cannot be told apart', lines.number);
+    } else if (firstOther < 0) {
+      firstOther = lines.number;
+      firstOtherText = line;
     }
-    start = i;
   }
-  if (start < 0 || format === null) {
-    const at = firstOther >= 0 ? firstOther : 0;
+  if (format === null) {
     throw new StatusParseError('not-status',
-      `not an OpenVPN status file: expected 'OpenVPN CLIENT LIST' (status-version 1) or 'TITLE,'/'TITLE<TAB>' (2/3), found '${snippet(stripCr(lines[at] ?? ''))}'`, at + 1);
+      `not an OpenVPN status file: expected 'OpenVPN CLIENT LIST' (status-version 1) or 'TITLE,'/'TITLE<TAB>' (2/3), found '${snippet(firstOtherText)}'`, firstOther >= 0 ? firstOther : 1);
   }
+  const start = lines.number;
 
   const sep = format === 'openvpn-status-v3' ? '\t' : ',';
-  const out = new SnapshotBuilder(format, sep, time, lines);
+  const out = new SnapshotBuilder(format, sep, time, text);
   if (options.now !== undefined) out.now = typeof options.now === 'number' ? options.now : options.now.getTime();
-  if (firstOther >= 0) out.warnings.push(`ignored ${start - firstOther} line(s) before the status header (line ${start + 1})`);
+  if (firstOther >= 0) out.warnings.push(`ignored ${start - firstOther} line(s) before the status header (line ${start})`);
 
-  let lastLine = lines.length - 1;
-  while (lastLine > start && stripCr(lines[lastLine]!).trim() === '') lastLine--;
-  out.lastLine = lastLine;
-  let end = lines.length;
+  // Where the last line with something on it starts: in a text without END it may be cut off.
+  let lastPrintable = text.length - 1;
+  while (lastPrintable > 0 && text.charCodeAt(lastPrintable) <= 32) lastPrintable--;
+  const lastLineFrom = text.lastIndexOf('\n', lastPrintable) + 1;
+  let endLine = -1;
   const structure: Structure = { clientHeader: -1, updated: -1, routeHeader: -1 };
   const parseLine = format === 'openvpn-status-v1' ? v1LineParser(out, structure) : v23LineParser(out, structure);
-  for (let i = start; i < lines.length; i++) {
-    const line = stripCr(lines[i]!);
-    if (line === 'END') {
+  // The format's first line is the cursor's current line.
+  do {
+    if (lines.from === lastLineFrom) out.lastLine = lines.number;
+    if (lines.is('END')) {
       out.complete = true;
-      end = i + 1;
+      endLine = lines.number;
       break;
     }
-    if (line === '' || isNotification(line)) continue;
-    checkLength(line, i + 1);
-    if (i === unfinished) {
+    if (lines.empty || lines.notification) continue;
+    checkLength(text, lines.from, lines.to, lines.number);
+    if (lines.unfinished) {
       // A cut (or a read during a rewrite) can end a line anywhere, also where it still reads.
-      out.warnings.push(`line ${i + 1}: cut off (the text ends inside it); ignored`);
+      out.warnings.push(`line ${lines.number}: cut off (the text ends inside it); ignored`);
       break;
     }
     try {
-      parseLine(line, i + 1);
+      parseLine(lines.from, lines.to, lines.number);
     } catch (err) {
       // The last line of a text without END is where a concurrent rewrite (or a cut) stopped:
       // it is expected to be partial, and the whole snapshot is reported incomplete anyway.
-      if (i !== lastLine || !out.cutOff(i + 1, err)) throw err;
+      if (lines.from !== lastLineFrom || !out.cutOff(lines.number, err)) throw err;
     }
-  }
-  requireStructure(format, structure, out.complete, out.complete ? end : lastLine + 1);
+  } while (lines.advance());
+  requireStructure(format, structure, out.complete, out.complete ? endLine : out.lastLine);
   if (!out.complete) out.warnings.push('no END line: the text was cut off, or caught while OpenVPN was rewriting the file');
   if (structure.updated < 0 && out.complete) out.warnings.push('no TIME line: when this text was written is unknown');
-  const trailing = lines.slice(end).filter((l) => stripCr(l).trim() !== '').length;
-  if (out.complete && trailing > 0) out.warnings.push(`ignored ${trailing} line(s) after END`);
+  if (out.complete) {
+    let trailing = 0;
+    while (lines.advance()) if (!lines.blank) trailing++;
+    if (trailing > 0) out.warnings.push(`ignored ${trailing} line(s) after END`);
+  }
   return out.result();
 }
 
-type LineParser = (line: string, lineNo: number) => void;
+type LineParser = (from: number, to: number, lineNo: number) => void;
 
 /** status-version 1: sections introduced by title lines, each with its own header line. */
 function v1LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
+  const text = out.text;
+  const is = (from: number, to: number, word: string) => to - from === word.length && text.startsWith(word, from);
   let section: 'title' | 'clients-head' | 'clients' | 'routes-head' | 'routes' | 'stats' = 'title';
   let clients: Table | null = null;
   let cols: ClientColumns | null = null;
   let routes: Table | null = null;
-  return (line, lineNo) => {
-    if (section === 'title') {
-      // The line parseStatus recognised the format by.
-      section = 'clients-head';
-      return;
-    }
-    if (line === 'ROUTING TABLE' && section === 'clients') { section = 'routes-head'; return; }
-    if (line === 'GLOBAL STATS' && (section === 'routes' || section === 'clients')) { section = 'stats'; return; }
+  return (from, to, lineNo) => {
     switch (section) {
-      case 'clients-head':
+      case 'title':
+        // The line parseStatus recognised the format by.
+        section = 'clients-head';
+        return;
+      case 'clients-head': {
+        const line = text.slice(from, to);
         if (structure.updated < 0) {
           if (!line.startsWith('Updated,')) {
             throw new StatusParseError('not-status', `expected the 'Updated,<time>' line after 'OpenVPN CLIENT LIST', found '${snippet(line)}'`, lineNo);
@@ -759,16 +824,20 @@ function v1LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
         structure.clientHeader = lineNo;
         section = 'clients';
         return;
+      }
       case 'clients':
-        out.addClient(line, 0, clients!, cols!, lineNo);
+        if (is(from, to, 'ROUTING TABLE')) section = 'routes-head';
+        else if (is(from, to, 'GLOBAL STATS')) section = 'stats';
+        else out.addClient(from, from, to, clients!, cols!, lineNo);
         return;
       case 'routes-head':
-        routes = makeTable(line.split(','), ROUTE_COLUMNS, REQUIRED_ROUTE_COLUMNS, 'ROUTING TABLE', lineNo);
+        routes = makeTable(text.slice(from, to).split(','), ROUTE_COLUMNS, REQUIRED_ROUTE_COLUMNS, 'ROUTING TABLE', lineNo);
         structure.routeHeader = lineNo;
         section = 'routes';
         return;
       case 'routes':
-        out.addRoute(line, routes!, lineNo);
+        if (is(from, to, 'GLOBAL STATS')) section = 'stats';
+        else out.addRoute(from, to, routes!, lineNo);
         return;
       case 'stats':
         return; // `Max bcast/mcast queue length,N`: nothing a monitor needs
@@ -778,24 +847,26 @@ function v1LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
 
 /** status-version 2 (commas) and 3 (tabs): every line starts with its tag. */
 function v23LineParser(out: SnapshotBuilder, structure: Structure): LineParser {
+  const text = out.text;
   const sep = out.sep;
   let clients: Table | null = null;
   let cols: ClientColumns | null = null;
   let routes: Table | null = null;
   const clientTag = `CLIENT_LIST${sep}`;
   const routeTag = `ROUTING_TABLE${sep}`;
-  return (line, lineNo) => {
+  return (from, to, lineNo) => {
     // The rows, by far the most lines, are read in place (routing rows mostly never, see joinRoutes).
-    if (line.startsWith(clientTag)) {
+    if (text.startsWith(clientTag, from) && to - from >= clientTag.length) {
       if (!clients) throw new StatusParseError('malformed', 'CLIENT_LIST row before its HEADER line', lineNo);
-      out.addClient(line, clientTag.length, clients, cols!, lineNo);
+      out.addClient(from, from + clientTag.length, to, clients, cols!, lineNo);
       return;
     }
-    if (line.startsWith(routeTag)) {
+    if (text.startsWith(routeTag, from) && to - from >= routeTag.length) {
       if (!routes) throw new StatusParseError('malformed', 'ROUTING_TABLE row before its HEADER line', lineNo);
-      out.addRoute(line.slice(routeTag.length), routes, lineNo);
+      out.addRoute(from + routeTag.length, to, routes, lineNo);
       return;
     }
+    const line = text.slice(from, to);
     const fields = line.split(sep);
     const tag = fields[0];
     switch (tag) {
