@@ -149,23 +149,22 @@ function makeTable(names: string[], known: Record<string, ColumnKind>, required:
 /**
  * Finds the fields of the row text[start, end) into table.from/to, in place: most values are read
  * where they stand (numbers, times, UNDEF), and only the strings a session keeps are cut out.
- * False when the row does not have exactly the header's number of fields. (A search that runs past
- * `end` stops at the next row's first separator, so a whole file costs one pass.)
+ * False when the row does not have exactly the header's number of fields.
  */
 function locateFields(text: string, start: number, end: number, sep: string, table: Table): boolean {
   const { from, to } = table;
   const last = from.length - 1;
-  let at = start;
-  for (let k = 0; k < last; k++) {
-    const next = text.indexOf(sep, at);
-    if (next < 0 || next >= end) return false;
-    from[k] = at;
-    to[k] = next;
-    at = next + 1;
+  // One pass over the row's characters: cheaper than a native indexOf call per short field.
+  const separator = sep.charCodeAt(0);
+  let k = 0;
+  from[0] = start;
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) !== separator) continue;
+    if (k === last) return false;
+    to[k] = i;
+    from[++k] = i + 1;
   }
-  const extra = text.indexOf(sep, at);
-  if (extra >= 0 && extra < end) return false;
-  from[last] = at;
+  if (k !== last) return false;
   to[last] = end;
   return true;
 }
