@@ -250,7 +250,7 @@ class SnapshotBuilder {
   private readonly sharedAddress = new Map<number | string, number[]>();
   /** sessionKey → line, for sessions whose raw Real Address repeats (see checkDistinct). */
   private readonly repeatedKeys = new Map<string, number>();
-  /** Per session: its line number, and where its line is in the text (for the identical-row check). */
+  /** Per session: its line number, and where its line starts in the text (for the identical-row check). */
   private readonly sessionLine: number[] = [];
   private readonly sessionRow: number[] = [];
   private suppressedWarnings = 0;
@@ -393,15 +393,14 @@ class SnapshotBuilder {
     };
     if (first >= 0) this.checkDistinct(session, first, line);
     this.sessionLine.push(line);
-    this.sessionRow.push(lineFrom, end);
+    this.sessionRow.push(lineFrom);
     this.sessions.push(session);
   }
 
-  /** Whether session i's line is the same text as text[from, to). */
+  /** Whether session i's line is the same text as text[from, to) (asked only of rows at one address). */
   private sameRow(i: number, from: number, to: number): boolean {
-    const rowFrom = this.sessionRow[2 * i]!;
-    const rowTo = this.sessionRow[2 * i + 1]!;
-    return rowTo - rowFrom === to - from && this.text.slice(rowFrom, rowTo) === this.text.slice(from, to);
+    const rowFrom = this.sessionRow[i]!;
+    return this.text.startsWith(this.text.slice(from, to), rowFrom) && /^\r?(\n|$)/.test(this.text.slice(rowFrom + to - from, rowFrom + to - from + 2));
   }
 
   /** A Virtual Address column (identifying): an address, or null when empty or absent; anything else fails the read. */
