@@ -73,10 +73,15 @@ export interface ServerConfig {
   notify?: { slackChannel?: string; discordChannel?: string };
 }
 
-/** The result of reading one server once (produced in a worker thread, so plain data only). */
+/**
+ * The result of reading one server once (produced in a worker thread, so plain data only).
+ * `fileModifiedAt`: status-file reads only, the file's modification time from SFTP (ISO-8601, whole
+ * seconds; a second clock beside the text's own TIME), or null when the read failed before the file
+ * was read; absent on management reads.
+ */
 export type ServerRead =
-  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management' }
-  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
+  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null }
+  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null };
 
 /** summary: what changed on a server while vpnwatch was stopped for long (see the diff's table). */
 export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary' | 'notice';
@@ -210,7 +215,15 @@ export interface ChatStatus {
 
 // ---- identity -----------------------------------------------------------------------------------
 
-export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
+/**
+ * Who a session is: a common name at a real address and port. Clients listed without a port
+ * (OpenVPN 2.4.0-2.4.6 v4-mapped, IPv6 before 2.7) can share a common name behind one address
+ * (duplicate-cn), so for them when they connected is part of the key: every source carries it (v1
+ * as text in the server's zone, v2/v3 and `status 3` as time_t) and it is fixed for the instance's
+ * life. Without `connectedAt` (a `>LOG:` line names only CN/address) no port-less session matches.
+ */
+export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'> & { connectedAt?: string }): string {
+  if (s.realPort === null && s.connectedAt !== undefined) return `${s.commonName}\n${s.realAddress}\n\n${s.connectedAt}`;
   return `${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`;
 }
 

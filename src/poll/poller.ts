@@ -15,6 +15,9 @@ import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
 import type { Store } from '../store/store.ts';
 
+/** Distinct parser warnings logged per server before it stays quiet (a process's lifetime). */
+const WARNINGS_REMEMBERED = 100;
+
 /** Byte counters of an unchanged online list reach the store at least this often. */
 const COUNTER_FLUSH_MS = 30_000;
 
@@ -72,6 +75,8 @@ export class Poller {
   private readonly leaving = new Map<string, Map<string, LeavingMark & { until: number }>>();
   /** The state of each source of each server, as last stored. */
   private readonly sourceStates = new Map<string, Partial<Record<SourceName, SourceState>>>();
+  /** Parser warnings already logged, by server (see logWarnings). */
+  private readonly warned = new Map<string, Set<string>>();
   /** Servers whose first good read since this process started is still to come. */
   private readonly quiet = new Set<string>();
   /** Keys of sessions ended by a kick, by server, until a read sees them end. */
@@ -160,6 +165,21 @@ export class Poller {
     marks.set(key, { clientId: current.clientId, until: Date.now() + ttlMs });
     this.leaving.set(server, marks);
     return true;
+  }
+
+  /**
+   * The parser's warnings (an ambiguous local time, a duplicate name without a port, an address
+   * kept as written), each logged once per server: a file rewritten every few seconds repeats them.
+   */
+  private logWarnings(server: string, warnings: string[]): void {
+    if (warnings.length === 0) return;
+    const seen = this.warned.get(server) ?? new Set<string>();
+    for (const w of warnings) {
+      if (seen.has(w) || seen.size >= WARNINGS_REMEMBERED) continue;
+      seen.add(w);
+      this.deps.log.warn({ server }, `${server}: ${w}`);
+    }
+    this.warned.set(server, seen);
   }
 
   /** One log line per change of a source's state (not one per failed read). */
@@ -263,6 +283,7 @@ export class Poller {
       metrics?.trafficSent.inc({ server: read.server }, diff.traffic.sent);
       if (diff.rejected?.reason === 'superseded') metrics?.readsSuperseded.inc({ server: read.server, source: read.source });
       if (diff.verdict.result !== 'ok') metrics?.pollFailures.inc({ server: read.server, reason: diff.verdict.result });
+      if (read.ok) this.logWarnings(read.server, read.snapshot.warnings);
       const prevSource = this.sourceStates.get(read.server)?.[read.source];
       const sourceState = nextSourceState(prevSource, diff.verdict, read.readAt);
       if (prevSource?.result !== sourceState.result) this.logSourceChange(read, prevSource, sourceState);
