@@ -104,13 +104,14 @@ describeLab('vpnwatch kick beside vpnwatch start', () => {
       await pool.closeAll();
     }
 
+    // What the kick does to the client (HALT: it exits) is kick.test.ts's subject; here, who does
+    // the kick and what it answers. (On a loaded machine OpenVPN may close a HALTed TCP client's
+    // connection before the HALT reaches it, and the client reconnects.)
     const r = await vpnwatch('kick', 'alice', 'lab-1', '--json');
     expect(r.code, `${r.stderr}\n${output}`).toBe(0);
     const outcome = JSON.parse(r.stdout) as KickOutcome;
     expect(outcome).toMatchObject({ result: 'kicked', verified: true });
     expect(outcome.sessions.map((s) => [s.server, s.session.commonName, s.killed, s.gone])).toEqual([['lab-1', 'alice', true, true]]);
-    // HALT: the client exits (a loaded machine may take some seconds to let it).
-    await waitFor(() => !alice.isRunning, { timeoutMs: 15_000, what: 'alice exits (HALT)' });
     expect(output).toMatch(/carrying out a kick request from vpnwatch kick/);
     const [record] = await store.audit.kicks('alice');
     expect(record).toMatchObject({
@@ -126,7 +127,6 @@ describeLab('vpnwatch kick beside vpnwatch start', () => {
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('✔ Kicked bob');
     expect(r.stdout).toMatch(/\(carried out by the running vpnwatch service \S+, which holds the management connection\)\n$/);
-    await waitFor(() => !bob.isRunning, { timeoutMs: 15_000, what: 'bob exits' });
     expect((await store.audit.kicks('bob')).map((k) => [k.result, k.server, k.by.platform])).toEqual([['kicked', 'lab-1', 'cli']]);
     const [request] = await store.models.Request.find({ kind: 'kick' }).sort({ requestedAt: -1 }).limit(1).lean();
     expect(request).toMatchObject({ server: 'lab-1', state: 'done' });
@@ -138,7 +138,6 @@ describeLab('vpnwatch kick beside vpnwatch start', () => {
     const r = await vpnwatch('kick', 'carol', 'lab-1', '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ result: 'kicked', verified: true });
-    await waitFor(() => !carol.isRunning, { timeoutMs: 15_000, what: 'carol exits' });
     expect((await store.audit.kicks('carol')).map((k) => [k.result, k.verified])).toEqual([['kicked', true]]);
     expect(await store.models.Request.countDocuments({ kind: 'kick' })).toBe(2); // none for this one
   }, 60_000);
