@@ -1,6 +1,7 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
 // document per session), events (the outbox for notices) and kicks (an audit log).
-// Each index below serves a query in store.ts; the comment names it.
+// Each index below serves a query in store.ts; the comment names it. Time sorts end with _id (see
+// store.ts), so their indexes do too: mongod then still answers them from the index.
 import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
@@ -67,9 +68,9 @@ const sessionSchema = new Schema({
   endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', 'server-restarted', null], default: null },
 });
 sessionSchema.index({ server: 1, key: 1, disconnectedAt: 1 }); // closing a session at its end
-sessionSchema.index({ user: 1, connectedAt: -1 }); // /vpn user: recent sessions
-sessionSchema.index({ disconnectedAt: -1 }); // /vpn recent
-sessionSchema.index({ connectedAt: 1 }); // CSV report by time range
+sessionSchema.index({ user: 1, connectedAt: -1, _id: -1 }); // /vpn user: recent sessions
+sessionSchema.index({ disconnectedAt: -1, _id: -1 }); // /vpn recent
+sessionSchema.index({ connectedAt: 1, _id: 1 }); // CSV report by time range
 
 const userSchema = new Schema({
   name: { type: String, required: true, unique: true },
@@ -83,7 +84,7 @@ const userSchema = new Schema({
   totalBytesSent: { type: Number, default: 0 },
   sessionCount: { type: Number, default: 0 },
 });
-userSchema.index({ online: 1, lastSeen: -1 }); // users not online, by last seen
+userSchema.index({ online: 1, lastSeen: -1, _id: -1 }); // users not online, by last seen
 
 const deliverySchema = new Schema({
   target: { type: String, required: true },
@@ -126,8 +127,8 @@ const kickSchema = new Schema({
   verified: { type: Boolean, default: false },
   message: { type: String, default: null },
 });
-kickSchema.index({ target: 1, at: -1 }); // a user's kick history
-kickSchema.index({ at: -1 });
+kickSchema.index({ target: 1, at: -1, _id: -1 }); // a user's kick history
+kickSchema.index({ at: -1, _id: -1 });
 
 export type ServerDoc = InferSchemaType<typeof serverSchema>;
 export type SessionDoc = InferSchemaType<typeof sessionSchema>;

@@ -2,6 +2,9 @@
 // servers and changes, not with the number of online users: the online sessions and their byte
 // counters live in one document per server, and history documents are written only when a session
 // starts or ends. Only operations that mongod and the offline mongo-java-server both support.
+// Every sort on a time ends with _id: documents with the same time would otherwise come back in
+// each engine's own order (mongo-java-server's memory backend: insertion; its H2 backend: _id;
+// mongod: unspecified), and a limit would cut through them differently.
 import mongoose from 'mongoose';
 import { fleetStats, sessionKey, userName, type ReadResult, type ServerRead, type SessionEnd, type Stats, type VpnEvent, type VpnSession } from '../domain.ts';
 import { type DiffResult, type ServerBaseline } from '../poll/diff.ts';
@@ -352,7 +355,7 @@ export class Store {
     const user = await this.models.User.findOne({ name }).lean();
     if (!user) return null;
     const online = (await this.online()).filter((s) => userName(s) === name);
-    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean();
+    const recent = await this.models.Session.find({ user: name }).sort({ connectedAt: -1, _id: -1 }).limit(recentLimit).lean();
     return {
       user: toUserRecord(user),
       online,
@@ -371,13 +374,13 @@ export class Store {
 
   /** Recently ended sessions, newest first. */
   async recent(limit = 10, server?: string): Promise<SessionRecord[]> {
-    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1 }).limit(limit).lean();
+    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
 
   /** Users not online now, most recently seen first. */
   async offlineUsers(limit = 50): Promise<UserRecord[]> {
-    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1 }).limit(limit).lean();
+    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toUserRecord);
   }
 
@@ -393,7 +396,7 @@ export class Store {
   /** Sessions that overlap [from, to), for the connection report. */
   async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
     const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })
-      .sort({ connectedAt: 1 }).limit(limit).lean();
+      .sort({ connectedAt: 1, _id: 1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
 
@@ -418,8 +421,8 @@ export class Store {
 
   /** The latest delivery failure per target that did not recover: shown by /vpn servers and /healthz. */
   async deliveryProblems(): Promise<{ target: string; error: string; at: Date }[]> {
-    const failed = await this.models.Event.find({ 'deliveries.state': 'failed' }).sort({ at: -1 }).limit(50).lean();
-    const latestSent = await this.models.Event.find({ 'deliveries.state': 'sent' }).sort({ at: -1 }).limit(50).lean();
+    const failed = await this.models.Event.find({ 'deliveries.state': 'failed' }).sort({ at: -1, _id: -1 }).limit(50).lean();
+    const latestSent = await this.models.Event.find({ 'deliveries.state': 'sent' }).sort({ at: -1, _id: -1 }).limit(50).lean();
     const problems = new Map<string, { target: string; error: string; at: Date }>();
     for (const e of failed) {
       for (const d of e.deliveries) {
@@ -438,7 +441,7 @@ export class Store {
   }
 
   async kicks(target?: string, limit = 20): Promise<KickRecord[]> {
-    const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1 }).limit(limit).lean();
+    const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1, _id: -1 }).limit(limit).lean();
     return docs.map((d) => ({
       at: d.at, by: { platform: d.by?.platform ?? '', userId: d.by?.userId ?? '', userName: d.by?.userName ?? '' }, where: d.where ?? null,
       target: d.target, server: d.server ?? null, clientIds: d.clientIds, result: d.result, verified: d.verified, message: d.message ?? null,
