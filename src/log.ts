@@ -27,10 +27,10 @@ export function formatLogLine(line: string, colour: boolean): string {
   return colour && COLOURS[level] ? `${COLOURS[level]}${text}\x1b[0m` : text;
 }
 
-function terminalDestination(): Writable {
+function terminalDestination(out: NodeJS.WriteStream): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) process.stdout.write(`${formatLogLine(line, true)}\n`);
+      for (const line of chunk.toString().split('\n')) if (line) out.write(`${formatLogLine(line, true)}\n`);
       done();
     },
   });
@@ -44,6 +44,11 @@ const options: pino.LoggerOptions = {
   redact: { paths: ['*.password', '*.token', '*.privateKey', 'password', 'token'], censor: '[redacted]' },
 };
 
-export const logger = process.stdout.isTTY ? pino(options, terminalDestination()) : pino(options);
+export const logger = process.stdout.isTTY ? pino(options, terminalDestination(process.stdout)) : pino(options);
+
+/** The same lines on stderr, for a command whose stdout is data (`vpnwatch db` prints its address there). */
+export function stderrLogger(): Logger {
+  return process.stderr.isTTY ? pino(options, terminalDestination(process.stderr)) : pino(options, pino.destination(2));
+}
 
 export type Logger = typeof logger;

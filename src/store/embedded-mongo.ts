@@ -30,10 +30,15 @@ export interface EmbeddedMongo {
   persistent: boolean;
   /** Where the data lives on disk (a folder for mongod, the file for H2); null in memory. */
   dataPath: string | null;
-  /** The database server's own process, where we started one (mongo-java-server's java). */
+  /** The database server's own process (java, or mongod). */
   pid: number | null;
+  /** Settles when that process has exited, whether stop() ended it or it died. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
+
+const exitOf = (child: ChildProcess | undefined): Promise<void> =>
+  !child || child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 
 /** A data file another process holds: the H2 file is single-writer. */
 export class EmbeddedLockedError extends Error {}
@@ -74,6 +79,8 @@ export async function startMongoJavaServer(opts: MongoJavaServerOptions = {}): P
     // stdin stays a pipe we never close: the launcher exits when it reaches EOF, i.e. when we die.
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  // Writing to a pipe whose reader died must not throw in this process: the exit is handled below.
+  child.stdin!.on('error', () => {});
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const what = opts.h2File ? `mongo-java-server (H2 file ${backend[1]})` : 'mongo-java-server';
@@ -95,19 +102,22 @@ export async function startMongoJavaServer(opts: MongoJavaServerOptions = {}): P
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited (${code}) before listening: ${stderr}`)); });
     child.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start java for mongo-java-server: ${err.message}`)); });
   });
+  const exited = exitOf(child);
   return {
     uri: `mongodb://${address}`,
     engine: opts.h2File ? 'mongo-java-server-h2' : 'mongo-java-server',
     persistent: Boolean(opts.h2File),
     dataPath: opts.h2File ? backend[1]! : null,
     pid: child.pid ?? null,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
+    exited,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       // EOF on stdin: the launcher closes the server and the H2 file, then exits.
       child.stdin!.end();
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    }),
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
 }
 
@@ -119,12 +129,14 @@ export async function startMongoMemoryServer(dataDir: string, systemBinary?: str
     instance: { dbPath: dataDir, storageEngine: 'wiredTiger', ip: '127.0.0.1', ...(port ? { port } : {}) },
     ...(systemBinary ? { binary: { systemBinary } } : {}),
   });
+  const mongodProcess = server.instanceInfo?.instance.mongodProcess;
   return {
     uri: server.getUri(),
     engine: 'mongodb-memory-server',
     persistent: true,
     dataPath: dataDir,
-    pid: server.instanceInfo?.instance.mongodProcess?.pid ?? null,
+    pid: mongodProcess?.pid ?? null,
+    exited: exitOf(mongodProcess),
     stop: async () => { await server.stop({ doCleanup: false }); },
   };
 }
