@@ -40,13 +40,16 @@ export interface EmbeddedMongo {
 const exitOf = (child: ChildProcess | undefined): Promise<void> =>
   !child || child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 
+/** The jars the launcher needs (besides netty and slf4j, which they bring): checked after a fetch. */
+const REQUIRED_JARS = ['mongo-java-server-core-', 'mongo-java-server-memory-backend-', 'mongo-java-server-h2-backend-', 'h2-'];
+
 /** A data file another process holds: the H2 file is single-writer. */
 export class EmbeddedLockedError extends Error {}
 
-/** Fetches mongo-java-server's jars with Maven unless those of the current pom.xml are there. */
-export function ensureMongoJavaServerJars(): void {
+/** Fetches mongo-java-server's jars with Maven unless those of the current pom.xml are there; returns their folder. */
+export function ensureMongoJavaServerJars(): string {
   const wanted = createHash('sha256').update(fs.readFileSync(pomFile)).digest('hex');
-  if (fs.existsSync(depsStamp) && fs.readFileSync(depsStamp, 'utf8').trim() === wanted) return;
+  if (fs.existsSync(depsStamp) && fs.readFileSync(depsStamp, 'utf8').trim() === wanted) return depsDir;
   // Start clean: jars of an older pom.xml (another version) on the classpath would clash.
   fs.rmSync(depsDir, { recursive: true, force: true });
   const result = spawnSync(
@@ -58,7 +61,11 @@ export function ensureMongoJavaServerJars(): void {
   );
   if (result.error) throw new Error(`cannot run Maven to fetch mongo-java-server (${result.error.message}); install Java 17 and Maven, or set MONGODB_URI`);
   if (result.status !== 0) throw new Error(`Maven could not fetch mongo-java-server:\n${(result.stdout + result.stderr).trim().slice(-2000)}`);
+  const jars = fs.readdirSync(depsDir);
+  const missing = REQUIRED_JARS.filter((prefix) => !jars.some((jar) => jar.startsWith(prefix) && jar.endsWith('.jar')));
+  if (missing.length) throw new Error(`Maven fetched mongo-java-server without ${missing.map((m) => `${m}*.jar`).join(', ')} (see ${pomFile})`);
   fs.writeFileSync(depsStamp, `${wanted}\n`);
+  return depsDir;
 }
 
 export interface MongoJavaServerOptions {
