@@ -12,6 +12,8 @@ import { goodRead, testPoller, vpnSession } from './support/data.ts';
 import { javaPrerequisite } from './support/java.ts';
 
 const describeWithJava = requirePrerequisite(javaPrerequisite(), 'Java 17 (for mongo-java-server)');
+/** Each test starts a JVM or two, which takes seconds on 2 busy cores. */
+const JVM_STARTS_MS = 90_000;
 
 /** SIGKILL: no shutdown hook runs, nothing is flushed or closed. */
 async function crash(engine: EmbeddedMongo): Promise<void> {
@@ -52,7 +54,7 @@ describeWithJava('the H2 engine', () => {
     const again = await open(await start(file));
     expect((await again.online()).map((s) => s.commonName)).toEqual(['alice', 'bob']);
     expect((await again.loadBaselines()).get('fra-1')!.sessions).not.toBeNull();
-  });
+  }, JVM_STARTS_MS);
 
   it('keeps every write it answered when SIGKILLed right after it, whichever kind of write', async () => {
     const file = path.join(tmp, 'crash', 'vpnwatch.mv.db');
@@ -97,7 +99,7 @@ describeWithJava('the H2 engine', () => {
       await restart();
       await step.check();
     }
-  }, 120_000);
+  }, 4 * JVM_STARTS_MS);
 
   it('refuses a second engine on the same file, saying it is in use, while the first keeps serving', async () => {
     const file = path.join(tmp, 'lock', 'vpnwatch.mv.db');
@@ -108,7 +110,7 @@ describeWithJava('the H2 engine', () => {
     await expect(second).rejects.toBeInstanceOf(EmbeddedLockedError);
     await expect(second).rejects.toThrow(`the data file ${file} is in use by another process (H2 allows one writer)`);
     expect(await store.kicks('bob')).toHaveLength(1);
-  });
+  }, JVM_STARTS_MS);
 
   it('refuses a file that is not an H2 store, naming it, and leaves it as it was', async () => {
     const file = path.join(tmp, 'garbage', 'vpnwatch.mv.db');
@@ -117,5 +119,5 @@ describeWithJava('the H2 engine', () => {
     fs.writeFileSync(file, garbage);
     await expect(startMongoJavaServer({ h2File: file })).rejects.toThrow(`mongo-java-server (H2 file ${file}) cannot open its data file; it was left as it is:`);
     expect(fs.readFileSync(file).equals(garbage)).toBe(true);
-  });
+  }, JVM_STARTS_MS);
 });

@@ -212,5 +212,5 @@ describeWithJava('ties in a time sort, on H2 and on the reference engine', () =>
     expect(expected.recent[1]!.map((s) => s.realPort)).toEqual([9, 5, 3, 1]);
     expect(expected.offline.map((u) => u.name)).toEqual(['user9', 'user5']);
     expect(await answers(onH2)).toEqual(expected);
-  });
+  }, 90_000);
 });

@@ -80,9 +80,12 @@ export async function startMongoJavaServer(opts: MongoJavaServerOptions = {}): P
   ensureMongoJavaServerJars();
   const backend = opts.h2File ? ['h2', path.resolve(opts.h2File)] : ['memory'];
   if (opts.h2File) fs.mkdirSync(path.dirname(path.resolve(opts.h2File)), { recursive: true });
+  // H2: a bounded heap (its page cache is 128 MB; see the launcher), or the JVM grows to a quarter
+  // of the machine's memory on the garbage of decoding documents. In memory, the heap is the data.
+  const heap = opts.h2File ? ['-Xmx768m'] : [];
   const child: ChildProcess = spawn(
     'java',
-    ['-Xss4m', '-cp', `${depsDir}${path.sep}*`, path.join(embeddedDir, 'MongoServerLauncher.java'), '127.0.0.1', String(opts.port ?? 0), ...backend],
+    [...heap, '-Xss4m', '-cp', `${depsDir}${path.sep}*`, path.join(embeddedDir, 'MongoServerLauncher.java'), '127.0.0.1', String(opts.port ?? 0), ...backend],
     // stdin stays a pipe we never close: the launcher exits when it reaches EOF, i.e. when we die.
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
