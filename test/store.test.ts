@@ -89,9 +89,10 @@ describe('Store', () => {
 
   it('has an index for each query', async () => {
     const names = async (m: keyof Store['models']) => (await store.models[m].listIndexes()).map((i) => Object.keys(i.key).join('+'));
-    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt', 'disconnectedAt', 'connectedAt']));
+    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt+_id', 'disconnectedAt+_id', 'connectedAt+_id']));
     expect(await names('Event')).toEqual(expect.arrayContaining(['at', 'pending+at']));
     expect(await names('Server')).toEqual(expect.arrayContaining(['name']));
-    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen']));
+    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen+_id']));
+    expect(await names('Kick')).toEqual(expect.arrayContaining(['target+at+_id', 'at+_id']));
   });
 });

@@ -1,7 +1,8 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
 // document per session), events (the outbox for notices), kicks (an audit log), and the
 // pre-aggregated history (history_*: src/store/history.ts).
-// Each index below serves a query in store.ts; the comment names it.
+// Each index below serves a query in the store's modules; the comment names it. Time sorts end with
+// _id (see store.ts), so their indexes do too: mongod then still answers them from the index.
 import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
@@ -88,9 +89,9 @@ const sessionSchema = new Schema({
   endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', null], default: null },
 });
 sessionSchema.index({ server: 1, key: 1, disconnectedAt: 1 }); // closing a session at its end
-sessionSchema.index({ user: 1, connectedAt: -1 }); // /vpn user: recent sessions
-sessionSchema.index({ disconnectedAt: -1 }); // /vpn recent
-sessionSchema.index({ connectedAt: 1 }); // CSV report by time range
+sessionSchema.index({ user: 1, connectedAt: -1, _id: -1 }); // /vpn user: recent sessions
+sessionSchema.index({ disconnectedAt: -1, _id: -1 }); // /vpn recent
+sessionSchema.index({ connectedAt: 1, _id: 1 }); // CSV report by time range
 
 const userSchema = new Schema({
   name: { type: String, required: true, unique: true },
@@ -109,7 +110,7 @@ const userSchema = new Schema({
    */
   counted: { type: [String], default: [] },
 });
-userSchema.index({ online: 1, lastSeen: -1 }); // users not online, by last seen
+userSchema.index({ online: 1, lastSeen: -1, _id: -1 }); // users not online, by last seen
 
 const deliverySchema = new Schema({
   target: { type: String, required: true },
@@ -165,8 +166,8 @@ const kickSchema = new Schema({
   verified: { type: Boolean, default: false },
   message: { type: String, default: null },
 });
-kickSchema.index({ target: 1, at: -1 }); // a user's kick history
-kickSchema.index({ at: -1 });
+kickSchema.index({ target: 1, at: -1, _id: -1 }); // a user's kick history
+kickSchema.index({ at: -1, _id: -1 });
 
 /**
  * A browser's sign-in to the page (the login form, or a trusted proxy's header), by the SHA-256 of

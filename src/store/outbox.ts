@@ -25,8 +25,8 @@ export class Outbox {
 
   /** The latest delivery failure per target that did not recover: shown by /vpn servers and /healthz. */
   async deliveryProblems(): Promise<{ target: string; error: string; at: Date }[]> {
-    const failed = await this.models.Event.find({ 'deliveries.state': 'failed' }).sort({ at: -1 }).limit(50).lean();
-    const latestSent = await this.models.Event.find({ 'deliveries.state': 'sent' }).sort({ at: -1 }).limit(50).lean();
+    const failed = await this.models.Event.find({ 'deliveries.state': 'failed' }).sort({ at: -1, seq: -1 }).limit(50).lean();
+    const latestSent = await this.models.Event.find({ 'deliveries.state': 'sent' }).sort({ at: -1, seq: -1 }).limit(50).lean();
     const problems = new Map<string, { target: string; error: string; at: Date }>();
     for (const e of failed) {
       for (const d of e.deliveries) {
