@@ -95,10 +95,11 @@ describe('Store', () => {
 
   it('has an index for each query', async () => {
     const names = async (m: keyof Store['models']) => (await store.models[m].listIndexes()).map((i) => Object.keys(i.key).join('+'));
-    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt', 'disconnectedAt', 'connectedAt']));
+    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt+_id', 'disconnectedAt+_id', 'connectedAt+_id']));
     expect(await names('Event')).toEqual(expect.arrayContaining(['at', 'seq']));
-    expect(await names('Outbox')).toEqual(expect.arrayContaining(['target+at+seq']));
+    expect(await names('Outbox')).toEqual(expect.arrayContaining(['target+at+seq+_id']));
     expect(await names('Server')).toEqual(expect.arrayContaining(['name']));
-    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen']));
+    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen+_id']));
+    expect(await names('Kick')).toEqual(expect.arrayContaining(['target+at+_id', 'at+_id']));
   });
 });

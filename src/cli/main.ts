@@ -20,6 +20,7 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   top: async () => (await import('./top.ts')).topCommand,
   demo: async () => (await import('./start.ts')).demoCommand,
   check: async () => (await import('./check.ts')).checkCommand,
+  db: async () => (await import('./db.ts')).dbCommand,
   'discord-register': async () => (await import('./discord-register.ts')).discordRegisterCommand,
 };
 
@@ -28,6 +29,7 @@ const usage = `usage: vpnwatch <command> [options]
 commands:
   start                             run the service: polling, chat bots, status page
   demo                              the same, against a built-in fleet of simulated servers
+  db [--port N]                     run the embedded database alone; prints MONGODB_URI=...
   poll [--server NAME] [--json]     poll now, store the result, print what changed
   online [SERVER] [--json]          who is online (from the database the service writes)
   user NAME [--json]                a user: online or not, sessions, last seen, traffic

@@ -354,7 +354,7 @@ export class HistoryStore {
 
   /** Ended sessions, server-down/up events and kicks between `from` and `to`: the digest's raw facts (a scan; the job only). */
   async dayFacts(from: Date, to: Date): Promise<{ outages: { server: string; type: string; at: Date }[]; kicks: number }> {
-    const outages = await this.models.Event.find({ at: { $gte: from, $lt: to }, type: { $in: ['server-down', 'server-up'] } }, { server: 1, type: 1, at: 1 }).sort({ at: 1 }).lean();
+    const outages = await this.models.Event.find({ at: { $gte: from, $lt: to }, type: { $in: ['server-down', 'server-up'] } }, { server: 1, type: 1, at: 1 }).sort({ at: 1, _id: 1 }).lean();
     const kicks = await this.models.Kick.countDocuments({ at: { $gte: from, $lt: to }, result: { $in: ['kicked', 'partial'] } });
     return { outages: outages.map((o) => ({ server: o.server, type: o.type, at: o.at })), kicks };
   }

@@ -10,7 +10,6 @@ export class KickAudit {
   }
 
   async kicks(target?: string, limit = 20): Promise<KickRecord[]> {
-    // Newest first; attempts in the same millisecond in the order they were recorded.
     const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toKickRecord);
   }

@@ -2,10 +2,11 @@
 // document per session), events (what happened, with each delivery's record), the outbox (one
 // document per delivery still to make), notice targets and posted messages, kicks (an audit log),
 // and the pre-aggregated history (history_*: src/store/history.ts).
-// Each index below serves a query in store/; the comment names it. mongo-java-server, the offline
-// engine, uses only unique indexes (and _id), and only for a query on exactly their fields: every
-// other query scans its collection, which is why the notifier reads the small outbox and never the
-// events collection except by _id.
+// Each index below serves a query in the store's modules; the comment names it. Time sorts end with
+// _id (see store.ts), so their indexes do too: mongod then still answers them from the index.
+// mongo-java-server, the offline engine, uses only unique indexes (and _id), and only for a query on
+// exactly their fields: every other query scans its collection, which is why the notifier reads the
+// small outbox and never the events collection except by _id.
 import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
@@ -92,9 +93,9 @@ const sessionSchema = new Schema({
   endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', null], default: null },
 });
 sessionSchema.index({ server: 1, key: 1, disconnectedAt: 1 }); // closing a session at its end
-sessionSchema.index({ user: 1, connectedAt: -1 }); // /vpn user: recent sessions
-sessionSchema.index({ disconnectedAt: -1 }); // /vpn recent
-sessionSchema.index({ connectedAt: 1 }); // CSV report by time range
+sessionSchema.index({ user: 1, connectedAt: -1, _id: -1 }); // /vpn user: recent sessions
+sessionSchema.index({ disconnectedAt: -1, _id: -1 }); // /vpn recent
+sessionSchema.index({ connectedAt: 1, _id: 1 }); // CSV report by time range
 
 const userSchema = new Schema({
   name: { type: String, required: true, unique: true },
@@ -113,7 +114,7 @@ const userSchema = new Schema({
    */
   counted: { type: [String], default: [] },
 });
-userSchema.index({ online: 1, lastSeen: -1 }); // users not online, by last seen
+userSchema.index({ online: 1, lastSeen: -1, _id: -1 }); // users not online, by last seen
 
 const deliverySchema = new Schema({
   target: { type: String, required: true },
@@ -170,7 +171,7 @@ const outboxItemSchema = new Schema({
   at: { type: Date, required: true },
   seq: { type: Number, required: true },
 });
-outboxItemSchema.index({ target: 1, at: 1, seq: 1 }); // a target's items, oldest first (real MongoDB)
+outboxItemSchema.index({ target: 1, at: 1, seq: 1, _id: 1 }); // a target's items, oldest first (real MongoDB)
 
 /**
  * A notice target (`slack:C123`, `discord:456`, `log`): its delivery state, as /healthz, /vpn
@@ -231,8 +232,8 @@ const kickSchema = new Schema({
   verified: { type: Boolean, default: false },
   message: { type: String, default: null },
 });
-kickSchema.index({ target: 1, at: -1 }); // a user's kick history
-kickSchema.index({ at: -1 });
+kickSchema.index({ target: 1, at: -1, _id: -1 }); // a user's kick history
+kickSchema.index({ at: -1, _id: -1 });
 
 /**
  * A browser's sign-in to the page (the login form, or a trusted proxy's header), by the SHA-256 of

@@ -2,6 +2,10 @@
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
 // between processes, the registry of running services, the page's sign-ins and sign-in rate
 // limits, and history (samples, roll-ups, retention).
+//
+// Every sort on a time ends with _id (or seq, for events): documents with the same time would
+// otherwise come back in each engine's own order (mongo-java-server's memory backend: insertion;
+// its H2 backend: _id; mongod: unspecified), and a limit would cut through them differently.
 import mongoose from 'mongoose';
 import { CycleWrites } from './cycle-writes.ts';
 import { HistoryStore } from './history.ts';
