@@ -1,6 +1,6 @@
 // `npm run bench [-- NAME...]`: the performance figures quoted in the README. Names: parse,
-// ssh-connect, poll-cycle, live-latency, lab-stream, web-load, replicas (all of them when none is given).
-// Benchmarks print numbers; they never fail a build, and no test asserts a time.
+// ssh-connect, poll-cycle, live-latency, lab-stream, history, web-load, notices, replicas (all of
+// them when none is given). Benchmarks print numbers; they never fail a build, and no test asserts a time.
 const benches: Record<string, () => Promise<void>> = {
   parse: async () => {
     const { runParseBench, printParseBench } = await import('./parse.ts');
@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   },
   'live-latency': async () => { const { runLiveLatencyBench, printLiveLatencyBench } = await import('./live-latency.ts'); printLiveLatencyBench(await runLiveLatencyBench()); },
   replicas: async () => { const { runReplicasBench, printReplicasBench } = await import('./replicas.ts'); printReplicasBench(await runReplicasBench()); },
+  history: async () => { const { runHistoryBench, printHistoryBench } = await import('./history.ts'); printHistoryBench(await runHistoryBench()); },
   // 30 minutes by default: run it on its own (`npm run bench -- soak`); `npm run bench` skips it.
   soak: async () => {
     const { runSoakBench, printSoakBench } = await import('./soak.ts');
@@ -29,6 +30,10 @@ const benches: Record<string, () => Promise<void>> = {
   'web-load': async () => {
     const { runWebLoadBench, printWebLoadBench } = await import('./web-load.ts');
     printWebLoadBench(await runWebLoadBench());
+  },
+  notices: async () => {
+    const { runNoticesBench, printNoticesBench } = await import('./notices.ts');
+    printNoticesBench(await runNoticesBench());
   },
 };
 

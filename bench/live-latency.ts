@@ -31,6 +31,7 @@ import { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab } from '../test/harness/openvpn-lab.ts';
 import { sshdAvailable, startSshd } from '../test/harness/sshd.ts';
 import { type NoticeSink } from '../src/notify/targets.ts';
+import { noticeSections } from '../src/notify/notice-text.ts';
 
 export interface LatencyRow {
   proto: 'udp' | 'tcp';
@@ -131,7 +132,7 @@ export async function runLiveLatencyBench(): Promise<LiveLatencyResult> {
 
     // What the chat and the page would receive, with the time they received it.
     const notices: { at: number; kind: string; text: string }[] = [];
-    const sink: NoticeSink = { target: 'log', post: async (_channel, notice) => { for (const l of notice.lines) notices.push({ at: Date.now(), kind: l.kind, text: l.text }); return null; } };
+    const sink: NoticeSink = { target: 'log', post: async (_channel, notice) => { for (const l of noticeSections(notice).flatMap((s) => s.lines)) notices.push({ at: Date.now(), kind: l.kind, text: l.text }); return null; } };
     const pageUpdates: { at: number; type: string; user: string }[] = [];
     const live = new LiveFeed();
     live.subscribe((u) => { for (const e of u.events) pageUpdates.push({ at: Date.now(), type: e.type, user: e.user ?? '' }); });

@@ -1,15 +1,19 @@
 // Poll cycle at scale: 200 simulated servers (in-process ssh2 servers serving status-version 2
 // over SFTP) with 500 sessions each and 2% churn per cycle, read by the real Bree job in a worker
 // thread, diffed and stored by the real Poller in a MongoDB-wire server (mongo-java-server here,
-// or MONGODB_URI). Reports cycle time, CPU, RSS and MongoDB operations per cycle.
+// in memory or, with ENGINE=h2, on its H2 file as `vpnwatch start` runs it offline; or
+// MONGODB_URI). Reports cycle time, CPU, RSS and MongoDB operations per cycle, and for an engine it
+// started, that engine's start time, its CPU per cycle and (H2) the size of its file.
 //
 // Two ways to treat SSH connections are measured, because the README's choice rests on it:
 //   per-cycle: the production job: a fresh worker per cycle opens and closes its connections;
 //   kept-open: one long-lived worker keeps a connection per server between cycles.
 // The simulated servers run in a child process: CPU and RSS are vpnwatch's (main + worker threads).
 //
-// Run: npm run bench -- poll-cycle   [SERVERS=200 SESSIONS=500 CYCLES=5]
+// Run: npm run bench -- poll-cycle   [SERVERS=200 SESSIONS=500 CYCLES=5 ENGINE=memory|h2]
 import { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { fork } from 'node:child_process';
@@ -31,6 +35,22 @@ export interface PollCycleRow {
   rssMb: number;
   mongoOpsPerCycle: number;
   eventsPerCycle: number;
+  /** memory, h2, or MONGODB_URI (then the engine figures below are null). */
+  engine: string;
+  engineStartMs: number | null;
+  engineCpuMsPerCycle: number | null;
+  /** H2: the file's size after the measured cycles, with the session documents it then held. */
+  dataMb: number | null;
+  sessionDocs: number;
+}
+
+type Engine = 'memory' | 'h2';
+
+/** CPU time (user + system) of another process so far, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name; in clock ticks (100/s).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 interface Fleet {
@@ -97,13 +117,18 @@ async function applyOrWait(poller: Poller, reads: Parameters<Poller['apply']>[0]
   }
 }
 
-export async function runPollCycleBench(opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string } = {}): Promise<PollCycleRow[]> {
+export async function runPollCycleBench(opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string; engine?: Engine } = {}): Promise<PollCycleRow[]> {
   const servers = opts.servers ?? 200;
   const sessionsPerServer = opts.sessions ?? 500;
   const cycles = opts.cycles ?? 5;
   const log = logger.child({ bench: 'poll-cycle' });
   logger.level = 'error';
-  const mongo = opts.mongoUri ? null : await startMongoJavaServer();
+  const engine: Engine = opts.engine ?? 'memory';
+  const h2Dir = !opts.mongoUri && engine === 'h2' ? fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-bench-h2-')) : null;
+  const h2File = h2Dir ? path.join(h2Dir, 'vpnwatch.mv.db') : undefined;
+  const tStart = performance.now();
+  const mongo = opts.mongoUri ? null : await startMongoJavaServer(h2File ? { h2File } : {});
+  const engineStartMs = mongo ? Math.round(performance.now() - tStart) : null;
   const uri = opts.mongoUri ?? mongo!.uri;
   const fleet = await startFleet(servers, sessionsPerServer);
   const configs = fleet.configs;
@@ -118,10 +143,12 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
       let ops = 0;
       let events = 0;
       let rss = 0;
+      let engineCpuMs = 0;
       /** `read` applies what it reads (in batches, as production does) and returns the reports. */
       const oneCycle = async (read: () => Promise<CycleReport[]>, measured: boolean) => {
         await fleet.churn();
         const cpu0 = process.cpuUsage();
+        const engineCpu0 = mongo?.pid ? processCpuMs(mongo.pid) : 0;
         const t0 = performance.now();
         const reports = await read();
         const tRead = performance.now();
@@ -131,7 +158,9 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
         const elapsed = performance.now() - t0;
         if (process.env.BENCH_DEBUG) console.log(mode, 'read', Math.round(tRead - t0), 'ms; apply after the last read', Math.round(performance.now() - tRead), 'ms; rss', Math.round(process.memoryUsage().rss / 1e6), 'MB');
         const cpu = process.cpuUsage(cpu0);
+        const engineCpu = mongo?.pid ? processCpuMs(mongo.pid) - engineCpu0 : 0;
         if (!measured) return;
+        engineCpuMs += engineCpu;
         rss = Math.max(rss, process.memoryUsage().rss);
         times.push(elapsed);
         cpuMs += (cpu.user + cpu.system) / 1000;
@@ -182,6 +211,10 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
         cycleMs: { median: Math.round(median(times)), max: Math.round(Math.max(...times)) },
         cpuMsPerCycle: Math.round(cpuMs / cycles), rssMb: Math.round(rss / 1e6),
         mongoOpsPerCycle: Math.round(ops / cycles), eventsPerCycle: Math.round(events / cycles),
+        engine: opts.mongoUri ? 'MONGODB_URI' : engine, engineStartMs,
+        engineCpuMsPerCycle: mongo ? Math.round(engineCpuMs / cycles) : null,
+        dataMb: h2File ? Math.round(fs.statSync(h2File).size / 1e5) / 10 : null,
+        sessionDocs: await store.models.Session.estimatedDocumentCount(),
       });
       await store.connection.dropDatabase();
       await store.close();
@@ -189,14 +222,16 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
   } finally {
     await fleet.close();
     await mongo?.stop();
+    if (h2Dir) fs.rmSync(h2Dir, { recursive: true, force: true });
   }
   return rows;
 }
 
 export function printPollCycleBench(rows: PollCycleRow[]): void {
-  console.log('ssh connections  servers  sessions/server  cycle ms (median / max)  CPU ms/cycle  peak RSS MB  MongoDB ops/cycle  events/cycle');
+  console.log('ssh connections  servers  sessions/server  cycle ms (median / max)  CPU ms/cycle  peak RSS MB  MongoDB ops/cycle  events/cycle  engine  engine start ms  engine CPU ms/cycle  data MB (sessions)');
+  const orDash = (v: number | null) => (v === null ? '-' : String(v));
   for (const r of rows) {
-    console.log(`${r.mode.padEnd(15)}  ${String(r.servers).padStart(7)}  ${String(r.sessions).padStart(15)}  ${`${r.cycleMs.median} / ${r.cycleMs.max}`.padStart(23)}  ${String(r.cpuMsPerCycle).padStart(12)}  ${String(r.rssMb).padStart(11)}  ${String(r.mongoOpsPerCycle).padStart(17)}  ${String(r.eventsPerCycle).padStart(12)}`);
+    console.log(`${r.mode.padEnd(15)}  ${String(r.servers).padStart(7)}  ${String(r.sessions).padStart(15)}  ${`${r.cycleMs.median} / ${r.cycleMs.max}`.padStart(23)}  ${String(r.cpuMsPerCycle).padStart(12)}  ${String(r.rssMb).padStart(11)}  ${String(r.mongoOpsPerCycle).padStart(17)}  ${String(r.eventsPerCycle).padStart(12)}  ${r.engine.padEnd(6)}  ${orDash(r.engineStartMs).padStart(15)}  ${orDash(r.engineCpuMsPerCycle).padStart(19)}  ${`${orDash(r.dataMb)} (${r.sessionDocs})`.padStart(18)}`);
   }
 }
 
@@ -221,11 +256,14 @@ export async function runPollCycleBenchIsolated(): Promise<PollCycleRow[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const env = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
-  const opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string } = {};
+  const opts: { servers?: number; sessions?: number; cycles?: number; mongoUri?: string; engine?: Engine } = {};
   if (env('SERVERS')) opts.servers = env('SERVERS')!;
   if (env('SESSIONS')) opts.sessions = env('SESSIONS')!;
   if (env('CYCLES')) opts.cycles = env('CYCLES')!;
   if (process.env.MONGODB_URI) opts.mongoUri = process.env.MONGODB_URI;
+  const engine = process.env.ENGINE ?? 'memory';
+  if (engine !== 'memory' && engine !== 'h2') throw new Error(`ENGINE must be memory or h2, not ${engine}`);
+  opts.engine = engine;
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(await runPollCycleBench(opts)));
   else if (process.env.MODE) printPollCycleBench(await runPollCycleBench(opts));
   else printPollCycleBench(await runPollCycleBenchIsolated());

@@ -1,9 +1,10 @@
-// /vpn kick <name> [server] [all|CID]: admins only. The Kicker ends the sessions through the OpenVPN
-// management interface, checks a fresh read, and records the kick in MongoDB; this command only
-// turns the request into a KickRequest and the outcome into words.
-import { shownIp, type KickOutcome, type KickedSession } from '../src/domain.ts';
+// /vpn kick <name> [server] [all|CID]: admins only. The Kicker decides what the request means (a
+// usage error is `invalid`), ends the sessions through the OpenVPN management interface, checks a
+// fresh read, and records every attempt in the audit log; this command only turns the words into
+// a KickRequest and the outcome into words.
+import { findServer, shownIp, type KickOutcome, type KickedSession, type KickRequest } from '../src/domain.ts';
 import { formatTime } from '../src/format.ts';
-import { checkServer, fullAnswerAt, invocation, UserError, type Command, type CommandContext, type FullAnswer, type Reply } from '../src/command.ts';
+import { fullAnswerAt, invocation, type Command, type CommandContext, type CommandInput, type FullAnswer, type Reply } from '../src/command.ts';
 
 /** A name as it must be typed again: quoted when it has spaces. */
 const typed = (name: string) => (/\s/.test(name) ? `"${name}"` : name);
@@ -19,10 +20,14 @@ export function serverAndChoice(serverText: string | undefined, whichText: strin
   return { ...(serverText !== undefined ? { serverText } : {}), ...(whichText !== undefined ? { whichText } : {}) };
 }
 
-function parseWhich(text: string): 'all' | number {
-  if (text.toLowerCase() === 'all') return 'all';
-  if (/^\d+$/.test(text)) return Number(text);
-  throw new UserError(`'${text}' is not a Client ID. Give the number from the list, or all.`);
+/** The request as the admin typed it (missing words absent, the name '' when none was given). */
+function kickRequest(input: CommandInput, ctx: CommandContext): KickRequest {
+  const word = (key: string) => (input[key] === undefined ? undefined : String(input[key]).trim() || undefined);
+  const { serverText, whichText } = serverAndChoice(word('server'), word('which'), ctx.servers);
+  return {
+    target: word('name') ?? '', by: ctx.actor,
+    ...(serverText !== undefined ? { server: serverText } : {}), ...(whichText !== undefined ? { which: whichText } : {}), ...(ctx.where ? { where: ctx.where } : {}),
+  };
 }
 
 function sessionResult(k: KickedSession): string {
@@ -72,26 +77,24 @@ export const kick: Command = {
   adminOnly: true,
   private: true,
   async run(input, ctx) {
-    const name = String(input.name);
-    const { serverText, whichText } = serverAndChoice(
-      input.server === undefined ? undefined : String(input.server), input.which === undefined ? undefined : String(input.which), ctx.servers,
-    );
-    const server = serverText === undefined ? undefined : checkServer(serverText, ctx.servers);
-    const which = whichText === undefined ? undefined : parseWhich(whichText);
-
-    const outcome = await ctx.kicker.kick({
-      target: name, by: ctx.actor, ...(server ? { server } : {}), ...(which !== undefined ? { which } : {}), ...(ctx.where ? { where: ctx.where } : {}),
-    });
+    const request = kickRequest(input, ctx);
+    const name = request.target;
+    const outcome = await ctx.kicker.kick(request);
+    if (outcome.result === 'invalid') {
+      // A usage error: said privately, as any typo is (the kicker has recorded the attempt).
+      return { title: outcome.message, tone: 'warn', private: true, data: outcome };
+    }
     if (outcome.result === 'choose') return choiceReply(name, outcome, ctx);
     if (outcome.result === 'not-found') {
+      const server = request.server === undefined ? undefined : findServer(request.server, ctx.servers)?.name;
       return { title: `${name} is not connected${server ? ` to ${server}` : ''}`, lines: [outcome.message], tone: 'warn', private: true, data: outcome };
     }
-    const title = { kicked: `Kicked ${name}`, partial: `Kicked ${name} only in part`, failed: `Could not kick ${name}` }[outcome.result];
+    const titles: Record<typeof outcome.result, string> = { kicked: `Kicked ${name}`, partial: `Kicked ${name} only in part`, failed: `Could not kick ${name}` };
     const verification = outcome.verified
       ? 'Verified: a fresh read no longer lists the kicked sessions.'
       : 'Not verified: a fresh read still lists a session, or could not be made.';
     return {
-      title,
+      title: titles[outcome.result],
       lines: [outcome.message, verification].filter(Boolean),
       table: {
         columns: ['Server', 'Real IP', 'Client ID', 'Result'],
@@ -103,12 +106,12 @@ export const kick: Command = {
       data: outcome,
     };
   },
-  // The Kicker records every kick it attempts; a refused one never reaches it, so it is recorded here.
+  // Words dispatch cannot take (no name): still a kick attempt, so the kicker decides and records it.
+  async rejected(input, _problem, ctx) {
+    return kick.run(input, ctx);
+  },
+  // A non-admin never reaches the kick; the kicker records the refusal like any other attempt.
   async refused(input, ctx) {
-    await ctx.store.audit.recordKick({
-      at: ctx.now(), by: { platform: ctx.actor.platform, userId: ctx.actor.userId, userName: ctx.actor.userName }, where: ctx.where ?? null,
-      target: input.name === undefined ? '(none)' : String(input.name), server: input.server === undefined ? null : String(input.server),
-      clientIds: [], result: 'refused', verified: false, message: 'not an admin',
-    });
+    await ctx.kicker.refuse(kickRequest(input, ctx), 'not an admin');
   },
 };

@@ -1,13 +1,15 @@
 // /vpn servers: each server's health, last good read, online count and mode (live stream or
-// status file), plus what keeps vpnwatch from talking: notice deliveries that keep failing (a
-// missing channel) and chat platforms that are not connected (a bad token, an outage), so each
-// platform shows the other's trouble. Error texts may name hosts and addresses: they are shown
+// status file), plus what keeps vpnwatch from talking: each notice channel that is not
+// delivering (retrying after a platform's outage, or failing: a missing channel, a bad token) and
+// chat platforms that are not connected (a bad token, an outage), so each platform shows the
+// other's trouble. Error texts may name hosts and addresses: they are shown
 // only to a viewer who may see real IPs (src/domain.ts), others get the state and a pointer.
 import { describeMode, formatAgo, formatTime } from '../src/format.ts';
 import { fullAnswerAt, type Command } from '../src/command.ts';
 import { publicCause, serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo } from '../src/domain.ts';
+import { describeTarget } from '../src/notify/targets.ts';
 
-const TARGET_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord', log: 'the log' };
+const PLATFORM_NAMES: Record<string, string> = { slack: 'Slack', discord: 'Discord' };
 /** Read errors listed one per line; the rest are counted (a fleet-wide outage would fill the answer). */
 const ERROR_LINES = 5;
 
@@ -19,12 +21,13 @@ const CHAT_STATE_TEXT: Record<Exclude<ChatStatus['state'], 'ok'>, string> = {
 
 export const servers: Command = {
   name: 'servers',
-  description: 'Server health, last good read, online count; failing notice deliveries and chat connections',
+  description: 'Server health, last good read, online count; notice channels and chat connections in trouble',
   options: [],
   adminOnly: false,
   private: false,
   async run(_input, ctx) {
-    const [states, problems] = await Promise.all([ctx.store.queries.servers(), ctx.store.outbox.deliveryProblems()]);
+    const [states, notices] = await Promise.all([ctx.store.queries.servers(), ctx.store.outbox.health()]);
+    const problems = notices.filter((t) => t.state !== 'ok');
     const now = ctx.now();
     const names = [...new Set([...ctx.servers.map((s) => s.name), ...states.map((s) => s.name)])].sort();
     const byName = new Map(states.map((s) => [s.name, s]));
@@ -59,8 +62,8 @@ export const servers: Command = {
     const errorLines = [...readErrors.slice(0, ERROR_LINES), ...(readErrors.length > ERROR_LINES ? [`…and ${readErrors.length - ERROR_LINES} more read errors`] : [])];
     const lines = [
       ...errorLines,
-      ...chat.map((c) => `${TARGET_NAMES[c.platform]} ${CHAT_STATE_TEXT[c.state as Exclude<ChatStatus['state'], 'ok'>]} (since ${formatTime(c.since)})${details && c.error ? `: ${c.error}` : ''}`),
-      ...problems.map((p) => `Notices to ${TARGET_NAMES[p.target] ?? p.target} are failing (since ${formatTime(p.at)})${details ? `: ${p.error}` : ''}`),
+      ...chat.map((c) => `${PLATFORM_NAMES[c.platform]} ${CHAT_STATE_TEXT[c.state as Exclude<ChatStatus['state'], 'ok'>]} (since ${formatTime(c.since)})${details && c.error ? `: ${c.error}` : ''}`),
+      ...problems.map((t) => describeTarget(t, { error: details })),
     ];
     return {
       title: names.length === 0 ? 'No servers configured' : `${names.length} server${names.length === 1 ? '' : 's'}: ${healthy} healthy`,
@@ -69,7 +72,7 @@ export const servers: Command = {
       fullAnswer: fullAnswerAt(ctx, '/', ['servers']),
       tone: healthy < names.length || problems.length || chat.length ? 'warn' : 'ok',
       private: false,
-      data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), deliveryProblems: problems, chat: ctx.chat?.() ?? [] },
+      data: { servers: states.map((s) => ({ ...s, mode: modes[s.name] ?? null })), notices, chat: ctx.chat?.() ?? [] },
     };
   },
 };

@@ -32,6 +32,9 @@ export const user: Command = {
     const report = await findUser(String(input.name), ctx);
     const [lastKick] = await ctx.store.audit.kicks(report.user.name, 1);
     const now = ctx.now();
+    const week = await ctx.store.history.userDays(report.user.name, 7, now);
+    const weekReceived = week.reduce((n, d) => n + d.bytesReceived, 0);
+    const weekSent = week.reduce((n, d) => n + d.bytesSent, 0);
     const { user: u, online } = report;
     const servers = [...new Set(online.map((s) => s.server))];
     const where = servers.length <= TITLE_SERVERS ? servers.join(', ') : `${servers.length} servers`;
@@ -57,13 +60,14 @@ export const user: Command = {
         { name: 'Last IP', value: u.lastIp ? `${shownIp(u.lastIp, ctx.viewer)}${u.lastServer ? ` on ${u.lastServer}` : ''}` : '—' },
         { name: 'Sessions', value: `${u.sessionCount} since ${formatTime(u.firstSeen)}` },
         { name: 'Total received / sent', value: formatTraffic(report.totalBytesReceived, report.totalBytesSent) },
+        { name: 'Last 7 days', value: week.length ? `online on ${week.length} day${week.length === 1 ? '' : 's'}, ${formatDuration(week.reduce((n, d) => n + d.onlineSeconds, 0))}, ${formatTraffic(weekReceived, weekSent)}` : '—' },
         ...(lastKick ? [{ name: 'Last kick', value: `${formatTime(lastKick.at)} by ${lastKick.by.userName} (${lastKick.by.platform}): ${lastKick.result}${lastKick.verified ? ', verified gone' : ''}` }] : []),
       ],
       ...(rows.length ? { table: { columns: ['Server', 'Real IP', 'Virtual IP', 'Connected', 'Duration', 'Received / Sent', 'Status'], rows } } : {}),
       fullAnswer: fullAnswerAt(ctx, `/api/users/${encodeURIComponent(u.name)}`, ['user', u.name]),
       tone: online.length ? 'ok' : 'info',
       private: true,
-      data: { ...report, lastKick: lastKick ?? null },
+      data: { ...report, lastKick: lastKick ?? null, lastSevenDays: week },
     };
   },
 };

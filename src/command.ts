@@ -92,6 +92,11 @@ export interface Command {
   run(input: CommandInput, ctx: CommandContext): Promise<Reply>;
   /** Called instead of run when a non-admin tries an admin command (kick records the attempt). */
   refused?(input: CommandInput, ctx: CommandContext): Promise<void>;
+  /**
+   * Called instead of answering with the problem when the words fail dispatch's checks (a
+   * required one missing): kick lets its kicker decide and record the attempt.
+   */
+  rejected?(input: CommandInput, problem: UserError, ctx: CommandContext): Promise<Reply>;
 }
 
 /** How to type a command where the person is: `/vpn kick bob all` in chat, `vpnwatch kick bob all` in a terminal. */

@@ -37,6 +37,28 @@ export interface DiscordConfig {
   apiUrl?: string;
 }
 
+/** How long history and the raw records are kept (src/store/history.ts, jobs/history-rollup.ts). */
+export interface HistoryConfig {
+  /** Minute samples per server: HISTORY_MINUTES_DAYS (default 7); then only their hourly roll-up. */
+  minutesDays: number;
+  /** Hourly samples and per-user days: HISTORY_HOURS_DAYS (default 400). */
+  hoursDays: number;
+  /** Sessions, events and the kick audit: RETENTION_DAYS (default 400). */
+  retentionDays: number;
+}
+
+/** Each alert is off when its setting is null. */
+export interface AlertConfig {
+  /** A user online from this many different real IPs at once (ALERT_SHARED_ACCOUNT_IPS). */
+  sharedAccountIps: number | null;
+  /** A user's traffic in one UTC day (received + sent) over this many bytes (ALERT_DAILY_QUOTA_GB). */
+  dailyQuotaBytes: number | null;
+  /** A server's online count falling by more than this percent in one read (ALERT_ONLINE_DROP_PERCENT)… */
+  onlineDropPercent: number | null;
+  /** …from at least this many online (ALERT_ONLINE_DROP_MIN_ONLINE): 2 of 3 leaving is no outage. */
+  onlineDropMinOnline: number;
+}
+
 /** Who may look at the page, the API and the stream: anyone who reaches the port, or signed-in viewers. */
 export type PageAccess = 'public' | 'viewers';
 
@@ -84,6 +106,10 @@ export interface Config {
   management: { statusIntervalSeconds: number };
   web: WebConfig;
   notices: { flapWindowSeconds: number };
+  history: HistoryConfig;
+  /** The daily digest to the notice channels; absent: off (DIGEST_TIME unset). */
+  digest?: { time: string; timezone: string };
+  alerts: AlertConfig;
   slack?: SlackConfig;
   discord?: DiscordConfig;
   logLevel: string;
@@ -101,6 +127,9 @@ const list = z.preprocess(emptyToUndefined, z.string().optional()).transform((v)
 const int = (fallback: number, min: number, max: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a number' : undefined) })
     .int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback));
+/** A whole number in range, or undefined when unset (an alert that is off). */
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).optional());
 const bool = (fallback: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).optional())
     .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v)));
@@ -173,6 +202,17 @@ const envSchema = z.object({
   AUTH_PROXY_HEADER: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name such as X-Forwarded-User').optional()),
   PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   FLAP_WINDOW: int(60, 0, 3600),
+  HISTORY_MINUTES_DAYS: int(7, 1, 90),
+  HISTORY_HOURS_DAYS: int(400, 1, 3660),
+  RETENTION_DAYS: int(400, 1, 3660),
+  DIGEST_TIME: z.preprocess(emptyToUndefined, z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour), such as 08:30').optional()),
+  DIGEST_TZ: z.preprocess(emptyToUndefined, z.string().default('UTC').superRefine((zone, ctx) => {
+    if (!validTimeZone(zone)) ctx.addIssue({ code: 'custom', message: `unknown time zone '${zone}' (use an IANA name such as Europe/Berlin)` });
+  })),
+  ALERT_SHARED_ACCOUNT_IPS: optionalInt(2, 100),
+  ALERT_DAILY_QUOTA_GB: z.preprocess(emptyToUndefined, z.coerce.number({ error: 'must be a number' }).positive('must be more than 0').optional()),
+  ALERT_ONLINE_DROP_PERCENT: optionalInt(1, 100),
+  ALERT_ONLINE_DROP_MIN_ONLINE: int(10, 1, 1_000_000),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
@@ -382,6 +422,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
     if (e.DISCORD_API_URL) discord.apiUrl = e.DISCORD_API_URL.replace(/\/$/, '');
   }
 
+  if (e.HISTORY_HOURS_DAYS < e.HISTORY_MINUTES_DAYS) problems.push(`environment: HISTORY_HOURS_DAYS: must be at least HISTORY_MINUTES_DAYS (${e.HISTORY_MINUTES_DAYS}): hours are rolled up from minutes`);
   // The header names who is signed in: only a proxy at a known address may set it (a hop count
   // says how many proxies there are, not which ones, so anyone could send it straight to the port).
   if (e.AUTH_PROXY_HEADER && !Array.isArray(e.TRUST_PROXY)) {
@@ -406,6 +447,13 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
       pageAccess: e.PAGE_ACCESS ?? (haveServersFile ? 'viewers' : 'public'),
     },
     notices: { flapWindowSeconds: e.FLAP_WINDOW },
+    history: { minutesDays: e.HISTORY_MINUTES_DAYS, hoursDays: e.HISTORY_HOURS_DAYS, retentionDays: e.RETENTION_DAYS },
+    alerts: {
+      sharedAccountIps: e.ALERT_SHARED_ACCOUNT_IPS ?? null,
+      dailyQuotaBytes: e.ALERT_DAILY_QUOTA_GB === undefined ? null : Math.round(e.ALERT_DAILY_QUOTA_GB * 1e9),
+      onlineDropPercent: e.ALERT_ONLINE_DROP_PERCENT ?? null,
+      onlineDropMinOnline: e.ALERT_ONLINE_DROP_MIN_ONLINE,
+    },
     logLevel: e.LOG_LEVEL,
     replicaId: e.VPNWATCH_REPLICA_ID ?? `${os.hostname()}-${process.pid}`,
   };
@@ -416,6 +464,7 @@ export function loadConfig(processEnv: Env = process.env, cwd = process.cwd(), o
   if (e.AUTH_PROXY_HEADER) config.web.authProxyHeader = e.AUTH_PROXY_HEADER.toLowerCase();
   if (e.HOST) config.web.host = e.HOST;
   if (e.PUBLIC_URL) config.web.publicUrl = e.PUBLIC_URL.replace(/\/+$/, '');
+  if (e.DIGEST_TIME) config.digest = { time: e.DIGEST_TIME, timezone: e.DIGEST_TZ };
   if (env.PATH) config.searchPath = env.PATH;
   if (slack) config.slack = slack;
   if (discord) config.discord = discord;

@@ -169,7 +169,14 @@ export async function dispatch(request: string | CommandRequest, actor: Actor, d
       await command.refused?.(input, ctx).catch((err: unknown) => log.error({ err, command: command.name }, 'could not record a refused command'));
       return refusal(command, actor);
     }
-    return await command.run(checkInput(command, input), ctx);
+    let checked: CommandInput;
+    try {
+      checked = checkInput(command, input);
+    } catch (err) {
+      if (err instanceof UserError && command.rejected) return await command.rejected(input, err, ctx);
+      throw err;
+    }
+    return await command.run(checked, ctx);
   } catch (err) {
     if (err instanceof UserError) return { title: err.message, tone: 'warn', private: true, userError: true };
     const ref = randomBytes(2).toString('hex');

@@ -73,13 +73,18 @@ export interface ServerConfig {
   notify?: { slackChannel?: string; discordChannel?: string };
 }
 
-/** The result of reading one server once (produced in a worker thread, so plain data only). */
+/**
+ * The result of reading one server once (produced in a worker thread, so plain data only).
+ * `fileModifiedAt`: status-file reads only, the file's modification time from SFTP (ISO-8601, whole
+ * seconds; a second clock beside the text's own TIME), or null when the read failed before the file
+ * was read; absent on management reads.
+ */
 export type ServerRead =
-  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management' }
-  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management' };
+  | { server: string; ok: true; snapshot: StatusSnapshot; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null }
+  | { server: string; ok: false; error: string; readAt: string; durationMs: number; source: 'status-file' | 'management'; fileModifiedAt?: string | null };
 
 /** summary: what changed on a server while vpnwatch was stopped for long (see the diff's table). */
-export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary';
+export type VpnEventType = 'connected' | 'disconnected' | 'reconnected' | 'server-down' | 'server-up' | 'summary' | 'notice';
 
 /**
  * How a session ended, as stored on the session and shown in `/vpn user`: disconnected (it left
@@ -107,6 +112,9 @@ export interface VpnEvent {
   since?: string | null;
   /** A change seen on the first read after vpnwatch restarted: it happened between these times. */
   gap?: { from: string; to: string };
+  /** notice (an alert, its resolved line, the daily digest): the text, and the text for a channel's guests. */
+  text?: string;
+  guestText?: string;
   /** summary: how many sessions came, went and came back while vpnwatch was stopped. */
   counts?: { connected: number; disconnected: number; reconnected: number };
 }
@@ -120,12 +128,17 @@ export interface Actor {
   roles?: string[];
 }
 
+/**
+ * A kick as the admin asked for it, words as typed: the kicker decides whether it can be carried
+ * out (src/kick/kicker.ts checkKickRequest) and records every attempt, usage errors included.
+ */
 export interface KickRequest {
-  /** The user (common name, or username for UNDEF clients) whose sessions to end. */
+  /** The user (common name, or username for UNDEF clients) whose sessions to end; '' when none was given. */
   target: string;
+  /** A configured server's name (any letter case). */
   server?: string;
-  /** Several sessions: 'all', or one Client ID to pick; absent means "ask if more than one". */
-  which?: 'all' | number;
+  /** Several sessions: 'all', or the Client ID of one; absent means "ask if more than one". */
+  which?: string;
   by: Actor;
   /** Channel or terminal the request came from. */
   where?: string;
@@ -142,8 +155,12 @@ export interface KickedSession {
 }
 
 export interface KickOutcome {
-  /** 'choose': several sessions and no `which`; nothing was done, `sessions` lists the choices. */
-  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'choose';
+  /**
+   * 'choose': several sessions and no `which`; nothing was done, `sessions` lists the choices.
+   * 'invalid': a usage error (no name, an unknown server, a choice that is not `all` or a listed
+   * Client ID); nothing was done, `message` says what to change.
+   */
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'choose' | 'invalid';
   sessions: KickedSession[];
   /** Every kicked session was confirmed gone on a fresh read. */
   verified: boolean;
@@ -152,7 +169,10 @@ export interface KickOutcome {
 
 /** Ends VPN sessions through the OpenVPN management interface (src/kick.ts). */
 export interface Kicker {
+  /** Carries out the kick, or says why it cannot; every attempt is recorded in the audit log. */
   kick(request: KickRequest): Promise<KickOutcome>;
+  /** Records an attempt refused before the kicker was asked (not an admin), like any other. */
+  refuse(request: KickRequest, reason: string): Promise<void>;
 }
 
 /**
@@ -205,7 +225,15 @@ export interface ChatStatus {
 
 // ---- identity -----------------------------------------------------------------------------------
 
-export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'>): string {
+/**
+ * Who a session is: a common name at a real address and port. Clients listed without a port
+ * (OpenVPN 2.4.0-2.4.6 v4-mapped, IPv6 before 2.7) can share a common name behind one address
+ * (duplicate-cn), so for them when they connected is part of the key: every source carries it (v1
+ * as text in the server's zone, v2/v3 and `status 3` as time_t) and it is fixed for the instance's
+ * life. Without `connectedAt` (a `>LOG:` line names only CN/address) no port-less session matches.
+ */
+export function sessionKey(s: Pick<VpnSession, 'commonName' | 'realAddress' | 'realPort'> & { connectedAt?: string }): string {
+  if (s.realPort === null && s.connectedAt !== undefined) return `${s.commonName}\n${s.realAddress}\n\n${s.connectedAt}`;
   return `${s.commonName}\n${s.realAddress}\n${s.realPort ?? ''}`;
 }
 

@@ -2,11 +2,12 @@
 // dependency order, and stops them in reverse on SIGINT/SIGTERM.
 import type { Config } from './config.ts';
 import { openServiceDatabase, type Database } from './store/db.ts';
-import type { ChatStatus, LiveModeInfo, ServerConfig, ServerRead } from './domain.ts';
+import type { ChatStatus, KickRequest, LiveModeInfo, ServerConfig, ServerRead } from './domain.ts';
 import { startDemoFleet, type DemoFleet } from './demo/fleet.ts';
 import { LiveFeed } from './poll/live-feed.ts';
 import { logger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { HistoryRecorder } from './poll/history-recorder.ts';
 import { HeldError, Poller } from './poll/poller.ts';
 import { DatabaseWatch } from './store/database-watch.ts';
 import { ReadBatcher } from './poll/read-batcher.ts';
@@ -20,6 +21,7 @@ import { createSlackApp } from './chat/slack.ts';
 import { createDiscordBot } from './chat/discord.ts';
 import type { DispatchDeps } from './dispatch.ts';
 import { ManagementKicker } from './kick/kicker.ts';
+import { kickFinishMs, ServiceKicker } from './kick/service-kicker.ts';
 import { configuredMode, ManagementStream } from './poll/management-stream.ts';
 import { Notifier } from './notify/notifier.ts';
 import { SshPool } from './ssh.ts';
@@ -27,10 +29,17 @@ import { runStartupChecks } from './check/startup-checks.ts';
 import { createWebApp } from './web/server.ts';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
+import type { HistoryJobData, HistoryJobMessage } from './poll/job-messages.ts';
+import { LiveAlerts } from './notify/alerts.ts';
+import { DAY_MS, FLEET_SERIES } from './store/history.ts';
 import { logSink, noticeTargets, type NoticeSink } from './notify/targets.ts';
 
 /** The demo fleet rewrites its files every few seconds; polling it every 30 s would look dead. */
 const DEMO_POLL_SECONDS = 5;
+/** The history job's interval: hours, days and top lists are this fresh (the minute samples are live). */
+const HISTORY_JOB_SECONDS = 300;
+/** The demo's: its charts at 7 d and 30 d (hourly) fill within a minute. */
+const DEMO_HISTORY_JOB_SECONDS = 60;
 
 export interface Service {
   db: Database;
@@ -86,9 +95,18 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     const sshPool = new SshPool({ connectTimeoutMs: config.poll.timeoutSeconds * 1000 });
     stops.push(() => sshPool.closeAll());
 
+    await db.store.history.ensureRetentionIndexes(config.history);
+    // A read's bytes go into its minute when the previous good read was at most two polls (and a minute) before.
+    const alerts = new LiveAlerts({ config: config.alerts, history: db.store.history, targets: (server) => noticeTargets(active, server), log: log.child({ component: 'alerts' }) });
+    const history = new HistoryRecorder({
+      history: db.store.history, maxSpanMs: (2 * pollSeconds + 60) * 1000, minutesRetainMs: config.history.minutesDays * DAY_MS, log: log.child({ component: 'history' }), alerts,
+      // Other replicas may poll some servers: the fleet's minutes are summed from every server's stored minutes.
+      fleetServers: () => servers.map((s) => s.name),
+    });
+    stops.push(() => history.flush());
     const poller = new Poller({
       store: db.store, servers, pollIntervalSeconds: pollSeconds, downAfter: config.poll.downAfter,
-      targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live,
+      targets: (server) => noticeTargets(active, server), log: log.child({ component: 'poller' }), metrics, live, history,
     });
     // Stopped after the reads stop coming (the scheduler, the streams) and before the database closes.
     stops.push(() => poller.drain());
@@ -126,6 +144,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         const names = leases.map(leaseServer);
         await managementStream.drop(names);
         await poller.forget(names);
+        for (const name of names) history.forget(name);
       },
       // What the other replicas show for a server held here: its management mode (not each read's time).
       info: (lease) => {
@@ -158,8 +177,16 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       }));
     };
 
-    // Requests from other processes on this database (`vpnwatch poll` beside this service); its
-    // heartbeat is also how the other replicas know this one is live.
+    // Kicks through the management connections this replica holds (the streams'); a kick about a
+    // server another replica holds goes to that replica as a request (src/kick/service-kicker.ts).
+    const kicker = new ManagementKicker({
+      store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,
+      onKilled: (server, sessions) => poller.noteKicked(server, sessions),
+    });
+
+    // Requests from other processes on this database (`vpnwatch poll` and `vpnwatch kick` beside
+    // this service, and the other replicas' kicks about servers held here); its heartbeat is also
+    // how the other replicas know this one is live.
     const runner = new RequestRunner({
       requests: db.store.requests, replicas: db.store.replicas, replicaId: config.replicaId, log: log.child({ component: 'requests' }),
       servers: () => servers.filter((s) => holdsServer(s.name)).map((s) => s.name),
@@ -169,6 +196,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
           const chosen = servers.filter((s) => holdsServer(s.name) && (server === null || s.name === server));
           return (await poller.apply(await readServers(chosen, sshPool, readOptions))).servers;
         },
+        kick: (request) => kicker.kick(request.args as KickRequest),
       },
     });
     await runner.start();
@@ -188,10 +216,6 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     });
     stops.push(() => startupChecks.stop());
 
-    const kicker = new ManagementKicker({
-      store: db.store, servers, sshPool, log: log.child({ component: 'kick' }), access: managementStream,
-      onKilled: (server, sessions) => poller.noteKicked(server, sessions),
-    });
     // Chat connects in the background (src/chat/connection.ts): nothing below waits for it, and no
     // failure of it (a bad token, an outage) stops the service; how it stands is shown in
     // /healthz, `/vpn servers` and on the page. Notices go out over HTTP from any replica; the
@@ -206,7 +230,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         return { ...(status ?? { platform, state: 'connecting' as const, since: startedAt, error: 'no replica keeps the connection yet' }), heldBy };
       }),
     ];
-    const dispatchDeps: DispatchDeps = { store: db.store, kicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
+    // Chat kicks: here for the servers held here, else through the replica that holds the server.
+    const chatKicker = new ServiceKicker({
+      store: db.store, servers, local: kicker, requestedBy: `replica ${config.replicaId}`, log: log.child({ component: 'kick' }),
+      finishWithinMs: kickFinishMs(config.poll.timeoutSeconds), holds: holdsServer,
+    });
+    const dispatchDeps: DispatchDeps = { store: db.store, kicker: chatKicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
 
     // Chat: each platform is on when its credentials are set; without any, notices go to the log.
     // Notices go out over HTTP from any replica; the connections only one replica may keep (the
@@ -229,7 +258,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       leased.push({ platform: 'discord', connection: new LeasedConnection({ ...leaseDefaults, name: 'discord-gateway', log: log.child({ component: 'discord-gateway' }), open }) });
       log.info('Discord is on');
     }
-    const notifier = new Notifier({ store: db.store, config: active, sinks, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
+    // One sender per notice channel across the replicas on this database: its id holds the targets it sends to.
+    const notifier = new Notifier({ store: db.store, config: active, sinks, id: config.replicaId, log: log.child({ component: 'notifier' }), metrics, databaseUp: () => database.up });
     // Every stored cycle is published (this replica's, and the others' through the change feed); one with events is news for the outbox.
     live.subscribe((update) => { if (update.events.length) notifier.wake(); });
     notifier.start();
@@ -265,12 +295,25 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       log,
       onMessage: (message) => batcher.take(message),
       onError: (err) => log.error({ err }, 'poll job failed'),
+      history: {
+        intervalSeconds: config.demo ? DEMO_HISTORY_JOB_SECONDS : HISTORY_JOB_SECONDS,
+        workerData: {
+          uri: db.uri, dbName: db.store.connection.name, history: config.history,
+          notices: { alerts: config.alerts, ...(config.digest ? { digest: config.digest } : {}), targets: noticeTargets(active, FLEET_SERIES) },
+        } satisfies HistoryJobData,
+        onMessage: (message) => {
+          const { result, notices } = message as HistoryJobMessage;
+          log.debug({ ...result }, 'history rolled up');
+          if (notices.length) notifier.wake();
+        },
+      },
     });
-    bree.on('worker created', () => { cycleStarted = performance.now(); });
+    bree.on('worker created', (name: string) => { if (name === 'poll-servers') cycleStarted = performance.now(); });
     await bree.start();
     scheduled = true;
     // Stopped first: no new reads, then the leases are let go (the other replicas take over at once).
     stops.push(() => stopScheduler(bree));
+
     // Last, so nothing above waits for chat; stopped first.
     for (const connection of connections) {
       connection.start();

@@ -1,7 +1,10 @@
 // Carries out the requests other vpnwatch processes leave in MongoDB (src/store/requests.ts): a
 // `vpnwatch poll` run beside this service asks it to poll now, so that the changes are found,
-// stored and announced by one process. Each request is claimed with a lease, run by its kind's
-// handler, and finished with a result or an error the asking process prints. The service also
+// stored and announced by one process; a `vpnwatch kick` asks it to kick through the management
+// connection it holds (OpenVPN serves one client at a time), with the request's args a
+// KickRequest and its result the verified KickOutcome (src/kick/service-kicker.ts). Each request
+// is claimed with a lease, run by its kind's handler, and finished with a result or an error the
+// asking process prints. The service also
 // refreshes its entry in the replica registry here, which is how the CLI knows it is running.
 import os from 'node:os';
 import { errorMessage, type Logger } from './log.ts';

@@ -54,6 +54,7 @@ const kicker = {
     }
     return { result: 'kicked', verified: true, message: `${sessions.length} sessions ended`, sessions: sessions.map((s) => ({ ...s, killed: true, gone: true })) };
   },
+  async refuse(): Promise<void> {},
 };
 
 beforeAll(async () => {
@@ -341,7 +342,7 @@ describe('notices: 100 changes in one cycle', () => {
     });
     await notifier.runOnce();
     expect([slackFake.rejections.length, discordFake.rejections.length]).toEqual(before);
-    expect(await store.outbox.pendingEvents(10)).toEqual([]);
+    expect(await store.outbox.targetsWithWork()).toEqual([]);
 
     const busySlack = [...slackFake.messages.values()].find((m) => m.text.startsWith(`${BUSY}:`))!;
     const busyDiscord = [...discordFake.messages.values()].find((m) => m.content.startsWith(`${BUSY}:`))!;

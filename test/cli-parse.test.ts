@@ -60,6 +60,55 @@ describe('vpnwatch parse --json', () => {
     expect(html.stderr).toMatch(/line 1: not an OpenVPN status file/);
   });
 
+  it('reads local times exactly around a clock change, and warns where the zone makes a time ambiguous', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-cli-'));
+    const v1 = (updated: string) => {
+      const file = path.join(dir, `${updated.replace(/\W/g, '')}.status`);
+      fs.writeFileSync(file, ['OpenVPN CLIENT LIST', `Updated,${updated}`, 'Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since',
+        'ROUTING TABLE', 'Virtual Address,Common Name,Real Address,Last Ref', 'GLOBAL STATS', 'Max bcast/mcast queue length,0', 'END', ''].join('\n'));
+      return file;
+    };
+    // Berlin, 31 Mar 2024: 02:00 CET became 03:00 CEST, so 01:30 is still CET (+01:00).
+    const berlin = JSON.parse((await vpnwatch('parse', v1('Sun Mar 31 01:30:00 2024'), '--tz', 'Europe/Berlin', '--json')).stdout);
+    expect([berlin.updatedAt, berlin.warnings]).toEqual(['2024-03-31T00:30:00.000Z', []]);
+    // New York, 3 Nov 2024: at 02:00 EDT clocks went back to 01:00 EST. 02:30 comes once, after
+    // the change, in EST (-05:00): 07:30Z, no ambiguity (reading it at EDT gave the wrong 06:30Z).
+    const after = JSON.parse((await vpnwatch('parse', v1('Sun Nov  3 02:30:00 2024'), '--tz', 'America/New_York', '--json')).stdout);
+    expect([after.updatedAt, after.warnings]).toEqual(['2024-11-03T07:30:00.000Z', []]);
+    // 01:30 came twice (05:30Z in EDT, 06:30Z in EST): the first, with a warning saying so.
+    const twice = JSON.parse((await vpnwatch('parse', v1('Sun Nov  3 01:30:00 2024'), '--tz', 'America/New_York', '--json')).stdout);
+    expect(twice.updatedAt).toBe('2024-11-03T05:30:00.000Z');
+    expect(twice.warnings).toEqual(["line 2: Updated 'Sun Nov  3 01:30:00 2024' happened twice in America/New_York (clocks went back), at 05:30:00Z and 06:30:00Z; read as the first, 2024-11-03T05:30:00.000Z"]);
+  });
+
+  it('a file cut after its first header row exits 0, incomplete; cut before it, exits 2', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-cli-'));
+    const text = fs.readFileSync(fixture('v1_ovpn2.3-2.4_tonyseek-openvpn-status_iroute-tap-cached-routes_augmented.status'), 'utf8');
+    const inRoutes = path.join(dir, 'in-routes.status');
+    fs.writeFileSync(inRoutes, text.slice(0, text.indexOf('192.168.255.126,bar') + 12));
+    const cut = await vpnwatch('parse', inRoutes, '--json');
+    expect(cut.code).toBe(0);
+    expect(JSON.parse(cut.stdout)).toMatchObject({ complete: false });
+    expect(JSON.parse(cut.stdout).sessions).toHaveLength(5);
+    const beforeHeader = path.join(dir, 'before-header.status');
+    fs.writeFileSync(beforeHeader, text.slice(0, text.indexOf('Bytes Received')));
+    const refused = await vpnwatch('parse', beforeHeader, '--json');
+    expect([refused.code, refused.stdout]).toEqual([2, '']);
+    expect(refused.stderr).toBe(`vpnwatch parse: ${beforeHeader}: line 3: status-version 1 text ends without its client list header row ('Common Name,Real Address,...')\n`);
+  });
+
+  it('exits 2 for look-alike text, naming what is missing', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-cli-'));
+    const playlist = path.join(dir, 'playlist.tsv');
+    fs.writeFileSync(playlist, 'TITLE\tRoad trip\n1\tHorses\tPatti Smith\nEND\n');
+    const csv = path.join(dir, 'weather.csv');
+    fs.writeFileSync(csv, 'TIME,temperature\n2026-11-28 10:00:00,4.5\n');
+    const p = await vpnwatch('parse', playlist, '--json');
+    expect([p.code, p.stdout, p.stderr]).toEqual([2, '', `vpnwatch parse: ${playlist}: line 3: status-version 3 text reaches END without a 'HEADER<TAB>CLIENT_LIST' row\n`]);
+    const c = await vpnwatch('parse', csv, '--json');
+    expect([c.code, c.stdout, c.stderr]).toEqual([2, '', `vpnwatch parse: ${csv}: line 2: status-version 2 text ends without a 'HEADER,CLIENT_LIST' row\n`]);
+  });
+
   it('exits 2 for a missing file or an unknown zone, without a stack trace', async () => {
     const missing = await vpnwatch('parse', '/nonexistent/status.log', '--json');
     expect([missing.code, missing.stderr]).toEqual([2, 'vpnwatch parse: cannot read /nonexistent/status.log: ENOENT\n']);

@@ -60,7 +60,7 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
       '    statusRefresh: 5',
       '',
     ].join('\n'));
-    env = { VPNWATCH_SERVERS_FILE: 'fleet.yml', POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info' };
+    env = { VPNWATCH_SERVERS_FILE: 'fleet.yml', POLL_INTERVAL: '5', PORT: String(await freePort()), SIM_SSH_PASSWORD: c.password!, LOG_LEVEL: 'info', PAGE_ACCESS: 'public' };
     child = spawn(bin, ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
@@ -92,6 +92,19 @@ describe('vpnwatch start, with vpnwatch online --json beside it', () => {
     expect(JSON.parse((await vpnwatch(dir, env, 'online', '--server', 'sim-1', '--json')).stdout)).toHaveLength(3);
     expect(JSON.parse((await vpnwatch(dir, env, 'online', '--server', 'nope', '--json')).stdout)).toEqual([]);
   });
+
+  it('history: the service samples its reads (GET /api/history), and top --json beside it prints a users array', async () => {
+    const points = await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${env.PORT}/api/history?server=sim-1`).catch(() => null);
+      const body = res?.ok ? (await res.json()) as { series: { points: { online: number }[] }[] } : null;
+      return body?.series[0]?.points.length ? body.series[0].points : null;
+    }, { timeoutMs: 45_000, intervalMs: 1000, what: `a history point for sim-1 (service output so far:\n${output})` });
+    expect(points.at(-1)!.online).toBe(3);
+    const top = await vpnwatch(dir, env, 'top', '--range', '7d', '--json');
+    expect(top.code, top.stderr).toBe(0);
+    expect(Array.isArray(JSON.parse(top.stdout))).toBe(true);
+    expect((await vpnwatch(dir, env, 'top', '--range', '1y')).code).toBe(2);
+  }, 60_000);
 
   it('poll beside it asks the service to poll now: the change is found, stored and announced once, by the service', async () => {
     sim.setStatus(writeStatus(2, [...sessions, dave], new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()));

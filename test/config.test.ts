@@ -38,6 +38,25 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c) && Object.isFrozen(c.poll)).toBe(true);
   });
 
+  it('history, digest and alerts: defaults (alerts and the digest off), values, and what is wrong', () => {
+    const off = loadConfig({}, dir());
+    expect(off.history).toEqual({ minutesDays: 7, hoursDays: 400, retentionDays: 400 });
+    expect(off.digest).toBeUndefined();
+    expect(off.alerts).toEqual({ sharedAccountIps: null, dailyQuotaBytes: null, onlineDropPercent: null, onlineDropMinOnline: 10 });
+    const on = loadConfig({ HISTORY_MINUTES_DAYS: '3', RETENTION_DAYS: '90', DIGEST_TIME: '08:30', DIGEST_TZ: 'Europe/Berlin', ALERT_SHARED_ACCOUNT_IPS: '2', ALERT_DAILY_QUOTA_GB: '1.5', ALERT_ONLINE_DROP_PERCENT: '50' }, dir());
+    expect(on.history).toEqual({ minutesDays: 3, hoursDays: 400, retentionDays: 90 });
+    expect(on.digest).toEqual({ time: '08:30', timezone: 'Europe/Berlin' });
+    expect(on.alerts).toEqual({ sharedAccountIps: 2, dailyQuotaBytes: 1_500_000_000, onlineDropPercent: 50, onlineDropMinOnline: 10 });
+    expect(problems({ DIGEST_TIME: '8.30', DIGEST_TZ: 'Mars/Olympus', ALERT_SHARED_ACCOUNT_IPS: '1', ALERT_DAILY_QUOTA_GB: '0', ALERT_ONLINE_DROP_PERCENT: '150', HISTORY_MINUTES_DAYS: '30', HISTORY_HOURS_DAYS: '10' }, dir())).toEqual([
+      'environment: DIGEST_TIME: must be HH:MM (24-hour), such as 08:30',
+      "environment: DIGEST_TZ: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)",
+      'environment: ALERT_SHARED_ACCOUNT_IPS: must be at least 2',
+      'environment: ALERT_DAILY_QUOTA_GB: must be more than 0',
+      'environment: ALERT_ONLINE_DROP_PERCENT: must be at most 100',
+    ]);
+    expect(problems({ HISTORY_MINUTES_DAYS: '30', HISTORY_HOURS_DAYS: '10' }, dir())).toEqual(['environment: HISTORY_HOURS_DAYS: must be at least HISTORY_MINUTES_DAYS (30): hours are rolled up from minutes']);
+  });
+
   it('reads a servers file, resolving key paths and secrets from the environment', () => {
     const cwd = dir({
       'id_ed25519': 'key',

@@ -1,5 +1,5 @@
 // A poll cycle's writes are idempotent: when a write fails part-way (at any operation of any of
-// the four bulk writes), the baseline does not advance, the same changes are written again, and the
+// the five bulk writes), the baseline does not advance, the same changes are written again, and the
 // store ends up exactly as if nothing had failed: every event once, every session once, user totals
 // counted once. Against the real MongoDB-wire server, failing each operation in turn.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ const second: ServerRead[] = [
   goodRead('ams-1', T(30), [vpnSession('erin', 5, { bytesReceived: 99_000 }), vpnSession('dave', 4, { connectedAt: T(10) })]),
 ];
 
-const COLLECTIONS = { events: 'Event', sessions: 'Session', users: 'User', servers: 'Server' } as const;
+const COLLECTIONS = { events: 'Event', outbox: 'Outbox', sessions: 'Session', users: 'User', servers: 'Server' } as const;
 
 /** Everything the store holds, in a form two stores can be compared by (no write counters, no seq). */
 async function contents(store: Store) {
@@ -29,9 +29,10 @@ async function contents(store: Store) {
   // ids are the engine's own, so those are compared by name.
   const strip = <T extends Record<string, unknown>>(docs: T[], drop: string[], by: string) =>
     docs.map((d) => Object.fromEntries(Object.entries(d).filter(([k]) => !drop.includes(k)))).sort((a, b) => String(a[by]).localeCompare(String(b[by])));
-  const { Event, Session, User, Server } = store.models;
+  const { Event, Outbox, Session, User, Server } = store.models;
   return {
     events: strip(await Event.find({}).lean(), ['seq'], '_id'),
+    outbox: strip(await Outbox.find({}).lean(), ['seq'], '_id'),
     sessions: strip(await Session.find({}).lean(), [], '_id'),
     users: strip(await User.find({}).lean(), ['_id'], 'name'),
     servers: strip(await Server.find({}).lean(), ['_id', 'revision', 'createdAt', 'updatedAt'], 'name'),

@@ -210,4 +210,16 @@ describe('diffSnapshots', () => {
     expect(diffSnapshots(emptyBaseline(), good([alice]), opts).traffic).toEqual({ received: 0, sent: 0, since: null });
     expect(diffSnapshots(prev, failed(), opts).traffic.received).toBe(0);
   });
+
+  it("the file's modification time says when a far-off TIME is a wrong timezone rather than a stopped OpenVPN", () => {
+    const withMtime = (updatedAt: string, mtime: string): ServerRead => ({ ...good([], T0, updatedAt), fileModifiedAt: mtime });
+    // Three hours behind, yet the file was rewritten 4 s ago: the zone is wrong (a server west of what `timezone` says).
+    const behind = diffSnapshots(baselineOf([]), withMtime('2026-11-28T07:00:00.000Z', '2026-11-28T09:59:56.000Z'), opts);
+    expect(behind.rejected?.message).toBe("status file is stale: written 2026-11-28T07:00:00.000Z, 10800 s before it was read (limit 60 s); the file itself was modified 4s before the read, so OpenVPN is writing it: its times are read in the wrong zone; set `timezone` to the server's zone");
+    const ahead = diffSnapshots(baselineOf([]), withMtime('2026-11-28T12:00:00.000Z', '2026-11-28T09:59:56.000Z'), opts);
+    expect(ahead.rejected?.message).toMatch(/^status file time is 2h ahead of vpnwatch's clock \(written .*\); the file itself was modified 4s before the read, so OpenVPN is writing it/);
+    // Both old: OpenVPN stopped writing it.
+    const stopped = diffSnapshots(baselineOf([]), withMtime('2026-11-28T07:00:00.000Z', '2026-11-28T07:00:00.000Z'), opts);
+    expect(stopped.rejected?.message).toBe("status file is stale: written 2026-11-28T07:00:00.000Z, 10800 s before it was read (limit 60 s); the file was last modified 2026-11-28T07:00:00.000Z; is OpenVPN running, and are the server's clock and timezone right?");
+  });
 });

@@ -134,7 +134,7 @@ describe('command registration', () => {
     expect(vpn.name).toBe('vpn');
     // In guilds only: no DMs, where there is no channel to share and no roles to check.
     expect(vpn.contexts).toEqual([0]);
-    expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'help']);
+    expect(vpn.options.map((o: any) => o.name)).toEqual(['online', 'user', 'kick', 'servers', 'recent', 'stats', 'top', 'help']);
     const kick = vpn.options.find((o: any) => o.name === 'kick');
     expect(kick.options.map((o: any) => [o.name, o.type, o.required])).toEqual([['name', 3, true], ['server', 3, false], ['which', 3, false]]);
     const recent = vpn.options.find((o: any) => o.name === 'recent');

@@ -27,6 +27,7 @@ class Kicker {
     this.requests.push(request);
     return { result: 'not-found', sessions: [], verified: false, message: `${request.target} is not connected` };
   }
+  async refuse(): Promise<void> {}
 }
 
 let store: Store;

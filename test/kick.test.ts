@@ -124,7 +124,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect(carols.every((c) => c.isRunning)).toBe(true);
 
     const first = choose.sessions.find((s) => s.session.realAddress === carols[0]!.address)!;
-    const one = await kicker.kick({ target: 'carol', server: 'par-1', which: first.session.clientId!, by: ADMIN });
+    const one = await kicker.kick({ target: 'carol', server: 'par-1', which: String(first.session.clientId), by: ADMIN });
     expect(one).toMatchObject({ result: 'kicked', verified: true });
     expect(one.sessions.map((s) => [s.session.clientId, s.killed, s.gone])).toEqual([[first.session.clientId, true, true]]);
     await waitFor('the picked carol exits', () => !carols[0]!.isRunning);
@@ -181,9 +181,9 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
     expect((await store.audit.kicks('bob')).map((r) => [r.result, r.server, r.message])).toEqual([['failed', 'ams-1', found.message], ['failed', 'ams-1', HINT('ams-1')]]);
   });
 
-  it('an unknown server, a wrong management password, or a busy interface: failed, saying why', async () => {
+  it('an unknown server (a usage error), a wrong management password, or a busy interface: nothing done, saying why', async () => {
     const unknown = await kicker.kick({ target: 'bob', server: 'zz-9', by: ADMIN });
-    expect(unknown.message).toBe("No server 'zz-9'. Known: fra-1, ams-1, par-1, udp-1");
+    expect(unknown).toEqual({ result: 'invalid', sessions: [], verified: false, message: "No server 'zz-9'. Known: fra-1, ams-1, par-1, udp-1" });
 
     const wrongPassword = servers.map((s) => (s.name === 'fra-1' ? { ...s, management: { ...s.management!, password: 'not-it' } } : s));
     const wrong = await new ManagementKicker({ store, servers: wrongPassword, sshPool: pool, log: silent }).kick({ target: 'alice', server: 'fra-1', by: ADMIN });
@@ -203,7 +203,7 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
       holder.destroy();
     }
     expect((await store.audit.kicks(undefined, 3)).map((r) => [r.target, r.server, r.result])).toEqual([
-      ['alice', 'fra-1', 'failed'], ['alice', 'fra-1', 'failed'], ['bob', 'zz-9', 'failed'],
+      ['alice', 'fra-1', 'failed'], ['alice', 'fra-1', 'failed'], ['bob', 'zz-9', 'invalid'],
     ]);
   });
 });

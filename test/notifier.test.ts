@@ -12,8 +12,9 @@ import type { Config } from '../src/config.ts';
 import { diffSnapshots, emptyBaseline } from '../src/poll/diff.ts';
 import { type ServerConfig, type ServerRead, type VpnSession, sessionKey, userName } from '../src/domain.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { Notifier, type NotifierOptions } from '../src/notify/notifier.ts';
+import { nonceOf, Notifier, type NotifierOptions } from '../src/notify/notifier.ts';
 import type { Store } from '../src/store/store.ts';
+import { outboxItemId } from '../src/store/outbox.ts';
 import { IDS, startFakeDiscord } from './fakes/fake-discord.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
@@ -78,22 +79,36 @@ const channelShows = () => [...fake.messages.values()].filter((m) => m.channel =
 /** The Slack delivery of each stored event, oldest first: state, attempts and the message it went out in. */
 async function slackDeliveries() {
   return (await store.queries.eventsSince(new Date(0))).map((e) => {
-    const d = e.deliveries.find((x) => x.target === 'slack')!;
+    const d = e.deliveries.find((x) => x.target.startsWith('slack:'))!;
     return { type: e.type, user: e.user, state: d.state, attempts: d.attempts, messageRef: d.messageRef };
   });
 }
 
+/** A notifier on the test's clock; pacing is off (the pacing tests turn it on). */
 function notifierAt(cfg: NoticeConfig, clock: { now: Date }, extra: Partial<NotifierOptions> = {}) {
-  return new Notifier({ store, config: cfg, sinks: [slack.sink], log: quiet, now: () => clock.now, ...extra });
+  return new Notifier({ store, config: cfg, sinks: [slack.sink], log: quiet, now: () => clock.now, pacingMs: NO_PACING, ...extra });
+}
+
+const NO_PACING = { slack: 0, discord: 0 };
+
+/** A target's state as /healthz shows it. */
+async function targetState(id: string) {
+  return (await store.outbox.health()).find((t) => t.id === id);
+}
+
+/** The deliveries still waiting in the outbox, per target. */
+async function waiting(): Promise<Record<string, number>> {
+  return Object.fromEntries((await store.outbox.health()).filter((t) => t.pending > 0).map((t) => [t.id, t.pending]));
 }
 
 describe('where notices go', () => {
   it('per-server channel first, then the global one; the log when no chat is configured', () => {
     const servers = [serverConfig('fra-1', { slackChannel: 'C0FRA' }), serverConfig('ams-1')];
-    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C0NOTICE' } }, 'ams-1')).toEqual(['slack']);
-    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [] } }, 'fra-1')).toEqual(['slack']);
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C0NOTICE' } }, 'ams-1')).toEqual(['slack:C0NOTICE']);
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C0NOTICE' } }, 'fra-1')).toEqual(['slack:C0FRA']);
+    expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [] } }, 'fra-1')).toEqual(['slack:C0FRA']);
     expect(noticeTargets({ servers, slack: { botToken: 't', adminUsers: [] } }, 'ams-1')).toEqual(['log']);
-    expect(noticeTargets({ servers, discord: { token: 't', adminUsers: [], adminRoles: [], noticeChannel: '3' }, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C' } }, 'ams-1')).toEqual(['slack', 'discord']);
+    expect(noticeTargets({ servers, discord: { token: 't', adminUsers: [], adminRoles: [], noticeChannel: '3' }, slack: { botToken: 't', adminUsers: [], noticeChannel: 'C' } }, 'ams-1')).toEqual(['slack:C', 'discord:3']);
     expect(noticeTargets({ servers }, 'fra-1')).toEqual(['log']);
   });
 });
@@ -113,13 +128,16 @@ describe('grouping', () => {
     await storeRead('fra-1', '10:05:30', [session('alice', 101), session('carol', 104, '2026-11-28T10:04:00.000Z'), session('dave', 105, '2026-11-28T10:04:30.000Z')], cfg);
     clock.now = T('10:05:31');
     await notifier.runOnce();
-    expect(posted()).toEqual([
+    // Two channels, two targets: each advances on its own, so their order is not fixed.
+    expect(posted().sort((a, b) => a.channel.localeCompare(b.channel))).toEqual([
       { channel: 'C0FRA', text: 'fra-1: 🔴 bob disconnected after 2h 5m · 🟢 carol connected from 203.0.113.104 (198.18.0.104) · 🟢 dave connected from 203.0.113.105 (198.18.0.105)' },
       { channel: 'C0NOTICE', text: 'ams-1: 🟢 erin connected from 203.0.113.106 (198.18.0.106)' },
     ]);
-    expect(await store.outbox.pendingEvents()).toEqual([]);
+    expect(await waiting()).toEqual({});
     const events = await store.queries.eventsSince(new Date(0));
-    expect(events.map((e) => e.deliveries.map((d) => [d.target, d.state, d.attempts]))).toEqual(Array(4).fill([['slack', 'sent', 1]]));
+    expect(events.map((e) => e.deliveries.map((d) => [d.target, d.state, d.attempts]))).toEqual([
+      ...Array(3).fill([['slack:C0FRA', 'sent', 1]]), [['slack:C0NOTICE', 'sent', 1]],
+    ]);
 
     clock.now = T('10:10:00');
     await notifier.runOnce();
@@ -184,7 +202,7 @@ describe('flap window', () => {
       { type: 'connected', user: '<!here> *eve*', state: 'sent', attempts: 1, messageRef: ref },
       { type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: ref },
     ]);
-    expect(await store.outbox.pendingEvents()).toEqual([]);
+    expect(await waiting()).toEqual({});
     const counts = (await metrics.noticeDeliveries.get()).values.map((v) => [v.labels.result, v.value]);
     expect(counts).toEqual([['sent', 1], ['edited', 2]]);
   });
@@ -243,7 +261,7 @@ describe('flap window', () => {
     expect(channelShows()).toEqual(['fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)']);
     const [ts] = [...fake.messages.keys()];
     expect((await slackDeliveries())[1]).toEqual({ type: 'connected', user: 'bob', state: 'sent', attempts: 1, messageRef: JSON.stringify({ channel: 'C0NOTICE', ts }) });
-    expect(await store.outbox.pendingEvents()).toEqual([]);
+    expect(await waiting()).toEqual({});
   });
 
   it('an edit that fails transiently is retried as an edit after retry-after, never posted as well', async () => {
@@ -259,7 +277,7 @@ describe('flap window', () => {
     clock.now = T('10:01:21');
     await notifier.runOnce();
     expect((await slackDeliveries())[1]).toMatchObject({ state: 'pending', attempts: 1, messageRef: null });
-    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ nextAttemptAt: T('10:01:24'), lastError: 'Slack rate limit (retry after 3 s)' });
+    expect(await targetState('slack:C0NOTICE')).toMatchObject({ state: 'retrying', nextAttemptAt: T('10:01:24'), error: 'Slack rate limit (retry after 3 s)', pending: 1 });
     clock.now = T('10:01:24');
     await notifier.runOnce();
     expect(fake.callsTo('chat.update')).toHaveLength(2);
@@ -268,7 +286,30 @@ describe('flap window', () => {
     expect((await slackDeliveries())[1]).toMatchObject({ state: 'sent', attempts: 2 });
   });
 
-  it('a disconnect still pending while chat is down and its reconnect go out as one line when chat is back', async () => {
+  it('a disconnect and its reconnect stored while chat is down go out as one line when chat is back', async () => {
+    const cfg = config(60);
+    const clock = { now: T('10:00:01') };
+    const notifier = notifierAt(cfg, clock);
+    await storeRead('fra-1', '10:00:00', [session('alice', 101), session('bob', 102)], cfg);
+    await storeRead('fra-1', '10:00:30', [session('alice', 101), session('bob', 102), session('carol', 104, '2026-11-28T10:00:25.000Z')], cfg);
+    fake.answerNext('chat.postMessage', { status: 503, body: 'down' });
+    clock.now = T('10:00:31');
+    await notifier.runOnce(); // carol: 503, again at 10:00:36
+    await storeRead('fra-1', '10:01:00', [session('alice', 101), session('carol', 104, '2026-11-28T10:00:25.000Z')], cfg);
+    await storeRead('fra-1', '10:01:20', [session('alice', 101), session('carol', 104, '2026-11-28T10:00:25.000Z'), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
+    clock.now = T('10:01:21');
+    await notifier.runOnce();
+    const carol = 'fra-1: 🟢 carol connected from 203.0.113.104 (198.18.0.104)';
+    const bobBack = 'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away';
+    expect(fake.callsTo('chat.postMessage').map((c) => c.body.text)).toEqual([carol, carol, bobBack]);
+    expect(channelShows()).toEqual([carol, bobBack]);
+    expect(updated()).toEqual([]);
+    expect((await slackDeliveries()).map((d) => [d.type, d.user, d.state, d.attempts])).toEqual([
+      ['connected', 'carol', 'sent', 2], ['disconnected', 'bob', 'sent', 1], ['connected', 'bob', 'sent', 1],
+    ]);
+  });
+
+  it('a message whose post failed goes out again as it was; a reconnect stored meanwhile is folded into it by an edit', async () => {
     const cfg = config(60);
     const clock = { now: T('10:00:01') };
     const notifier = notifierAt(cfg, clock);
@@ -279,18 +320,15 @@ describe('flap window', () => {
     await notifier.runOnce(); // the disconnect: 503, again at 10:01:06
     await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
     clock.now = T('10:01:21');
-    await notifier.runOnce(); // both together: 503, again 10 s later
+    await notifier.runOnce(); // the disconnect alone, as it was: 503, again 10 s later
     expect(channelShows()).toEqual([]);
     clock.now = T('10:01:31');
     await notifier.runOnce();
-    expect(fake.callsTo('chat.postMessage').map((c) => c.body.text)).toEqual([
-      'fra-1: 🔴 bob disconnected after 2h 1m',
-      'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away',
-      'fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away',
-    ]);
+    const bobLeft = 'fra-1: 🔴 bob disconnected after 2h 1m';
+    expect(fake.callsTo('chat.postMessage').map((c) => c.body.text)).toEqual([bobLeft, bobLeft, bobLeft]);
+    expect(updated().map((u) => u.text)).toEqual(['fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away']);
     expect(channelShows()).toEqual(['fra-1: 🔁 bob reconnected from 203.0.113.103 (198.18.0.103) after 20s away']);
-    expect(updated()).toEqual([]);
-    expect((await slackDeliveries()).map((d) => [d.type, d.state, d.attempts])).toEqual([['disconnected', 'sent', 3], ['connected', 'sent', 2]]);
+    expect((await slackDeliveries()).map((d) => [d.type, d.state, d.attempts])).toEqual([['disconnected', 'sent', 3], ['connected', 'sent', 1]]);
   });
 
   it('never posts a disconnect stored as skipped; the reconnect after it is a plain connect', async () => {
@@ -299,10 +337,11 @@ describe('flap window', () => {
     await storeRead('fra-1', '10:01:00', [session('alice', 101)], cfg, { announce: false });
     await storeRead('fra-1', '10:01:20', [session('alice', 101), session('bob', 103, '2026-11-28T10:01:15.000Z')], cfg);
     await notifierAt(cfg, { now: T('10:01:21') }).runOnce();
-    expect(posted()).toEqual([
-      { channel: 'C0NOTICE', text: 'fra-1: ⏸ While vpnwatch was stopped for 2h 1m (from 2026-11-28 08:00 UTC): 1 left' },
-      { channel: 'C0NOTICE', text: 'fra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)' },
-    ]);
+    // Two cycles due at once: one message, a section each.
+    expect(posted()).toEqual([{
+      channel: 'C0NOTICE',
+      text: 'fra-1: ⏸ While vpnwatch was stopped for 2h 1m (from 2026-11-28 08:00 UTC): 1 left\nfra-1: 🟢 bob connected from 203.0.113.103 (198.18.0.103)',
+    }]);
     expect(updated()).toEqual([]);
     expect((await slackDeliveries()).map((d) => [d.type, d.state])).toEqual([['disconnected', 'skipped'], ['summary', 'sent'], ['connected', 'sent']]);
   });
@@ -315,13 +354,17 @@ describe('flap window', () => {
       const bot = createDiscordBot({ config: discordConfig, dispatch: { config: { web: { showRealIps: true } } } as never, log: quiet });
       const cfg: NoticeConfig = { servers: [serverConfig('fra-1')], notices: { flapWindowSeconds: 60 }, discord: discordConfig };
       const clock = { now: T('10:00:01') };
-      const notifier = new Notifier({ store, config: cfg, sinks: [bot.sink], log: quiet, now: () => clock.now });
+      const notifier = new Notifier({ store, config: cfg, sinks: [bot.sink], log: quiet, now: () => clock.now, pacingMs: NO_PACING });
       await storeRead('fra-1', '10:00:00', [session('@everyone', 101)], cfg);
       await storeRead('fra-1', '10:01:00', [], cfg);
       clock.now = T('10:01:01');
       await notifier.runOnce();
       const [post] = discordFake.callsTo('POST', /^\/channels\/\d+\/messages$/);
-      expect(post!.body).toEqual({ content: 'fra-1: 🔴 \\@everyone disconnected after 2h 1m', allowed_mentions: { parse: [] } });
+      // The nonce is derived from the deliveries the message carries (Discord takes at most 25 characters).
+      const [disconnect] = await store.queries.eventsSince(new Date(0));
+      const nonce = nonceOf([outboxItemId(disconnect!.id, `discord:${IDS.channel}`)]);
+      expect(post!.body).toEqual({ content: 'fra-1: 🔴 \\@everyone disconnected after 2h 1m', allowed_mentions: { parse: [] }, nonce, enforce_nonce: true });
+      expect(post!.body.nonce).toMatch(/^[\w-]{25}$/);
       const [id] = [...discordFake.messages.keys()];
 
       await storeRead('fra-1', '10:01:12', [session('@everyone', 102, '2026-11-28T10:01:10.000Z')], cfg);
@@ -351,8 +394,9 @@ describe('delivery failures', () => {
     fake.answerNext('chat.postMessage', { status: 429, headers: { 'retry-after': '7' } });
     clock.now = T('10:01:01');
     await notifier.runOnce();
-    const [waiting] = await store.outbox.pendingEvents();
-    expect(waiting!.deliveries[0]).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAt: T('10:01:08'), lastError: 'Slack rate limit (retry after 7 s)' });
+    const [pending] = await store.queries.eventsSince(new Date(0));
+    expect(pending!.deliveries[0]).toMatchObject({ state: 'pending', attempts: 1, lastError: 'Slack rate limit (retry after 7 s)' });
+    expect(await targetState('slack:C0NOTICE')).toMatchObject({ state: 'retrying', nextAttemptAt: T('10:01:08'), since: T('10:01:01') });
 
     clock.now = T('10:01:05');
     await notifier.runOnce();
@@ -377,17 +421,20 @@ describe('delivery failures', () => {
     fake.answerNext('chat.postMessage', { status: 500, body: 'oops' }, { status: 503, body: 'oops' });
     clock.now = T('10:01:01');
     await notifier.runOnce();
-    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 1, nextAttemptAt: T('10:01:06'), lastError: 'Slack API HTTP 500' });
+    const delivery = async () => (await store.queries.eventsSince(new Date(0)))[0]!.deliveries[0];
+    expect(await delivery()).toMatchObject({ attempts: 1, lastError: 'Slack API HTTP 500' });
+    expect(await targetState('slack:C0NOTICE')).toMatchObject({ state: 'retrying', nextAttemptAt: T('10:01:06'), error: 'Slack API HTTP 500' });
     clock.now = T('10:01:06');
     await notifier.runOnce();
-    expect((await store.outbox.pendingEvents())[0]!.deliveries[0]).toMatchObject({ attempts: 2, nextAttemptAt: T('10:01:16'), lastError: 'Slack API HTTP 503' });
+    expect(await delivery()).toMatchObject({ attempts: 2, lastError: 'Slack API HTTP 503' });
+    expect(await targetState('slack:C0NOTICE')).toMatchObject({ state: 'retrying', nextAttemptAt: T('10:01:16'), error: 'Slack API HTTP 503', since: T('10:01:01') });
     clock.now = T('10:01:16');
     await notifier.runOnce();
     expect(fake.callsTo('chat.postMessage')).toHaveLength(3);
-    expect(await store.outbox.pendingEvents()).toEqual([]);
+    expect(await waiting()).toEqual({});
   });
 
-  it('a missing channel or a bad token fails once: recorded, logged once, shown by deliveryProblems, not retried', async () => {
+  it('a missing channel or a bad token fails once: recorded, logged once, the target failing, not retried', async () => {
     const cfg = config(0, [serverConfig('fra-1', { slackChannel: 'C0GONE' })]);
     const logLines: string[] = [];
     const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
@@ -400,20 +447,23 @@ describe('delivery failures', () => {
     await notifier.runOnce();
     clock.now = T('10:30:00');
     await notifier.runOnce();
-    expect(fake.callsTo('chat.postMessage')).toHaveLength(2); // one per cycle, never again
+    // Both cycles were due at once: one message (two sections), tried once, never again.
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
     const events = await store.queries.eventsSince(new Date(0));
     expect(events.map((e) => e.deliveries[0])).toMatchObject([
-      { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
-      { state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
+      { target: 'slack:C0GONE', state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
+      { target: 'slack:C0GONE', state: 'failed', attempts: 1, lastError: 'Slack API error: channel_not_found' },
     ]);
-    expect(await store.outbox.deliveryProblems()).toEqual([{ target: 'slack', error: 'Slack API error: channel_not_found', at: T('10:02:00') }]);
+    expect(await store.outbox.health()).toEqual([
+      { id: 'slack:C0GONE', state: 'failing', error: 'Slack API error: channel_not_found', since: T('10:02:01'), nextAttemptAt: null, pending: 0 },
+    ]);
     expect(logLines.filter((l) => l.includes('channel_not_found'))).toHaveLength(1);
 
     const revoked = createSlackApp({ config: { botToken: 'xoxb-revoked', signingSecret: 's', adminUsers: [], apiUrl: fake.apiUrl }, dispatch: {} as never, log: quiet });
     await storeRead('fra-1', '10:31:00', [session('bob', 102)], cfg);
     clock.now = T('10:31:01');
     await notifierAt(config(0), clock, { sinks: [revoked.sink] }).runOnce();
-    expect((await store.outbox.pendingEvents())).toEqual([]);
+    expect(await waiting()).toEqual({});
     expect((await store.queries.eventsSince(T('10:30:00')))[0]!.deliveries[0]).toMatchObject({ state: 'failed', lastError: 'Slack API error: invalid_auth' });
   });
 });

@@ -158,3 +158,23 @@ describe('Poller: while the database takes no writes', () => {
     }
   });
 });
+
+describe('Poller: the parser\'s warnings', () => {
+  it('are logged once per server, not once per read', async () => {
+    const local = await openTestStore();
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+    try {
+      const p = new PollerClass({ store: local, servers: [testServer('nyc-1')], pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log });
+      await p.start();
+      const warned = (at: string) => {
+        const read = goodRead('nyc-1', at, [vpnSession('alice', 1)]);
+        return read.ok ? { ...read, snapshot: { ...read.snapshot, warnings: ['line 4: Sun Nov  3 01:30:00 2024 happens twice in America/New_York (the clock goes back): read as the first, 05:30Z'] } } : read;
+      };
+      for (const at of ['2026-11-28T12:00:00.000Z', '2026-11-28T12:00:30.000Z', '2026-11-28T12:01:00.000Z']) await p.apply([warned(at)]);
+      expect(lines.filter((l) => /happens twice/.test(String(l.msg))).map((l) => l.msg)).toEqual(['nyc-1: line 4: Sun Nov  3 01:30:00 2024 happens twice in America/New_York (the clock goes back): read as the first, 05:30Z']);
+    } finally {
+      await dropTestStore(local);
+    }
+  });
+});

@@ -25,7 +25,7 @@ async function cycle(server: string, readAt: string, r: ServerRead, { announce =
   const baselines = await store.cycles.loadBaselines();
   const diff = diffSnapshots(baselines.get(server) ?? emptyBaseline(), r, { ...opts, firstSinceStart: !announce, kicked: new Set(kicked) });
   // Without ids the store closes sessions by (server, key) instead of by _id: both paths work.
-  return { server, read: r, diff, cycle: `${server}@${readAt}`, targets: ['slack'], sessionIds: { ended: new Map(), current: new Map() } };
+  return { server, read: r, diff, cycle: `${server}@${readAt}`, targets: ['slack:C0NOTICE'], sessionIds: { ended: new Map(), current: new Map() } };
 }
 
 describe('Store', () => {
@@ -57,10 +57,16 @@ describe('Store', () => {
     const report = (await store.queries.userReport('alice'))!;
     expect(report.user).toMatchObject({ name: 'alice', online: false, lastIp: '203.0.113.101', lastServer: 'fra-1', totalBytesReceived: 5000, totalBytesSent: 2000, sessionCount: 1 });
     expect(report.online).toEqual([]);
-    const events = await store.outbox.pendingEvents();
-    expect(events.map((e) => [e.type, e.user, e.endedBy, e.deliveries.map((d) => d.state)])).toEqual([['disconnected', 'alice', 'kicked', ['pending']]]);
-    await store.outbox.saveDeliveries(events[0]!.id, [{ ...events[0]!.deliveries[0]!, state: 'sent', sentAt: new Date(), attempts: 1 }]);
-    expect(await store.outbox.pendingEvents()).toEqual([]);
+    // One outbox item per delivery to make; the event keeps the delivery's record.
+    expect(await store.outbox.targetsWithWork()).toEqual(['slack:C0NOTICE']);
+    const items = await store.outbox.items('slack:C0NOTICE', 10);
+    expect(items.map((i) => [i.server, i.at])).toEqual([['fra-1', new Date('2026-11-28T10:01:00.000Z')]]);
+    const event = (await store.outbox.events([items[0]!.event])).get(items[0]!.event)!;
+    expect([event.type, event.user, event.endedBy, event.deliveries.map((d) => [d.target, d.state])]).toEqual(['disconnected', 'alice', 'kicked', [['slack:C0NOTICE', 'pending']]]);
+    await store.outbox.recordAttempt([event.id], 'slack:C0NOTICE', { state: 'sent', sentAt: new Date(), lastError: null, messageRef: 'm1' });
+    await store.outbox.remove(items.map((i) => i.id));
+    expect(await store.outbox.targetsWithWork()).toEqual([]);
+    expect((await store.queries.eventsSince(new Date(0)))[0]!.deliveries).toMatchObject([{ target: 'slack:C0NOTICE', state: 'sent', attempts: 1, messageRef: 'm1' }]);
     expect((await store.queries.offlineUsers()).map((u) => u.name)).toEqual(['alice']);
   });
 
@@ -89,9 +95,11 @@ describe('Store', () => {
 
   it('has an index for each query', async () => {
     const names = async (m: keyof Store['models']) => (await store.models[m].listIndexes()).map((i) => Object.keys(i.key).join('+'));
-    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt', 'disconnectedAt', 'connectedAt']));
-    expect(await names('Event')).toEqual(expect.arrayContaining(['at', 'pending+at']));
+    expect(await names('Session')).toEqual(expect.arrayContaining(['server+key+disconnectedAt', 'user+connectedAt+_id', 'disconnectedAt+_id', 'connectedAt+_id']));
+    expect(await names('Event')).toEqual(expect.arrayContaining(['at', 'seq']));
+    expect(await names('Outbox')).toEqual(expect.arrayContaining(['target+at+seq+_id']));
     expect(await names('Server')).toEqual(expect.arrayContaining(['name']));
-    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen']));
+    expect(await names('User')).toEqual(expect.arrayContaining(['name', 'online+lastSeen+_id']));
+    expect(await names('Kick')).toEqual(expect.arrayContaining(['target+at+_id', 'at+_id']));
   });
 });

@@ -155,6 +155,8 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
     await waitFor(async () => (await events('est-1')).length > 0, { timeoutMs: 10_000, intervalMs: 50, what: 'the connect stored' });
     const stored = await events('est-1');
     expect(stored.map((e) => [e.type, e.user, e.session?.virtualAddress])).toEqual([['connected', 'alice', alice.expectedVirtualAddress(EST)]]);
+    // The server's state is a cycle's last write (its commit point), a moment after its events.
+    await waitFor(async () => (await store.queries.servers()).find((s) => s.name === 'est-1')?.onlineCount === 1, { timeoutMs: 5000, intervalMs: 50, what: 'est-1 stored with alice online' });
     expect((await store.queries.servers()).find((s) => s.name === 'est-1')).toMatchObject({ source: 'management', onlineCount: 1 });
     const update = live.slice(before).find((u) => u.events.some((e) => e.type === 'connected' && e.user === 'alice'));
     expect(update?.servers).toEqual(['est-1']);

@@ -354,7 +354,9 @@ describe('the page', () => {
     const html = await (await get(`${app.url}/`)).text();
     expect(html).toContain('<noscript><meta http-equiv="refresh" content="7"></noscript>');
     expect(html).toContain('data-refresh-seconds="7"');
-    expect([...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual(['<script type="module" src="/static/status.js">']);
+    expect([...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual(['<script type="module" src="/static/status.js">', '<script src="/static/charts.js" defer>']);
+    // The history charts: SVG built with DOM calls, text through textContent.
+    expect(await (await get(`${app.url}/static/charts.js`)).text()).not.toMatch(/innerHTML|insertAdjacentHTML|outerHTML/);
     expect(html).not.toMatch(/\son\w+=/); // no inline event handlers either
     const js = await get(`${app.url}/static/status.js`);
     expect(js.status).toBe(200);
@@ -676,6 +678,8 @@ describe('operations', () => {
           problems: [],
         },
       ],
+      // No chat configured: notices go to the log (two waiting: no notifier runs here).
+      notices: [{ id: 'log', platform: 'log', channel: 'log', ok: true, state: 'ok', error: null, since: null, nextAttemptAt: null, pending: 2 }],
     });
     const admin = await (await get(`${app.url}/healthz`, bearer())).json();
     expect([admin.servers[0].error, admin.servers[0].sources['status-file'].error, admin.servers[0].problems]).toEqual([sshError, sshError, [`status file: ${sshError}`]]);
@@ -728,12 +732,12 @@ describe('operations', () => {
     try {
       const up = await get(`${lonely.url}/healthz`);
       expect(up.status).toBe(200);
-      expect(await up.json()).toEqual({ ok: true, mongo: true, lastGoodPollAgeSeconds: null, servers: [] });
+      expect(await up.json()).toEqual({ ok: true, mongo: true, lastGoodPollAgeSeconds: null, servers: [], notices: [] });
       await lost.connection.dropDatabase();
       await lost.close();
       const res = await get(`${lonely.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ ok: false, mongo: false, lastGoodPollAgeSeconds: null, servers: [] });
+      expect(await res.json()).toEqual({ ok: false, mongo: false, lastGoodPollAgeSeconds: null, servers: [], notices: [] });
       // The page does not hang or leak: a clear 500 with a reference.
       const page = await get(`${lonely.url}/api/status`);
       expect(page.status).toBe(500);

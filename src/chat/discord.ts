@@ -25,7 +25,7 @@ import type { CommandInput } from '../command.ts';
 import { escapeDiscord } from './escape.ts';
 import { NO_MENTIONS, renderDiscordNotice, renderDiscordReply, type NoticeView } from './render-discord.ts';
 import { type Notice } from '../notify/notice-text.ts';
-import { DeliveryError, type NoticeSink } from '../notify/targets.ts';
+import { DeliveryError, type NoticeSink, type PostOptions } from '../notify/targets.ts';
 
 export interface DiscordAdapterDeps {
   config: DiscordConfig;
@@ -45,8 +45,8 @@ export interface DiscordAdapter {
    */
   start(slow?: (reason: DeliveryError) => void): Promise<void>;
   stop(): Promise<void>;
-  /** Posts a notice; resolves to the message id, its ref for editNotice. */
-  postNotice(channel: string, notice: Notice): Promise<string>;
+  /** Posts a notice (with the delivery's nonce); resolves to the message id, its ref for editNotice. */
+  postNotice(channel: string, notice: Notice, options?: PostOptions): Promise<string>;
   /** Replaces a posted notice's content (PATCH of the channel message). */
   editNotice(channel: string, messageId: string, notice: Notice): Promise<void>;
   sink: NoticeSink;
@@ -182,9 +182,12 @@ export function createDiscordBot(deps: DiscordAdapterDeps): DiscordAdapter {
   // Notices use a REST client of their own: no hidden retries or rate-limit waits, so the notifier
   // decides when to try again (honouring retry-after) and nothing blocks its run.
   const noticeRest = restFor(config, { retries: 0, timeout: 10_000, rejectOnRateLimit: () => true });
-  const postNotice = async (channel: string, notice: Notice): Promise<string> => {
+  const postNotice = async (channel: string, notice: Notice, options: PostOptions = {}): Promise<string> => {
+    // enforce_nonce: Discord returns the message already created with this nonce (in the last few
+    // minutes) instead of creating another, so a post retried after a timeout is not duplicated.
+    const nonce = options.nonce ? { nonce: options.nonce, enforce_nonce: true } : {};
     try {
-      const message = (await noticeRest.post(Routes.channelMessages(channel), { body: renderDiscordNotice(notice, noticeView) })) as APIMessage;
+      const message = (await noticeRest.post(Routes.channelMessages(channel), { body: { ...renderDiscordNotice(notice, noticeView), ...nonce } })) as APIMessage;
       return message.id;
     } catch (err) {
       throw discordDeliveryError(err);

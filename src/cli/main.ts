@@ -17,8 +17,10 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   servers: async () => (await import('./reply-command.ts')).replyCommand('servers'),
   recent: async () => (await import('./reply-command.ts')).replyCommand('recent'),
   stats: async () => (await import('./reply-command.ts')).replyCommand('stats'),
+  top: async () => (await import('./top.ts')).topCommand,
   demo: async () => (await import('./start.ts')).demoCommand,
   check: async () => (await import('./check.ts')).checkCommand,
+  db: async () => (await import('./db.ts')).dbCommand,
   'discord-register': async () => (await import('./discord-register.ts')).discordRegisterCommand,
 };
 
@@ -27,11 +29,13 @@ const usage = `usage: vpnwatch <command> [options]
 commands:
   start                             run the service: polling, chat bots, status page
   demo                              the same, against a built-in fleet of simulated servers
+  db [--port N]                     run the embedded database alone; prints MONGODB_URI=...
   poll [--server NAME] [--json]     poll now, store the result, print what changed
   online [SERVER] [--json]          who is online (from the database the service writes)
   user NAME [--json]                a user: online or not, sessions, last seen, traffic
   kick NAME [SERVER] [all|CID]      disconnect a user's sessions (management interface)
-  servers | recent [N] | stats      server health, recent disconnects, totals
+  servers | recent [N] | stats [24h|7d]   server health, recent disconnects, totals (and a period's)
+  top [--range 24h|7d|30d] [--by bytes|time] [--json]   the users with the most traffic (or time online)
   check [SERVER] [--json]           check a server's setup: SSH, host key, SFTP, status file, management
   discord-register                  register the /vpn command with Discord
   parse FILE [--tz ZONE] [--json]   read an OpenVPN status file and print what it says

@@ -12,7 +12,12 @@
 // 4. Re-read `status 3` until the killed sessions are gone or verifyTimeoutMs passed. OpenVPN
 //    keeps a HALTed UDP client listed, address and route included, for ~5 s (its delayed exit);
 //    over TCP it is gone within ~0.2 s. A row without a virtual address counts as gone.
-// 5. Every kick is written to the audit log, whatever its result.
+// 5. Every attempt is written to the audit log the same way, whatever its result: usage errors
+//    (no name, an unknown server, a choice that is not `all` or a listed Client ID: `invalid`),
+//    and refusals of non-admins (refuse()) too. This is the one place that decides what a kick
+//    request means and the one place that records it, for chat, the terminal, and requests a
+//    `vpnwatch kick` leaves for the running service (src/kick/service-kicker.ts).
+import { invocation } from '../command.ts';
 import { findServer, isOnline, sessionKey, unknownServerMessage, userName, type Actor, type KickedSession, type KickOutcome, type Kicker, type KickRequest, type ServerConfig, type VpnSession } from '../domain.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { DedicatedManagementAccess, type ManagementAccess, type ManagementLease } from '../openvpn/management-access.ts';
@@ -36,6 +41,27 @@ export interface ManagementKickerOptions {
    * poll that sees them end can record them as kicked (Poller.noteKicked).
    */
   onKilled?: (server: string, sessions: VpnSession[]) => void;
+}
+
+/** A kick request as the kicker reads it: its server and choice, or the usage error in it. */
+export type CheckedKick = { ok: true; server?: ServerConfig; which?: 'all' | number } | { ok: false; message: string };
+
+/** What a kick request asks for, or why it cannot be carried out as asked (nothing is done then). */
+export function checkKickRequest(request: KickRequest, servers: ServerConfig[]): CheckedKick {
+  if (request.target.trim() === '') return { ok: false, message: `Say whose sessions to end: ${invocation(request.by, 'kick <name> [server] [all|CID]')}` };
+  let server: ServerConfig | undefined;
+  if (request.server !== undefined) {
+    server = findServer(request.server, servers);
+    if (!server) return { ok: false, message: unknownServerMessage(request.server, servers) };
+  }
+  let which: 'all' | number | undefined;
+  if (request.which !== undefined) {
+    const text = request.which.trim();
+    if (/^all$/i.test(text)) which = 'all';
+    else if (/^\d+$/.test(text)) which = Number(text);
+    else return { ok: false, message: `'${text}' is not a Client ID. Give the number from the list, or all.` };
+  }
+  return { ok: true, ...(server ? { server } : {}), ...(which !== undefined ? { which } : {}) };
 }
 
 /** Between verification reads: a HALTed TCP client is gone in ~0.2 s, a UDP one in ~5 s. */
@@ -72,27 +98,29 @@ export class ManagementKicker implements Kicker {
 
   async kick(request: KickRequest): Promise<KickOutcome> {
     const at = this.#now();
+    const checked = checkKickRequest(request, this.#servers);
     let outcome: KickOutcome;
     try {
-      outcome = await this.#kick(request);
+      outcome = checked.ok ? await this.#kick(request, checked) : { result: 'invalid', sessions: [], verified: false, message: checked.message };
     } catch (err) {
       this.#log.error({ err, target: request.target }, 'kick failed unexpectedly');
       outcome = { result: 'failed', sessions: [], verified: false, message: `The kick failed: ${errorMessage(err)}` };
     }
-    await this.#record(request, outcome, at);
+    await this.#record(request, outcome, at, checked.ok ? checked.server?.name : undefined);
     return outcome;
   }
 
-  async #kick(request: KickRequest): Promise<KickOutcome> {
-    const target = request.target;
-    if (target.trim() === '') return outcome('failed', [], 'Say whose sessions to end: /vpn kick <name> [server]');
+  async refuse(request: KickRequest, reason: string): Promise<void> {
+    await this.#record(request, { result: 'refused', sessions: [], verified: false, message: reason }, this.#now());
+  }
 
+  async #kick(request: KickRequest, checked: Extract<CheckedKick, { ok: true }>): Promise<KickOutcome> {
+    const target = request.target;
+    const which = checked.which;
     let servers: ServerConfig[];
     let lastPoll: OnlineSession[] = [];
-    if (request.server !== undefined) {
-      const server = findServer(request.server, this.#servers);
-      if (!server) return outcome('failed', [], unknownServerMessage(request.server, this.#servers));
-      servers = [server];
+    if (checked.server) {
+      servers = [checked.server];
     } else {
       lastPoll = (await this.#store.queries.online()).filter((s) => userName(s) === target);
       const listed = new Set(lastPoll.map((s) => s.server));
@@ -117,22 +145,22 @@ export class ManagementKicker implements Kicker {
       if (candidates.length === 0) {
         if (errors.length > 0) return outcome('failed', [], errors.join('\n'));
         const where = servers.map((s) => s.name).join(', ');
-        return outcome('not-found', [], request.server !== undefined
+        return outcome('not-found', [], checked.server
           ? `'${target}' has no session on ${where} right now.`
           : `'${target}' has no session on ${where} any more (the last poll listed one; it has ended since).`);
       }
 
       const untouched = (list: Candidate[]) => list.map((c) => kickedSession(c, c.blocked));
       let chosen = candidates;
-      if (typeof request.which === 'number') {
-        chosen = candidates.filter((c) => c.session.clientId === request.which);
+      if (typeof which === 'number') {
+        chosen = candidates.filter((c) => c.session.clientId === which);
         if (chosen.length === 0) {
-          return outcome('not-found', untouched(candidates), `'${target}' has no session with Client ID ${request.which}. Sessions: ${candidates.map(sessionLabel).join('; ')}.`);
+          return outcome('invalid', untouched(candidates), `'${target}' has no session with Client ID ${which}. Sessions: ${candidates.map(sessionLabel).join('; ')}. Nothing was done.`);
         }
         if (chosen.length > 1) {
-          return outcome('choose', untouched(chosen), `Client ID ${request.which} is on several servers (${chosen.map((c) => c.server.name).join(', ')}); say which server too. Nothing was done.`);
+          return outcome('choose', untouched(chosen), `Client ID ${which} is on several servers (${chosen.map((c) => c.server.name).join(', ')}); say which server too. Nothing was done.`);
         }
-      } else if (request.which !== 'all' && candidates.length > 1) {
+      } else if (which !== 'all' && candidates.length > 1) {
         return outcome('choose', untouched(candidates),
           `'${target}' has ${candidates.length} sessions: ${candidates.map(sessionLabel).join('; ')}. Say which Client ID to end, or all. Nothing was done.`);
       }
@@ -214,15 +242,17 @@ export class ManagementKicker implements Kicker {
     for (const r of results) if (r.killed && !r.gone && !r.error) r.error = `still listed ${Math.round(this.#verifyTimeoutMs / 1000)} s after client-kill`;
   }
 
-  async #record(request: KickRequest, result: KickOutcome, at: Date): Promise<void> {
+  /** The one writer of the kick audit log: every attempt, one record, the same fields. */
+  async #record(request: KickRequest, result: Omit<KickOutcome, 'result'> & { result: KickRecord['result'] }, at: Date, server?: string): Promise<void> {
     const acted = result.result === 'kicked' || result.result === 'partial' || result.result === 'failed';
     const servers = [...new Set(result.sessions.map((s) => s.server))];
     const record: KickRecord = {
       at,
       by: actorOf(request.by),
       where: request.where ?? null,
-      target: request.target,
-      server: request.server ?? (servers.length > 0 ? servers.join(', ') : null),
+      target: request.target.trim() || '(none)',
+      // The server as configured; as typed when it names none; else where the sessions were.
+      server: server ?? request.server ?? (servers.length > 0 ? servers.join(', ') : null),
       clientIds: acted ? result.sessions.flatMap((s) => (s.session.clientId === null ? [] : [s.session.clientId])) : [],
       result: result.result,
       verified: result.verified,

@@ -1,16 +1,39 @@
-// What a notice says, before any platform touches it: one line per change, grouped per server and
-// poll cycle. Pure: no I/O. Every string is plain data (a common name may be `<!channel>`); the
-// renderers in src/chat/ escape it for their medium.
+// What a notice says, before any platform touches it: one line per change, in sections of one
+// server and poll cycle; a message holds one section, or several when a burst is combined. Pure:
+// no I/O. Every string is plain data (a common name may be `<!channel>`); the renderers in
+// src/chat/ escape it for their medium.
 import { maskIp, type VpnEventType, type VpnSession } from '../domain.ts';
 import { formatDuration, formatTime, secondsBetween } from '../format.ts';
 import type { StoredEvent } from '../store/records.ts';
 
-/** One grouped announcement: the changes on one server in one poll cycle. */
-export interface Notice {
+/** The changes on one server in one poll cycle. */
+export interface NoticeSection {
   server: string;
   lines: NoticeLine[];
   /** Changes summarised away to keep the message short ("…and 12 more changes"). */
   omitted: number;
+}
+
+/**
+ * What one chat message says: one server's section, and `more` sections when a burst is combined
+ * into one message (other servers, or later cycles). Renderers read it through noticeText (or
+ * noticeSections), never `lines` alone.
+ */
+export interface Notice extends NoticeSection {
+  more?: NoticeSection[];
+}
+
+/** Every section of the notice, in order. */
+export function noticeSections(notice: Notice): NoticeSection[] {
+  const { more, ...first } = notice;
+  return [first, ...(more ?? [])];
+}
+
+/** The notice of `sections` (at least one). */
+export function noticeOf(sections: NoticeSection[]): Notice {
+  const [first, ...more] = sections;
+  if (!first) throw new Error('a notice needs a section');
+  return more.length ? { ...first, more } : { ...first };
 }
 
 export interface NoticeLine {
@@ -24,15 +47,27 @@ export interface NoticeLine {
   guestText: string;
 }
 
+/** How a notice is written: `realIps` picks each line's text or guest text; `seeAlso` says where the changes summarised away are. */
+export interface NoticeTextOptions {
+  realIps: boolean;
+  seeAlso?: string;
+}
+
+/** One section as plain text: "fra-1: a · b" when short, else one change per line. */
+function sectionText(section: NoticeSection, opts: NoticeTextOptions): string {
+  const texts = section.lines.map((l) => (opts.realIps ? l.text : l.guestText));
+  if (section.omitted > 0) texts.push(`…and ${section.omitted} more change${section.omitted === 1 ? '' : 's'}${opts.seeAlso ? `: ${opts.seeAlso}` : ''}`);
+  const oneLine = `${section.server}: ${texts.join(' · ')}`;
+  return oneLine.length <= 200 && !oneLine.includes('\n') ? oneLine : `${section.server}:\n${texts.join('\n')}`;
+}
+
 /**
- * The notice as one plain string: "fra-1: a · b" when short, else one change per line. `realIps`
- * picks each line's text or guest text; `seeAlso` says where the changes summarised away are.
+ * The notice as one plain string: each section as sectionText, one after the other. A section
+ * with changes summarised away is never combined with others (src/notify/notifier.ts), so the
+ * notice's `seeAlso` (about its server) is about that section.
  */
-export function noticeText(notice: Notice, opts: { realIps: boolean; seeAlso?: string }): string {
-  const texts = notice.lines.map((l) => (opts.realIps ? l.text : l.guestText));
-  if (notice.omitted > 0) texts.push(`…and ${notice.omitted} more change${notice.omitted === 1 ? '' : 's'}${opts.seeAlso ? `: ${opts.seeAlso}` : ''}`);
-  const oneLine = `${notice.server}: ${texts.join(' · ')}`;
-  return oneLine.length <= 200 && !oneLine.includes('\n') ? oneLine : `${notice.server}:\n${texts.join('\n')}`;
+export function noticeText(notice: Notice, opts: NoticeTextOptions): string {
+  return noticeSections(notice).map((s) => sectionText(s, opts)).join('\n');
 }
 
 function where(s: VpnSession, realIps: boolean): string {
@@ -75,6 +110,8 @@ function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
       return both('server-down', (ips) => `🚨 ${event.server} is down${event.error && ips ? `: ${event.error}` : ''}`);
     case 'server-up':
       return both('server-up', () => `✅ ${event.server} is back up`);
+    case 'notice':
+      return { kind: 'notice', text: event.text ?? '', guestText: event.guestText ?? event.text ?? '' };
     case 'summary': {
       const c = event.counts ?? { connected: 0, disconnected: 0, reconnected: 0 };
       const parts = [c.connected && `${c.connected} connected`, c.disconnected && `${c.disconnected} left`, c.reconnected && `${c.reconnected} reconnected`].filter(Boolean);
@@ -85,12 +122,12 @@ function plainLine(event: StoredEvent, flapFrom?: StoredEvent): NoticeLine {
 }
 
 /**
- * The notice of one message of `cycle`: a line per event of that cycle, in order. A flap is one
- * line, where its connect is when that is of this cycle (both went out together), else where its
- * disconnect is (a reconnect folded into a notice already posted). Events of other cycles show
- * only through their flap partner.
+ * The section of `server` and `cycle`: a line per event of that cycle, in order, the first
+ * `maxLines` of them, and how many more there are. A flap is one line, where its connect is when
+ * that is of this cycle (both went out together), else where its disconnect is (a reconnect folded
+ * into a notice already posted). Events of other cycles show only through their flap partner.
  */
-export function composeNotice(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): Notice {
+export function composeSection(server: string, cycle: string, events: StoredEvent[], flapFrom: Map<StoredEvent, StoredEvent>, maxLines: number): NoticeSection {
   const connectOf = new Map([...flapFrom].map(([c, d]) => [d, c]));
   const lines: NoticeLine[] = [];
   for (const e of events) {
@@ -104,4 +141,3 @@ export function composeNotice(server: string, cycle: string, events: StoredEvent
   }
   return { server, lines: lines.slice(0, maxLines), omitted: Math.max(0, lines.length - maxLines) };
 }
-

@@ -1,22 +1,22 @@
 // Date#toISOString costs ~450 ns here, a fifth of the parse time of a 10,000-client file.
-// Status times are whole seconds, so the ISO string is a cached day prefix plus a clock.
+// Status times are whole seconds, so the ISO string is a cached `2024-01-02T10:11:` prefix for its
+// minute plus one of 60 `SS.000Z` endings: one lookup in a small, hot table and one concatenation
+// per row. (Built piece by piece, each string would be a chain of five concatenation nodes that
+// every session keeps alive; a table per second of the day is too big to stay in the cache.)
 
 const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
-const dayCache = new Map<number, string>();
+const SECONDS = TWO.map((ss) => `${ss}.000Z`);
+const minutes = new Map<number, string>();
 
 /** The same string as `new Date(ms).toISOString()` for any ms, fast for whole seconds. */
 export function isoFromEpochMs(ms: number): string {
   if (ms % 1000 !== 0 || ms < 0) return new Date(ms).toISOString();
-  const day = Math.floor(ms / 86_400_000);
-  let prefix = dayCache.get(day);
+  const minute = Math.floor(ms / 60_000);
+  let prefix = minutes.get(minute);
   if (prefix === undefined) {
-    prefix = new Date(day * 86_400_000).toISOString().slice(0, 11); // `2024-01-02T`
-    if (dayCache.size > 4096) dayCache.clear();
-    dayCache.set(day, prefix);
+    prefix = new Date(minute * 60_000).toISOString().slice(0, 17); // `2024-01-02T10:11:`
+    if (minutes.size > 4096) minutes.clear();
+    minutes.set(minute, prefix);
   }
-  let s = (ms - day * 86_400_000) / 1000;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  return `${prefix}${TWO[h]}:${TWO[m]}:${TWO[s - m * 60]}.000Z`;
+  return prefix + SECONDS[(ms - minute * 60_000) / 1000]!;
 }

@@ -189,16 +189,24 @@ function rejection(read: ServerRead, opts: DiffOptions): { reason: RejectReason;
   const updated = read.snapshot.updatedAt;
   if (updated !== null) {
     const ageMs = Date.parse(read.readAt) - Date.parse(updated);
+    // The file's modification time is a second clock, the SFTP server's: a file OpenVPN keeps
+    // rewriting whose own time is far off was written in another zone than `timezone` says.
+    const modifiedMs = read.fileModifiedAt ? Date.parse(read.readAt) - Date.parse(read.fileModifiedAt) : null;
+    const beingWritten = modifiedMs !== null && modifiedMs <= opts.staleAfterMs;
+    const zoneHint = beingWritten
+      ? `; the file itself was modified ${formatDuration(Math.max(0, modifiedMs) / 1000)} before the read, so OpenVPN is writing it: its times are read in the wrong zone; set \`timezone\` to the server's zone`
+      : null;
     if (-ageMs > FUTURE_ALLOWANCE_MS) {
       return {
         reason: 'future',
-        message: `${what} time is ${formatDuration(-ageMs / 1000)} ahead of vpnwatch's clock (written ${updated}, read ${read.readAt}): is \`timezone\` right for this server, and is its clock right?`,
+        message: `${what} time is ${formatDuration(-ageMs / 1000)} ahead of vpnwatch's clock (written ${updated}, read ${read.readAt})${zoneHint ?? ': is `timezone` right for this server, and is its clock right?'}`,
       };
     }
     if (ageMs > opts.staleAfterMs) {
+      const modified = modifiedMs !== null && !beingWritten ? `; the file was last modified ${read.fileModifiedAt}` : '';
       return {
         reason: 'stale',
-        message: `${what} is stale: written ${updated}, ${Math.round(ageMs / 1000)} s before it was read (limit ${Math.round(opts.staleAfterMs / 1000)} s); is OpenVPN running, and are the server's clock and timezone right?`,
+        message: `${what} is stale: written ${updated}, ${Math.round(ageMs / 1000)} s before it was read (limit ${Math.round(opts.staleAfterMs / 1000)} s)${zoneHint ?? `${modified}; is OpenVPN running, and are the server's clock and timezone right?`}`,
       };
     }
   }

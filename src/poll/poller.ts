@@ -8,11 +8,15 @@
 // every rule that turns a read into events is in the diff (src/poll/diff.ts) and its table.
 import { sessionKey, userName, type ServerConfig, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { diffSnapshots, emptyBaseline, nextSourceState, staleAfterMs, type DiffResult, type LeavingMark, type ServerBaseline } from './diff.ts';
+import type { HistoryRecorder } from './history-recorder.ts';
 import { liveUpdateOf, type LiveFeed } from './live-feed.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionDocId, type CycleWriteStats, type ServerCycle } from '../store/cycle-writes.ts';
 import type { Store } from '../store/store.ts';
+
+/** Distinct parser warnings logged per server before it stays quiet (a process's lifetime). */
+const WARNINGS_REMEMBERED = 100;
 
 /** Byte counters of an unchanged online list reach the store at least this often. */
 const COUNTER_FLUSH_MS = 30_000;
@@ -49,6 +53,8 @@ export interface PollerDeps {
   announceFirstRead?: boolean;
   /** How much is held in memory while the database takes no writes (default: HOLD_LIMIT). */
   holdLimit?: { events: number; batches: number };
+  /** Samples every applied read into history (online per minute, traffic, users' figures). */
+  history?: HistoryRecorder;
 }
 
 export class Poller {
@@ -69,6 +75,8 @@ export class Poller {
   private readonly leaving = new Map<string, Map<string, LeavingMark & { until: number }>>();
   /** The state of each source of each server, as last stored. */
   private readonly sourceStates = new Map<string, Partial<Record<SourceName, SourceState>>>();
+  /** Parser warnings already logged, by server (see logWarnings). */
+  private readonly warned = new Map<string, Set<string>>();
   /** Servers whose first good read since this process started is still to come. */
   private readonly quiet = new Set<string>();
   /** Keys of sessions ended by a kick, by server, until a read sees them end. */
@@ -210,6 +218,21 @@ export class Poller {
     return true;
   }
 
+  /**
+   * The parser's warnings (an ambiguous local time, a duplicate name without a port, an address
+   * kept as written), each logged once per server: a file rewritten every few seconds repeats them.
+   */
+  private logWarnings(server: string, warnings: string[]): void {
+    if (warnings.length === 0) return;
+    const seen = this.warned.get(server) ?? new Set<string>();
+    for (const w of warnings) {
+      if (seen.has(w) || seen.size >= WARNINGS_REMEMBERED) continue;
+      seen.add(w);
+      this.deps.log.warn({ server }, `${server}: ${w}`);
+    }
+    this.warned.set(server, seen);
+  }
+
   /** One log line per change of a source's state (not one per failed read). */
   private logSourceChange(read: ServerRead, prev: SourceState | undefined, next: SourceState): void {
     const what = read.source === 'management' ? 'management interface' : 'status file';
@@ -313,6 +336,7 @@ export class Poller {
       metrics?.trafficSent.inc({ server: read.server }, diff.traffic.sent);
       if (diff.rejected?.reason === 'superseded') metrics?.readsSuperseded.inc({ server: read.server, source: read.source });
       if (diff.verdict.result !== 'ok') metrics?.pollFailures.inc({ server: read.server, reason: diff.verdict.result });
+      if (read.ok) this.logWarnings(read.server, read.snapshot.warnings);
       const prevSource = this.sourceStates.get(read.server)?.[read.source];
       const sourceState = nextSourceState(prevSource, diff.verdict, read.readAt);
       if (prevSource?.result !== sourceState.result) this.logSourceChange(read, prevSource, sourceState);
@@ -331,6 +355,8 @@ export class Poller {
       };
       cycles.push(cycle);
       this.changedFrom.set(cycle, { before: prev, sourceChanged: prevSource?.result !== sourceState.result || (prevSource?.error ?? null) !== sourceState.error });
+      // History has its own writes (and retries): it follows memory, as the baselines do.
+      this.deps.history?.record(read.server, prev, diff, read.readAt);
       this.sourceStates.set(read.server, { ...this.sourceStates.get(read.server), [read.source]: sourceState });
       if (!diff.affectsServer) continue;
       this.baselines.set(read.server, diff.baseline);
@@ -343,6 +369,7 @@ export class Poller {
       if (cycle.writeOnline) this.onlineWrittenAt.set(read.server, Date.now());
     }
     if (cycles.length === 0) return cycles;
+    this.deps.history?.maybeFlush(cycles.at(-1)!.read.readAt);
 
     // Who is online anywhere after this cycle, for the users these changes touch: their session
     // counts plus this cycle's changes (counting, not rescanning every server's sessions).

@@ -1,8 +1,8 @@
 // One poll of many servers: per server, read the status file over SFTP and parse it, with bounded
 // concurrency and a per-server time limit. Runs inside the Bree worker (jobs/poll-servers.ts) and,
 // for `vpnwatch poll`, in the main thread. Returns plain data only (it crosses a thread boundary).
-import type { ServerConfig, ServerRead } from '../domain.ts';
-import { parseStatus } from '../openvpn/parse-status.ts';
+import type { ServerConfig, ServerRead, StatusSnapshot } from '../domain.ts';
+import { parseStatus, StatusParseError } from '../openvpn/parse-status.ts';
 import { SshPool } from '../ssh.ts';
 import { errorMessage } from '../log.ts';
 
@@ -19,23 +19,43 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The snapshot of a text whose SFTP read never came out the same twice (OpenVPN rewrites the file
+ * in place): incomplete whatever its END says, since a half-rewritten file can end with the old END.
+ */
+function changedDuringRead(snapshot: StatusSnapshot, attempts: number): StatusSnapshot {
+  const why = `the file changed during the read (${attempts} attempts each saw it change): treated as incomplete, whatever its END line says`;
+  return { ...snapshot, complete: false, warnings: [...snapshot.warnings, why] };
+}
+
 /** Reads one server's status file; never throws (a failure is a ServerRead with ok: false). */
 async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions): Promise<ServerRead> {
   const now = opts.now ?? (() => new Date());
   const started = performance.now();
   const base = { server: server.name, source: 'status-file' as const };
+  let fileModifiedAt: string | null = null;
   try {
-    const { text } = await withTimeout((async () => {
+    const file = await withTimeout((async () => {
       const conn = await pool.get(server);
       return conn.readFile(server.statusPath, { timeoutMs: opts.timeoutMs });
     })(), opts.timeoutMs, `${server.name} (${server.host}:${server.port})`);
-    const snapshot = parseStatus(text, { timezone: server.timezone });
-    return { ...base, ok: true, snapshot, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };
+    fileModifiedAt = file.mtime.toISOString();
+    const readAt = now();
+    let snapshot: StatusSnapshot;
+    try {
+      // The reader's clock settles an Updated time in the hour clocks went back (see parseStatus).
+      snapshot = parseStatus(file.text, { timezone: server.timezone, now: readAt });
+    } catch (err) {
+      if (file.stable || !(err instanceof StatusParseError)) throw err;
+      throw new StatusParseError(err.code, `the file changed during the read (${file.attempts} attempts each saw it change), and what was read is not a whole status file: ${err.message}`);
+    }
+    if (!file.stable) snapshot = changedDuringRead(snapshot, file.attempts);
+    return { ...base, ok: true, snapshot, readAt: readAt.toISOString(), durationMs: Math.round(performance.now() - started), fileModifiedAt };
   } catch (err) {
     const message = errorMessage(err);
     // Parse errors name a line but not the file: say which.
-    const error = (err as Error).name === 'StatusParseError' ? `${server.name}: ${server.statusPath}: ${message}` : message;
-    return { ...base, ok: false, error, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started) };
+    const error = err instanceof StatusParseError ? `${server.name}: ${server.statusPath}: ${message}` : message;
+    return { ...base, ok: false, error, readAt: now().toISOString(), durationMs: Math.round(performance.now() - started), fileModifiedAt };
   }
 }
 

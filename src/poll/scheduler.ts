@@ -30,9 +30,14 @@ export interface PollScheduleOptions {
   onMessage: (message: PollJobMessage) => void;
   onError: (error: unknown) => void;
   log: Logger;
+  /** The history job (roll-ups and retention), run at start and then every `intervalSeconds`. */
+  history?: { intervalSeconds: number; workerData: object; onMessage: (message: unknown) => void };
 }
 
-/** A Bree instance that runs jobs/poll-servers.ts now and then every interval. */
+/** Bree's name for the history job (jobs/history-rollup.ts). */
+const HISTORY_JOB = 'history-rollup';
+
+/** A Bree instance that runs jobs/poll-servers.ts (and jobs/history-rollup.ts) now and then every interval. */
 export function createPollScheduler(opts: PollScheduleOptions): Bree {
   const log = opts.log.child({ component: 'bree' });
   /** The baseline sessions each digest of the running cycle was made from: what its reads are rebuilt against. */
@@ -51,9 +56,10 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
       // A cap on the worker's heap makes it collect garbage as it goes instead of growing with the
       // fleet (it only ever holds the reads in flight).
       worker: { resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
-    }],
-    workerMessageHandler: ({ message }: { message: unknown }) => {
+    }, ...(opts.history ? [{ name: HISTORY_JOB, interval: opts.history.intervalSeconds * 1000, timeout: 0, worker: { workerData: opts.history.workerData } }] : [])],
+    workerMessageHandler: ({ name, message }: { name: string; message: unknown }) => {
       if (message === 'done') return;
+      if (name === HISTORY_JOB) return opts.history?.onMessage(message);
       const m = message as PollWorkerMessage;
       if (m.type === 'cycle-end') return opts.onMessage(m);
       if (!m.read.ok) return opts.onMessage({ type: 'read', read: m.read });
@@ -66,6 +72,7 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
   bree.createWorker = (filename, options) => (filename.endsWith('.ts') ? tsWorker(filename, options) : original(filename, options));
   // The order goes to the worker as it starts (it waits for it): a message posted now is queued.
   bree.on('worker created', (name: string) => {
+    if (name !== 'poll-servers') return;
     const order = opts.order();
     digested = new Map(order.servers.map((s) => [s.name, opts.baseline(s.name)]));
     const digests: Record<string, SessionDigest> = {};

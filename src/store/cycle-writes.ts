@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import { sessionKey, userName, type ServerRead, type SourceName, type SourceState, type VpnEvent, type VpnSession } from '../domain.ts';
 import { nextSourceState, type DiffResult, type ServerBaseline } from '../poll/diff.ts';
-import type { EventDoc, Models, ServerDoc, SessionDoc, UserDoc } from './models.ts';
+import type { EventDoc, Models, OutboxItemDoc, ServerDoc, SessionDoc, UserDoc } from './models.ts';
+import { outboxItemsOf } from './outbox.ts';
 import { decodeOnline, plainSession, toSourceStates, type OnlineEntry } from './records.ts';
 
 /** One server's part of a poll cycle, as the poller hands it over. */
@@ -16,7 +17,7 @@ export interface ServerCycle {
   read: ServerRead;
   diff: DiffResult;
   cycle: string;
-  /** Where each event is to be delivered ('slack', 'discord' or 'log'). */
+  /** Where each event is to be delivered: target ids (`slack:C123`, `discord:456`, `log`; notify/targets.ts). */
   targets: string[];
   /**
    * Session document ids by session key: of the sessions that ended, and of every session online
@@ -48,8 +49,8 @@ export interface CycleWriteStats {
   bulkWrites: number;
 }
 
-/** The four writes of a cycle, in order: a test can fail any of them (beforeWrite). */
-export type CycleStage = 'events' | 'sessions' | 'users' | 'servers';
+/** The writes of a cycle, in order: a test can fail any of them (beforeWrite). */
+export type CycleStage = 'events' | 'outbox' | 'sessions' | 'users' | 'servers';
 
 export class CycleWrites {
   /** Called before each write of a cycle; a test injects failures here. */
@@ -119,6 +120,8 @@ export class CycleWrites {
       plan.events.forEach((e, n) => { e.seq = last - plan.events.length + 1 + n; });
     }
     await run<EventDocument>('events', this.models.Event, plan.events.map(({ _id, ...doc }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true } })));
+    // Each pending delivery's outbox item, after its event (the notifier reads the event by id).
+    await run<OutboxItemDoc>('outbox', this.models.Outbox, outboxItemsOf(plan.events));
     // Closing before opening: an address can end one instance and start the next in one cycle.
     await run<SessionDoc>('sessions', this.models.Session, plan.sessions);
     await run<UserDoc>('users', this.models.User, plan.users);
@@ -234,7 +237,7 @@ function planCycle(cycles: ServerCycle[], usersOnline: Map<string, boolean>): Cy
         type: e.type, server: e.server, at: new Date(e.at), user: e.session ? userName(e.session) : null,
         session: e.session ? plainSession(e.session) : null, previous: e.previous ? plainSession(e.previous) : null,
         endedBy: e.type === 'disconnected' ? e.endedBy ?? null : null,
-        error: e.error ?? null, cycle: c.cycle, pending: !c.diff.silent.has(e) && c.targets.length > 0,
+        error: e.error ?? null, cycle: c.cycle,
         since: e.since ? new Date(e.since) : null, gapFrom: e.gap ? new Date(e.gap.from) : null, gapTo: e.gap ? new Date(e.gap.to) : null,
         counts: e.counts ?? null,
         deliveries: c.targets.map((target) => ({ target, state: c.diff.silent.has(e) ? 'skipped' : 'pending', attempts: 0, nextAttemptAt: null, lastError: null, sentAt: null, messageRef: null })),

@@ -10,7 +10,7 @@ export class KickAudit {
   }
 
   async kicks(target?: string, limit = 20): Promise<KickRecord[]> {
-    const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1 }).limit(limit).lean();
+    const docs = await this.models.Kick.find(target ? { target } : {}).sort({ at: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toKickRecord);
   }
 }

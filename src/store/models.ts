@@ -1,6 +1,12 @@
 // The mongoose schemas: servers (state + the online baseline), users, sessions (history, one
-// document per session), events (the outbox for notices) and kicks (an audit log).
-// Each index below serves a query in store.ts; the comment names it.
+// document per session), events (what happened, with each delivery's record), the outbox (one
+// document per delivery still to make), notice targets and posted messages, kicks (an audit log),
+// and the pre-aggregated history (history_*: src/store/history.ts).
+// Each index below serves a query in the store's modules; the comment names it. Time sorts end with
+// _id (see store.ts), so their indexes do too: mongod then still answers them from the index.
+// mongo-java-server, the offline engine, uses only unique indexes (and _id), and only for a query on
+// exactly their fields: every other query scans its collection, which is why the notifier reads the
+// small outbox and never the events collection except by _id.
 import { Schema, type Connection, type InferRawDocTypeFromSchema } from 'mongoose';
 
 /** Who and where a session is: the fields an event's session and a session document share. */
@@ -87,9 +93,9 @@ const sessionSchema = new Schema({
   endedBy: { type: String, enum: ['disconnected', 'kicked', 'replaced', null], default: null },
 });
 sessionSchema.index({ server: 1, key: 1, disconnectedAt: 1 }); // closing a session at its end
-sessionSchema.index({ user: 1, connectedAt: -1 }); // /vpn user: recent sessions
-sessionSchema.index({ disconnectedAt: -1 }); // /vpn recent
-sessionSchema.index({ connectedAt: 1 }); // CSV report by time range
+sessionSchema.index({ user: 1, connectedAt: -1, _id: -1 }); // /vpn user: recent sessions
+sessionSchema.index({ disconnectedAt: -1, _id: -1 }); // /vpn recent
+sessionSchema.index({ connectedAt: 1, _id: 1 }); // CSV report by time range
 
 const userSchema = new Schema({
   name: { type: String, required: true, unique: true },
@@ -108,7 +114,7 @@ const userSchema = new Schema({
    */
   counted: { type: [String], default: [] },
 });
-userSchema.index({ online: 1, lastSeen: -1 }); // users not online, by last seen
+userSchema.index({ online: 1, lastSeen: -1, _id: -1 }); // users not online, by last seen
 
 const deliverySchema = new Schema({
   target: { type: String, required: true },
@@ -117,12 +123,12 @@ const deliverySchema = new Schema({
   nextAttemptAt: { type: Date, default: null },
   lastError: { type: String, default: null },
   sentAt: { type: Date, default: null },
-  /** The chat message this event went out in (Slack channel and ts, Discord message id), to edit it later. */
+  /** The chat message this event went out in (Slack channel and ts, Discord message id). */
   messageRef: { type: String, default: null },
 }, { _id: false });
 
 const eventSchema = new Schema({
-  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary'], required: true },
+  type: { type: String, enum: ['connected', 'disconnected', 'reconnected', 'server-down', 'server-up', 'summary', 'notice'], required: true },
   server: { type: String, required: true },
   at: { type: Date, required: true },
   user: { type: String, default: null },
@@ -139,16 +145,81 @@ const eventSchema = new Schema({
   /** Seen on the first read after a restart: it happened between these times. */
   gapFrom: { type: Date, default: null },
   gapTo: { type: Date, default: null },
+  /** notice (alerts and the digest: src/notify/alerts.ts, digest.ts): its text, and the text for guests (no real IPs). */
+  text: { type: String, default: null },
+  guestText: { type: String, default: null },
   /** summary: sessions that came, went and came back while vpnwatch was stopped. */
   counts: { type: new Schema({ connected: Number, disconnected: Number, reconnected: Number }, { _id: false }), default: null },
-  /** true when some delivery is still pending: what the notifier's query looks for. */
-  pending: { type: Boolean, default: false },
+  /** One per target (store/outbox.ts): the delivery's record. What is still to do is in the outbox. */
   deliveries: { type: [deliverySchema], default: [] },
 });
 eventSchema.index({ at: 1 }); // /api/events?since=
 eventSchema.index({ seq: 1 }); // /api/events?after=
-eventSchema.index({ pending: 1, at: 1 }); // the notifier's outbox scan
-eventSchema.index({ 'deliveries.messageRef': 1 }); // the events of a posted message, to edit it
+
+/**
+ * The outbox: one document per delivery still to make (an event to a target), written with the
+ * event (store/cycle-writes.ts) and removed once the delivery is sent or failed for good, so the
+ * collection holds only what is pending. The id derives from the event and the target.
+ */
+const outboxItemSchema = new Schema({
+  _id: { type: String, required: true },
+  target: { type: String, required: true },
+  /** The event's _id (hex). */
+  event: { type: String, required: true },
+  server: { type: String, required: true },
+  cycle: { type: String, required: true },
+  at: { type: Date, required: true },
+  seq: { type: Number, required: true },
+});
+outboxItemSchema.index({ target: 1, at: 1, seq: 1, _id: 1 }); // a target's items, oldest first (real MongoDB)
+
+/**
+ * A notice target (`slack:C123`, `discord:456`, `log`): its delivery state, as /healthz, /vpn
+ * servers and the page show it, and the lease of the notifier that sends to it.
+ */
+const noticeTargetSchema = new Schema({
+  _id: { type: String, required: true },
+  state: { type: String, enum: ['ok', 'retrying', 'failing'], required: true },
+  error: { type: String, default: null },
+  /** When the current state began (null: ok since the target was first used). */
+  since: { type: Date, default: null },
+  /** retrying: when the next attempt is due. */
+  nextAttemptAt: { type: Date, default: null },
+  /** Attempts that failed since the last success (the backoff grows with them). */
+  failures: { type: Number, default: 0 },
+  /** The notifier sending to this target, until leaseUntil (then anyone may take over). */
+  holder: { type: String, default: null },
+  leaseUntil: { type: Date, default: null },
+  /** The last post or edit (pacing carries over to the next holder). */
+  lastPostAt: { type: Date, default: null },
+  /** The message being posted: the outbox items it carries and its nonce, written before the post. */
+  inFlight: { type: new Schema({ items: { type: [String], default: [] }, nonce: { type: String, required: true } }, { _id: false }), default: null },
+});
+
+/** An event as a posted message remembers it: enough to decide whether a reconnect folds into it. */
+const messageEventSchema = new Schema({
+  id: { type: String, required: true },
+  type: { type: String, required: true },
+  server: { type: String, required: true },
+  user: { type: String, default: null },
+  at: { type: Date, required: true },
+  endedBy: { type: String, default: null },
+}, { _id: false });
+
+/**
+ * A message posted to a target, kept while a reconnect may still be folded into it (the flap
+ * window, and some margin): which events it carries, in which sections, to edit it.
+ */
+const noticeMessageSchema = new Schema({
+  _id: { type: String, required: true },
+  target: { type: String, required: true },
+  ref: { type: String, required: true },
+  postedAt: { type: Date, required: true },
+  keepUntil: { type: Date, required: true },
+  /** Each section: its server and cycle, and how many lines it showed (the rest summarised). */
+  sections: { type: [new Schema({ server: { type: String, required: true }, cycle: { type: String, required: true }, lines: { type: Number, required: true } }, { _id: false })], default: [] },
+  events: { type: [messageEventSchema], default: [] },
+});
 
 const kickSchema = new Schema({
   at: { type: Date, required: true },
@@ -157,12 +228,12 @@ const kickSchema = new Schema({
   target: { type: String, required: true },
   server: { type: String, default: null },
   clientIds: { type: [Number], default: [] },
-  result: { type: String, enum: ['kicked', 'partial', 'not-found', 'failed', 'refused', 'choose'], required: true },
+  result: { type: String, enum: ['kicked', 'partial', 'not-found', 'failed', 'refused', 'choose', 'invalid'], required: true },
   verified: { type: Boolean, default: false },
   message: { type: String, default: null },
 });
-kickSchema.index({ target: 1, at: -1 }); // a user's kick history
-kickSchema.index({ at: -1 });
+kickSchema.index({ target: 1, at: -1, _id: -1 }); // a user's kick history
+kickSchema.index({ at: -1, _id: -1 });
 
 /**
  * A browser's sign-in to the page (the login form, or a trusted proxy's header), by the SHA-256 of
@@ -247,6 +318,75 @@ const changeSchema = new Schema({
   updateJson: { type: String, required: true },
 });
 changeSchema.index({ at: 1 }, { expireAfterSeconds: 3600 }); // old changes (real MongoDB only; store/changes.ts also prunes)
+// ---- history (src/store/history.ts): pre-aggregated, every document addressed by a derived _id ----
+// The offline engine ignores secondary indexes, so every read of history is by _id (`$in` lists of
+// ids it derives from the time range). Slots are keyed by minute or hour number, so one read's
+// values are `$set` (idempotent) without reading the document first. `expireAt` carries a TTL
+// index for real MongoDB; the history job deletes by date as well (the offline engine ignores TTL).
+
+/** One server's hour (`fra-1|2026-11-30T09`; the fleet's is `*|…`): minute samples and its users' traffic. */
+const historyMinutesSchema = new Schema({
+  _id: { type: String, required: true },
+  server: { type: String, required: true },
+  hour: { type: Date, required: true },
+  /** "0".."59" → [peak online, bytes received, bytes sent] in that minute. */
+  m: { type: Schema.Types.Mixed, default: {} },
+  /** Encoded user name → [bytes received, bytes sent, seconds online, sessions started] in this hour (servers only). */
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyMinutesSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 }); // retention (real MongoDB only)
+
+/** One server's day (`fra-1|2026-11-30`; the fleet's is `*|…`) of hourly samples, rolled up from minutes. */
+const historyHoursSchema = new Schema({
+  _id: { type: String, required: true },
+  server: { type: String, required: true },
+  day: { type: Date, required: true },
+  /** "0".."23" → [peak online, mean online, bytes received, bytes sent, minutes sampled]. */
+  h: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyHoursSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** The fleet's users in one hour (`2026-11-30T09`): encoded user → [received, sent, seconds, sessions, ...servers]. */
+const historyUserHoursSchema = new Schema({
+  _id: { type: String, required: true },
+  hour: { type: Date, required: true },
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyUserHoursSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** The fleet's users in one UTC day (`2026-11-30`), same entries: what the top lists are made of. */
+const historyDaysSchema = new Schema({
+  _id: { type: String, required: true },
+  day: { type: Date, required: true },
+  u: { type: Schema.Types.Mixed, default: {} },
+  expireAt: { type: Date, required: true },
+}, { minimize: false, versionKey: false });
+historyDaysSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** One user's UTC day (`alice|2026-11-30`): what /api/users/:name/history and /vpn user read. */
+const historyUserDaysSchema = new Schema({
+  _id: { type: String, required: true },
+  user: { type: String, required: true },
+  day: { type: Date, required: true },
+  bytesReceived: { type: Number, required: true },
+  bytesSent: { type: Number, required: true },
+  onlineSeconds: { type: Number, required: true },
+  sessions: { type: Number, required: true },
+  servers: { type: [String], default: [] },
+  expireAt: { type: Date, required: true },
+}, { versionKey: false });
+historyUserDaysSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+/** A precomputed top list (`30d|bytes`), and the roll-up's own bookkeeping (`rollup`). */
+const historyMetaSchema = new Schema({
+  _id: { type: String, required: true },
+  at: { type: Date, required: true },
+  /** JSON: a top list's users, or the roll-up's state. */
+  json: { type: String, required: true },
+}, { versionKey: false });
 
 // The documents as stored (plain objects with _id, as lean queries return them and as the cycle
 // writes build them).
@@ -258,6 +398,15 @@ export type KickDoc = InferRawDocTypeFromSchema<typeof kickSchema>;
 export type WebSessionDoc = InferRawDocTypeFromSchema<typeof webSessionSchema>;
 export type RequestDoc = InferRawDocTypeFromSchema<typeof requestSchema>;
 export type LeaseDoc = InferRawDocTypeFromSchema<typeof leaseSchema>;
+export type OutboxItemDoc = InferRawDocTypeFromSchema<typeof outboxItemSchema>;
+export type NoticeTargetDoc = InferRawDocTypeFromSchema<typeof noticeTargetSchema>;
+export type NoticeMessageDoc = InferRawDocTypeFromSchema<typeof noticeMessageSchema>;
+export type HistoryMinutesDoc = InferRawDocTypeFromSchema<typeof historyMinutesSchema>;
+export type HistoryHoursDoc = InferRawDocTypeFromSchema<typeof historyHoursSchema>;
+export type HistoryUserHoursDoc = InferRawDocTypeFromSchema<typeof historyUserHoursSchema>;
+export type HistoryDaysDoc = InferRawDocTypeFromSchema<typeof historyDaysSchema>;
+export type HistoryUserDaysDoc = InferRawDocTypeFromSchema<typeof historyUserDaysSchema>;
+export type HistoryMetaDoc = InferRawDocTypeFromSchema<typeof historyMetaSchema>;
 
 export function createModels(connection: Connection) {
   return {
@@ -265,6 +414,9 @@ export function createModels(connection: Connection) {
     Session: connection.model('Session', sessionSchema, 'sessions'),
     User: connection.model('User', userSchema, 'users'),
     Event: connection.model('Event', eventSchema, 'events'),
+    Outbox: connection.model('Outbox', outboxItemSchema, 'outbox'),
+    NoticeTarget: connection.model('NoticeTarget', noticeTargetSchema, 'notice_targets'),
+    NoticeMessage: connection.model('NoticeMessage', noticeMessageSchema, 'notice_messages'),
     Kick: connection.model('Kick', kickSchema, 'kicks'),
     Counter: connection.model('Counter', counterSchema, 'counters'),
     WebSession: connection.model('WebSession', webSessionSchema, 'web_sessions'),
@@ -273,6 +425,12 @@ export function createModels(connection: Connection) {
     Replica: connection.model('Replica', replicaSchema, 'replicas'),
     Lease: connection.model('Lease', leaseSchema, 'leases'),
     Change: connection.model('Change', changeSchema, 'changes'),
+    HistoryMinutes: connection.model('HistoryMinutes', historyMinutesSchema, 'history_minutes'),
+    HistoryHours: connection.model('HistoryHours', historyHoursSchema, 'history_hours'),
+    HistoryUserHours: connection.model('HistoryUserHours', historyUserHoursSchema, 'history_user_hours'),
+    HistoryDays: connection.model('HistoryDays', historyDaysSchema, 'history_days'),
+    HistoryUserDays: connection.model('HistoryUserDays', historyUserDaysSchema, 'history_user_days'),
+    HistoryMeta: connection.model('HistoryMeta', historyMetaSchema, 'history_meta'),
   };
 }
 

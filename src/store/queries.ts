@@ -42,7 +42,7 @@ export class Queries {
   async userHistory(name: string, recentLimit = 10): Promise<{ user: UserRecord; recent: SessionRecord[] } | null> {
     const [user, recent] = await Promise.all([
       this.models.User.findOne({ name }).lean(),
-      this.models.Session.find({ user: name }).sort({ connectedAt: -1 }).limit(recentLimit).lean(),
+      this.models.Session.find({ user: name }).sort({ connectedAt: -1, _id: -1 }).limit(recentLimit).lean(),
     ]);
     return user ? { user: toUserRecord(user), recent: recent.map(toSessionRecord) } : null;
   }
@@ -56,13 +56,13 @@ export class Queries {
 
   /** Recently ended sessions, newest first. */
   async recent(limit = 10, server?: string): Promise<SessionRecord[]> {
-    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1 }).limit(limit).lean();
+    const docs = await this.models.Session.find({ disconnectedAt: { $ne: null }, ...(server ? { server } : {}) }).sort({ disconnectedAt: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
 
   /** Users not online now, most recently seen first. */
   async offlineUsers(limit = 50): Promise<UserRecord[]> {
-    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1 }).limit(limit).lean();
+    const docs = await this.models.User.find({ online: false }).sort({ lastSeen: -1, _id: -1 }).limit(limit).lean();
     return docs.map(toUserRecord);
   }
 
@@ -89,7 +89,7 @@ export class Queries {
   /** Sessions that overlap [from, to), for the connection report. */
   async sessionsBetween(from: Date, to: Date, limit = 100_000): Promise<SessionRecord[]> {
     const docs = await this.models.Session.find({ connectedAt: { $lt: to }, $or: [{ disconnectedAt: null }, { disconnectedAt: { $gte: from } }] })
-      .sort({ connectedAt: 1 }).limit(limit).lean();
+      .sort({ connectedAt: 1, _id: 1 }).limit(limit).lean();
     return docs.map(toSessionRecord);
   }
 }

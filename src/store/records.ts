@@ -95,7 +95,7 @@ export interface KickRecord {
   target: string;
   server: string | null;
   clientIds: number[];
-  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused' | 'choose';
+  result: 'kicked' | 'partial' | 'not-found' | 'failed' | 'refused' | 'choose' | 'invalid';
   verified: boolean;
   message: string | null;
 }
@@ -166,6 +166,7 @@ export function toStoredEvent(d: Lean<EventDoc>): StoredEvent {
   if (d.previous) e.previous = plainSession(d.previous as VpnSession);
   if (d.endedBy) e.endedBy = d.endedBy as SessionEnd;
   if (d.error) e.error = d.error;
+  if (d.text) { e.text = d.text; e.guestText = d.guestText ?? d.text; }
   if (d.since !== undefined && (d.type === 'server-down' || d.type === 'server-up' || d.type === 'summary')) e.since = d.since ? d.since.toISOString() : null;
   if (d.gapFrom && d.gapTo) e.gap = { from: d.gapFrom.toISOString(), to: d.gapTo.toISOString() };
   if (d.counts) e.counts = { connected: d.counts.connected ?? 0, disconnected: d.counts.disconnected ?? 0, reconnected: d.counts.reconnected ?? 0 };

@@ -1,10 +1,15 @@
 // The database: one mongoose connection and its models, and the store split by caller: the
 // poller's cycle writes, the readers' queries, the notifier's outbox, the kick audit log, requests
 // between processes, the registry of running services, their leases and the change sequence,
-// and the page's sign-ins and sign-in rate limits.
+// the page's sign-ins and sign-in rate limits, and history (samples, roll-ups, retention).
+//
+// Every sort on a time ends with _id (or seq, for events): documents with the same time would
+// otherwise come back in each engine's own order (mongo-java-server's memory backend: insertion;
+// its H2 backend: _id; mongod: unspecified), and a limit would cut through them differently.
 import mongoose from 'mongoose';
-import { CycleWrites } from './cycle-writes.ts';
 import { Changes } from './changes.ts';
+import { CycleWrites } from './cycle-writes.ts';
+import { HistoryStore } from './history.ts';
 import { KickAudit } from './kick-audit.ts';
 import { Leases } from './leases.ts';
 import { createModels, type Models } from './models.ts';
@@ -25,6 +30,7 @@ export class Store {
   readonly replicas: Replicas;
   readonly leases: Leases;
   readonly changes: Changes;
+  readonly history: HistoryStore;
 
   private constructor(readonly connection: mongoose.Connection) {
     this.models = createModels(connection);
@@ -37,6 +43,7 @@ export class Store {
     this.replicas = new Replicas(this.models);
     this.leases = new Leases(this.models);
     this.changes = new Changes(this.models);
+    this.history = new HistoryStore(this.models);
   }
 
   /** Connects and makes sure every collection and index exists. */

@@ -5,6 +5,8 @@
 // (/healthz is open: load balancers and strangers read it too).
 import { serverHealth, SOURCE_NAMES, sourceProblems, type ChatStatus, type LiveModeInfo, type SourceName, type SourceState, shownError } from '../domain.ts';
 import type { ServerRecord } from '../store/records.ts';
+import type { TargetHealth } from '../store/outbox.ts';
+import { parseTarget } from '../notify/targets.ts';
 import type { Viewer } from './viewer.ts';
 
 export interface HealthSection {
@@ -41,6 +43,21 @@ export function chatHealth(chat: ChatStatus[]): HealthSection {
 /** Which replica answers (README "Running replicas"). */
 export function replicaHealth(id: string): HealthSection {
   return { ok: true, value: id };
+}
+
+/**
+ * The notices section: each notice target (a platform and a channel, by id) with its state; not ok
+ * while one fails for good (a missing channel, no access): a platform's outage is `retrying` and
+ * needs no operator. Its errors are the chat platforms' answers, like chat's.
+ */
+export function noticesHealth(targets: TargetHealth[]): HealthSection {
+  return {
+    ok: targets.every((t) => t.state !== 'failing'),
+    value: targets.map((t) => ({
+      id: t.id, ...parseTarget(t.id), ok: t.state !== 'failing', state: t.state, error: t.error, since: t.since?.toISOString() ?? null,
+      nextAttemptAt: t.nextAttemptAt?.toISOString() ?? null, pending: t.pending,
+    })),
+  };
 }
 
 /** The servers sections: each server's last read and each of its sources; not ok while one is not healthy or a source has a problem. */

@@ -10,6 +10,8 @@ import type { SessionPage } from './session-list.ts';
 import type { StoreSnapshot } from './snapshot.ts';
 import { defaultDir, viewUrl, type SortKey, type ViewQuery } from './view-query.ts';
 import { showIp, type Viewer } from './viewer.ts';
+import type { TargetHealth } from '../store/outbox.ts';
+import { describeTarget } from '../notify/targets.ts';
 
 /** A coloured badge: green online, grey offline, amber failing or stale, red down. */
 export type Dot = 'on' | 'off' | 'warn' | 'bad';
@@ -95,6 +97,8 @@ export interface StatusView {
   pager: Pager;
   /** Chat platforms that are not connected ("Slack: failing since …"), or '' when all are (or none is configured). */
   chatNote: string;
+  /** Notice channels that are not delivering ("Notices to Slack C0GONE: failing since …"), or '' when all are. */
+  noticesNote: string;
   /** While the database does not answer: since when, and that this is the last data vpnwatch holds; else ''. */
   databaseNote: string;
   servers: Table;
@@ -232,6 +236,11 @@ function chatNote(chat: ChatStatus[], viewer: Viewer): string {
   return `Chat: ${down.map((c) => `${CHAT_NAMES[c.platform]} ${c.state} since ${formatTime(c.since)}${viewer.admin && c.error ? ` (${c.error})` : ''}`).join('; ')}`;
 }
 
+/** One line for the notice channels that are not delivering; their errors (the platforms' answers) for the admin only. */
+function noticesNote(notices: TargetHealth[], viewer: Viewer): string {
+  return notices.filter((t) => t.state !== 'ok').map((t) => describeTarget(t, { error: viewer.admin })).join('; ');
+}
+
 /** Page links: first, last, and two either side of the current one, with gaps between. */
 function pagerOf(q: ViewQuery, page: SessionPage): Pager {
   const url = (n: number) => viewUrl({ ...q, page: n });
@@ -292,6 +301,7 @@ export function statusView(snapshot: StoreSnapshot, viewer: Viewer, q: ViewQuery
     sessionsNote: sessionsNote(snapshot, q, page),
     pager: pagerOf(q, page),
     chatNote: chatNote(snapshot.chat ?? [], viewer),
+    noticesNote: noticesNote(snapshot.notices ?? [], viewer),
     databaseNote: snapshot.databaseDown
       ? `The database has not answered since ${formatTime(snapshot.databaseDown.since)}: this is the last data vpnwatch holds. Polling goes on; what changes is stored and shown once it is back.`
       : '',

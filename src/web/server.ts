@@ -29,12 +29,14 @@ import { batchLoader } from './batch-loader.ts';
 import { AuthError, clearSessionCookieHeader, sameOrigin, sessionCookieHeader, WebAuth, type Identity } from './auth.ts';
 import { browserModule } from './browser-modules.ts';
 import { REPORT_HEADER, reportRows, toCsv } from './csv.ts';
-import { chatHealth, healthBody, replicaHealth, serversHealth } from './health.ts';
+import { chatHealth, healthBody, noticesHealth, replicaHealth, serversHealth } from './health.ts';
+import { configuredTargets } from '../notify/targets.ts';
 import { statusView } from './page-view.ts';
 import { bodyFor, etagOf, jsonBody, memo, notModified, sendBody, SnapshotCache, type Body, type CachedSnapshot, DatabaseDownError } from './response-cache.ts';
 import { selectAllSessions, selectSessions } from './session-list.ts';
 import { memorySignature, SnapshotReader } from './snapshot.ts';
 import { StreamHub } from './stream-hub.ts';
+import { historyRoutes } from './history-routes.ts';
 import { useTemplates, VIEWS_DIR } from './templates.ts';
 import { parseViewQuery, queryKey } from './view-query.ts';
 import { viewerKind, viewerOf, type Viewer } from './viewer.ts';
@@ -142,7 +144,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   const log = deps.log ?? logger.child({ module: 'web' });
   const now = deps.now ?? (() => new Date());
   const auth = new WebAuth({ web, signIns: store.web });
-  const reader = new SnapshotReader(store.queries, { modes: () => deps.modes?.() ?? {}, chat: () => deps.chat?.() ?? [] }, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
+  const reader = new SnapshotReader(store.queries, { modes: () => deps.modes?.() ?? {}, chat: () => deps.chat?.() ?? [], notices: () => store.outbox.health(configuredTargets(config)) }, { now, monotonic: deps.monotonic ?? (() => performance.now()) });
   const cache = new SnapshotCache(() => reader.read(), deps.snapshotMs ?? 1000, now, deps.database);
   const hub = new StreamHub({
     version: async () => (await cache.get()).snapshot.version,
@@ -302,6 +304,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   // ---- the API ------------------------------------------------------------------------------------
 
   app.use('/api', viewersOnly);
+  app.use(historyRoutes({ store, history: config.history, now }));
 
   app.get('/api/status', async (req, res) => {
     const entry = await cache.get();
@@ -426,6 +429,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     const at = now();
     const mongo = await within(store.ping(), 2000, false);
     const servers = mongo ? await within(store.queries.servers(), 2000, []) : [];
+    const notices = mongo ? await within(store.outbox.health(configuredTargets(config)), 2000, []) : [];
     const viewer = viewerFor(res);
     const sections = {
       ...(deps.replica ? { replica: replicaHealth(deps.replica.id) } : {}),
@@ -433,6 +437,8 @@ export function createWebApp(deps: WebDeps): WebApp {
       // (ok: false), but this process still works, so the status stays 200 for load balancers.
       ...(deps.chat ? { chat: chatHealth(deps.chat()) } : {}),
       ...serversHealth(servers, deps.modes?.() ?? {}, viewer, at),
+      // Each notice channel likewise: one that fails for good is ok: false, the status stays 200.
+      notices: noticesHealth(notices),
     };
     res.setHeader('Cache-Control', 'no-store');
     res.status(mongo ? 200 : 503).json(healthBody(mongo, sections));

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { fleetStats, type ChatStatus, type LiveModeInfo, type Stats } from '../domain.ts';
 import type { OnlineSession, ServerRecord, SessionRecord, UserRecord } from '../store/records.ts';
 import type { Queries } from '../store/queries.ts';
+import type { TargetHealth } from '../store/outbox.ts';
 
 /**
  * How often byte counters alone move the page. The poller writes a server's counters every 30 s
@@ -35,6 +36,8 @@ export interface StoreSnapshot {
   online: OnlineSession[];
   recent: SessionRecord[];
   offline: UserRecord[];
+  /** Each notice target (a channel) and how its deliveries go (empty: not read). */
+  notices?: TargetHealth[];
   /** Set while the database does not answer: this is the last snapshot vpnwatch holds. */
   databaseDown?: { since: Date };
 }
@@ -74,8 +77,8 @@ export class SnapshotReader {
 
   constructor(
     private readonly queries: Pick<Queries, 'servers' | 'online' | 'recent' | 'offlineUsers'>,
-    /** What is in memory, not in the store: management modes and chat connections. */
-    private readonly live: { modes: () => Record<string, LiveModeInfo>; chat: () => ChatStatus[] },
+    /** What is in memory, not in the store: management modes and chat connections; and each notice channel's state. */
+    private readonly live: { modes: () => Record<string, LiveModeInfo>; chat: () => ChatStatus[]; notices?: () => Promise<TargetHealth[]> },
     private readonly clock: { now: () => Date; monotonic: () => number } = { now: () => new Date(), monotonic: () => performance.now() },
   ) {}
 
@@ -106,6 +109,7 @@ export class SnapshotReader {
     }
     const modes = this.live.modes();
     const chat = this.live.chat();
+    const notices = (await this.live.notices?.()) ?? [];
     const lists = servers.map((s) => this.lists.get(s.name)!.sessions);
     if (!this.merged || lists.length !== this.merged.lists.length || lists.some((l, i) => l !== this.merged!.lists[i])) {
       this.merged = { lists, online: mergeByConnectedAt(lists) };
@@ -115,8 +119,10 @@ export class SnapshotReader {
       servers.map((s) => [...shownServer(s), this.lists.get(s.name)!.onlineWrittenAt]),
       historyKey,
       memorySignature(modes, chat),
+      // A channel's state as the page shows it (not its waiting count, which moves with every post).
+      notices.map((t) => [t.id, t.state, t.error, ms(t.since), ms(t.nextAttemptAt)]),
     ])).digest('base64url').slice(0, 16);
-    return { version, stats: fleetStats(servers, online, this.clock.now()), servers, modes, chat, online, recent: this.history.recent, offline: this.history.offline };
+    return { version, stats: fleetStats(servers, online, this.clock.now()), servers, modes, chat, notices, online, recent: this.history.recent, offline: this.history.offline };
   }
 }
 

@@ -1,7 +1,7 @@
 // What the Slack and Discord adapter tests share: a store seeded with two online sessions (one
 // with a hostile common name), a server config, and the one stand-in they use: a Kicker that
 // records requests (the real one talks to OpenVPN's management interface, tested in the lab).
-import type { KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../../src/domain.ts';
+import type { Kicker, KickOutcome, KickRequest, ServerConfig, ServerRead, VpnSession } from '../../src/domain.ts';
 import { diffSnapshots, emptyBaseline } from '../../src/poll/diff.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -14,7 +14,7 @@ export const chatServer = (name: string): ServerConfig => ({
   name, host: `${name}.example.net`, port: 22, username: 'vpnwatch', insecureSkipHostKeyCheck: true, statusPath: '/run/openvpn/status.log', statusRefreshSeconds: 10, timezone: 'UTC',
 });
 
-export function recordingKicker(): { kicker: { kick(request: KickRequest): Promise<KickOutcome> }; requests: KickRequest[] } {
+export function recordingKicker(): { kicker: Kicker; requests: KickRequest[] } {
   const requests: KickRequest[] = [];
   return {
     requests,
@@ -23,6 +23,7 @@ export function recordingKicker(): { kicker: { kick(request: KickRequest): Promi
         requests.push(request);
         return { result: 'kicked', verified: true, message: `${request.target} was disconnected`, sessions: [] };
       },
+      async refuse() {},
     },
   };
 }

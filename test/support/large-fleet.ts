@@ -8,6 +8,7 @@ import type { ServerConfig, ServerRead, VpnSession } from '../../src/domain.ts';
 import { Poller } from '../../src/poll/poller.ts';
 import type { Store } from '../../src/store/store.ts';
 import { chatServer } from './chat.ts';
+import { IDS } from '../fakes/fake-discord.ts';
 
 export const SERVER_COUNT = 600;
 export const SESSION_COUNT = 5000;
@@ -68,7 +69,8 @@ export interface LargeFleet {
  */
 export async function seedLargeFleet(store: Store): Promise<LargeFleet> {
   const servers = Array.from({ length: SERVER_COUNT }, (_, i) => chatServer(serverName(i)));
-  const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 3, targets: () => ['slack', 'discord'], log: pino({ level: 'silent' }) });
+  // The notice targets (platform and channel) chat-limits.test.ts configures.
+  const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 3, targets: () => ['slack:C0NOTICE', `discord:${IDS.channel}`], log: pino({ level: 'silent' }) });
   await poller.start();
   const started = new Date(Date.now() - 3 * 3600_000).toISOString();
   const online = new Map<string, VpnSession[]>(servers.map((s) => [s.name, []]));

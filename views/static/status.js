@@ -130,6 +130,9 @@ function render(view) {
   const chatNote = document.getElementById('chat-note');
   setText(chatNote, view.chatNote);
   chatNote.hidden = !view.chatNote;
+  const noticesNote = document.getElementById('notices-note');
+  setText(noticesNote, view.noticesNote);
+  noticesNote.hidden = !view.noticesNote;
   const databaseNote = document.getElementById('database-note');
   setText(databaseNote, view.databaseNote);
   databaseNote.hidden = !view.databaseNote;
