@@ -7,17 +7,18 @@
 // baseline (no false disconnect, nothing twice, nothing lost); a new replica gets its share by
 // handover; each replica's page hears of the others' changes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { serverLease } from '../src/poll/leases.ts';
-import { Outbox } from '../src/store/outbox.ts';
 import { Store } from '../src/store/store.ts';
 import type { StoredEvent } from '../src/store/records.ts';
 import { labAvailable, startLab, type Lab, type LabClient } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { freePort, sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -28,13 +29,14 @@ const describeLab = requirePrerequisite(
 );
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
-/** Whether notices are claimed before they are posted (the outbox of issue 13 is on this branch). */
-const NOTICES_CLAIMED = 'claimTarget' in Outbox.prototype;
 const run = promisify(execFile);
 /** POLL_INTERVAL: a lease lasts 20 s, a takeover must finish within 30 s. */
 const POLL_SECONDS = 10;
 const NAMES = ['lab-0', 'lab-1', 'lab-2', 'lab-3'];
 const CLIENTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank'];
+/** Slack over HTTP on every replica (no notice channel: notices stay in the log), answering through a local fake. */
+const SLACK_SECRET = 'replicas-signing-secret';
+const SLACK_TOKEN = 'xoxb-replicas-test';
 
 interface Replica {
   id: string;
@@ -55,6 +57,7 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
   let dir: string;
   let env: Record<string, string>;
   let store: Store;
+  let slack: FakeSlack;
   const replicas = new Map<string, Replica>();
   const client = (name: string): LabClient => lab.clients[CLIENTS.indexOf(name)]!;
   /** Which lab server each client uses. */
@@ -114,6 +117,7 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
       startLab({ servers: NAMES.map(() => ({ proto: 'tcp' as const, statusVersion: 2 as const })), clients: CLIENTS.map((commonName) => ({ commonName })) }),
       startSshd(),
     ]);
+    slack = await startFakeSlack({ botToken: SLACK_TOKEN });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpnwatch-replicas-'));
     fs.writeFileSync(path.join(dir, 'servers.yml'), ['servers:', ...lab.servers.flatMap((s, i) => [
       `  - name: ${NAMES[i]}`,
@@ -127,7 +131,8 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
       `    management: { host: 127.0.0.1, port: ${s.managementPort} }`,
     ]), ''].join('\n'));
     const database = `vpnwatch_replicas_${process.pid}_${Date.now()}`;
-    env = { MONGODB_URI: `${inject('mongoUri')}/${database}`, POLL_INTERVAL: String(POLL_SECONDS), LOG_LEVEL: 'info', MANAGEMENT_STATUS_INTERVAL: '2', PAGE_ACCESS: 'public' };
+    env = { MONGODB_URI: `${inject('mongoUri')}/${database}`, POLL_INTERVAL: String(POLL_SECONDS), LOG_LEVEL: 'info', MANAGEMENT_STATUS_INTERVAL: '2', PAGE_ACCESS: 'public',
+      SLACK_BOT_TOKEN: SLACK_TOKEN, SLACK_SIGNING_SECRET: SLACK_SECRET, SLACK_ADMIN_USERS: 'U0ADMIN', SLACK_API_URL: slack.apiUrl };
     store = await Store.open(inject('mongoUri'), database);
     // One after the other, as a rolling start would: the first takes every server, the others get theirs by handover.
     for (const id of ['replica-a', 'replica-b', 'replica-c']) await startReplica(id);
@@ -139,7 +144,7 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
       await store.connection.dropDatabase();
       await store.close();
     }
-    await Promise.all([lab?.close(), sshd?.stop()]);
+    await Promise.all([lab?.close(), sshd?.stop(), slack?.close()]);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -282,9 +287,34 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
     expect(await eventsOf('gina')).toEqual([['connected', NAMES[server]]]);
   }, 120_000);
 
-  // Each replica's notifier delivers from the same outbox; that a notice goes out once whichever
-  // replicas run is the outbox's claim (issue 13, src/store/outbox.ts), checked here once it is in.
-  it.runIf(NOTICES_CLAIMED)('each change was announced once, whichever replica found it and whichever replicas ran', () => {
+  it('/vpn kick arriving at a replica that does not hold the server: the holder kicks over its connection, verifies, and the admin gets the answer', async () => {
+    const now = await holders();
+    const server = NAMES[NAMES.findIndex((n) => now[n] === 'replica-d')]!;
+    const asked = running().find((r) => r.id !== 'replica-d')!;
+    const responsePath = '/response/kick-1';
+    const body = new URLSearchParams({
+      token: 'deprecated', team_id: 'T0FAKE', team_domain: 'ops', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ADMIN', user_name: 'ada',
+      command: '/vpn', text: `kick gina ${server} all`, api_app_id: 'A0VPN', is_enterprise_install: 'false', response_url: `${slack.base}${responsePath}`, trigger_id: '1.1.abc',
+    }).toString();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signature = `v0=${crypto.createHmac('sha256', SLACK_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+    const res = await fetch(`http://127.0.0.1:${asked.port}/slack/events`, {
+      method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) },
+    });
+    expect(res.status).toBe(200);
+    const answer = await waitFor(() => slack.calls.find((c) => c.path === responsePath)?.body as { text: string; blocks: unknown[] } | undefined, { timeoutMs: 30_000, what: 'the kick\'s answer through response_url' });
+    expect(JSON.stringify(answer.blocks)).toContain('Kicked gina');
+    expect(JSON.stringify(answer.blocks)).toContain('Verified: a fresh read no longer lists the kicked sessions.');
+    // Carried out by the holder (through the request in MongoDB), not by the replica that was asked.
+    expect(replicas.get('replica-d')!.output()).toMatch(/carrying out a kick request from replica /);
+    expect(asked.output()).not.toMatch(/carrying out a kick request/);
+    await waitFor(async () => (await eventsOf('gina')).length === 2, { timeoutMs: 20_000, what: 'gina\'s end stored' });
+    expect(await eventsOf('gina')).toEqual([['connected', server], ['disconnected', server]]);
+    const kicks = await store.audit.kicks('gina');
+    expect(kicks.map((k) => [k.result, k.server])).toEqual([['kicked', server]]);
+  }, 90_000);
+
+  it('each change was announced once, whichever replica found it and whichever replicas ran', () => {
     for (const [user, what] of announcedOnce) expect(noticesOf(user, what), `${user} ${what.source}`).toHaveLength(1);
   });
 });
