@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerConfig } from '../src/domain.ts';
 import { readServers } from '../src/poll/read-servers.ts';
 import { fingerprintOf, SshPool } from '../src/ssh.ts';
+import { generateHostKey } from '../src/demo/simulated-server.ts';
 
 const { Server, utils } = ssh2;
 const { STATUS_CODE } = utils.sftp;
@@ -35,7 +36,7 @@ function statusText(bytes: number): string {
 type Files = Record<string, string[]>;
 
 async function startServer(files: Files): Promise<{ config: (path: string) => ServerConfig; close: () => Promise<void> }> {
-  const hostKey = utils.generateKeyPairSync('ed25519').private;
+  const hostKey = generateHostKey();
   const parsed = utils.parseKey(hostKey);
   if (parsed instanceof Error) throw parsed;
   const fingerprint = fingerprintOf((Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH());

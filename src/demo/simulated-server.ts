@@ -46,8 +46,17 @@ export interface SimulatedServerOptions {
 /** The port the simulated management interface listens on, on the server's side of SSH. */
 export const MANAGEMENT_PORT = 7505;
 
+/**
+ * A fresh ed25519 host key. ssh2's generator strips leading zero bytes from the public key, so
+ * about 1 key in 256 is one its own parser then refuses ("Malformed OpenSSH private key",
+ * mscdex/ssh2#1513): such a key is thrown away and another one made.
+ */
 export function generateHostKey(): string {
-  return utils.generateKeyPairSync('ed25519').private;
+  for (let attempt = 1; ; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair.private;
+    if (attempt >= 32) throw new Error('could not generate an ed25519 host key that ssh2 can read');
+  }
 }
 
 export async function startSimulatedServer(opts: SimulatedServerOptions): Promise<SimulatedServer> {
