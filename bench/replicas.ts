@@ -12,13 +12,13 @@
 // Run: npm run bench -- replicas   [SERVERS=1000 SESSIONS=1000 REPLICAS=3 POLL_INTERVAL=60 CYCLES=3]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServerConfig } from '../src/domain.ts';
 import { serverLease } from '../src/poll/leases.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
 import { Store } from '../src/store/store.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 export interface ReplicaRow {
   id: string;
@@ -46,13 +46,6 @@ export interface ReplicasReport {
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** The simulated fleet, in a child process of its own (its CPU and memory are not vpnwatch's). */
 async function startFleet(servers: number, sessions: number): Promise<{ configs: ServerConfig[]; churn(): Promise<void>; close(): Promise<void> }> {

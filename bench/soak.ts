@@ -10,11 +10,11 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServerConfig } from '../src/domain.ts';
 import { startMongoJavaServer } from '../src/store/embedded-mongo.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 export interface SoakOptions {
   minutes: number;
@@ -51,13 +51,6 @@ export interface SoakResult {
 const PASSWORD = 'soak-simulated-fleet';
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Least-squares slope of y over x. */
 function slope(points: [number, number][]): number {

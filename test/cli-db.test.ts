@@ -4,7 +4,6 @@
 // history; a second process on the same data folder is refused with a message that says why.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -16,6 +15,7 @@ import { Store } from '../src/store/store.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
 import { javaPrerequisite } from './support/java.ts';
 import { waitFor } from './support/wait.ts';
+import { freePort } from './support/free-port.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
 const describeWithJava = requirePrerequisite(javaPrerequisite(), 'Java 17 (for mongo-java-server)');
@@ -61,13 +61,6 @@ async function vpnwatch(cwd: string, ...args: string[]): Promise<{ code: number;
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 const record = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'data', 'mongo.json'), 'utf8')) as { pid: number; enginePid: number; owner: string; engine: string; dataPath: string; uri: string };
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describeWithJava('vpnwatch db', () => {
   let dir: string;

@@ -12,17 +12,11 @@ import { startSimulatedServer, type SimulatedServer } from '../src/demo/simulate
 import { syntheticSessions } from '../src/demo/synthetic-sessions.ts';
 import { writeStatus } from '../src/openvpn/write-status.ts';
 import { waitFor } from './support/wait.ts';
+import { freePort } from './support/free-port.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
 const run = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function vpnwatch(cwd: string, env: Record<string, string>, ...args: string[]) {
   try {

@@ -6,7 +6,6 @@
 // was seen and announced exactly once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,19 +15,13 @@ import { labAvailable, startLab, type Lab } from './harness/openvpn-lab.ts';
 import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { waitFor } from './support/wait.ts';
+import { freePort } from './support/free-port.ts';
 
 const lab = labAvailable();
 const sshd = sshdAvailable();
 const describeOutage = requirePrerequisite({ ok: lab.ok && sshd.ok, why: [lab.why, sshd.why].filter(Boolean).join('; ') }, 'OpenVPN lab and sshd');
 const bin = path.join(import.meta.dirname, '..', 'bin', 'vpnwatch');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** A GET with a deadline: resolves to the status and body, or to 0 when nothing came in time. */
 async function get(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerConfig } from '../../src/domain.ts';
 import type { Prerequisite } from './prereq.ts';
+import { freePort } from '../support/free-port.ts';
+export { freePort };
 
 const run = promisify(execFile);
 const SSHD = '/usr/sbin/sshd';
@@ -317,13 +319,6 @@ function sshdVersion(): number {
   return m ? Number(m[1]) : 0;
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function spawnSshd(configPath: string, logPath: string, port: number): Promise<ChildProcess> {
   // stdout/stderr go to a log file: a daemon holding the test runner's pipes makes the runner hang.

@@ -1,0 +1,11 @@
+// A TCP port free on 127.0.0.1 right now (the kernel picks it): tests and benchmarks never use
+// fixed ports, which collide with other runs on the machine.
+import net from 'node:net';
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
