@@ -156,7 +156,7 @@ export async function runPollCycleBench(opts: { servers?: number; sessions?: num
         if (failed.length) throw new Error(`${failed.length} reads failed, e.g. ${failed[0]!.error}`);
         const report = { writes: { operations: reports.reduce((n, r) => n + r.writes.operations, 0) }, servers: reports.flatMap((r) => r.servers) };
         const elapsed = performance.now() - t0;
-        if (process.env.BENCH_DEBUG) console.log(mode, 'read', Math.round(tRead - t0), 'ms; apply after the last read', Math.round(performance.now() - tRead), 'ms; rss', Math.round(process.memoryUsage().rss / 1e6), 'MB');
+        if (process.env.BENCH_DEBUG) { const m = process.memoryUsage(); console.log(mode, 'read', Math.round(tRead - t0), 'ms; apply after the last read', Math.round(performance.now() - tRead), 'ms; rss', Math.round(m.rss / 1e6), 'heap', Math.round(m.heapUsed / 1e6), '/', Math.round(m.heapTotal / 1e6), 'external', Math.round(m.external / 1e6), 'buffers', Math.round(m.arrayBuffers / 1e6), 'MB'); }
         const cpu = process.cpuUsage(cpu0);
         const engineCpu = mongo?.pid ? processCpuMs(mongo.pid) - engineCpu0 : 0;
         if (!measured) return;

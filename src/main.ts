@@ -233,7 +233,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     // Chat kicks: here for the servers held here, else through the replica that holds the server.
     const chatKicker = new ServiceKicker({
       store: db.store, servers, local: kicker, requestedBy: `replica ${config.replicaId}`, log: log.child({ component: 'kick' }),
-      finishWithinMs: kickFinishMs(config.poll.timeoutSeconds), holds: holdsServer,
+      finishWithinMs: kickFinishMs(config.poll.timeoutSeconds),
+      holders: { self: config.replicaId, of: (server) => serverLeases.holders()[serverLease(server)] ?? null },
     });
     const dispatchDeps: DispatchDeps = { store: db.store, kicker: chatKicker, config: active, log: log.child({ component: 'commands' }), modes, chat, database: () => database.state };
 

@@ -10,11 +10,11 @@
 // claimWithinMs, this process kicks directly through its own kicker, as before. A request that
 // is a usage error is not sent: the local kicker decides and records it (nothing to carry out).
 //
-// A running replica uses it too, for chat kicks (`holds` set): a kick about servers it holds is
-// carried out here; one about a server another replica holds goes to that replica. A kick without
-// a SERVER whose user is on several servers that different replicas hold is not split: it is
-// refused (recorded) with the servers to name, one kick per server, since a kick is verified on
-// one holder's connections.
+// A running replica uses it too, for chat kicks (`holders` set): a kick about servers it holds is
+// carried out here; one about servers another replica holds goes to that replica (addressed to
+// the first of them: its holder holds them all). A kick without a SERVER whose user is on servers
+// that different replicas hold is not split: it is refused (recorded) with the servers to name,
+// one kick per server, since a kick is verified on one holder's connections.
 import { userName, type Kicker, type KickOutcome, type KickRequest, type ServerConfig } from '../domain.ts';
 import type { Logger } from '../log.ts';
 import { HEARTBEAT_MS } from '../request-runner.ts';
@@ -33,8 +33,8 @@ export interface ServiceKickerOptions {
   claimWithinMs?: number;
   /** How long a claimed kick may take (connect, client-kill, verification reads). */
   finishWithinMs: number;
-  /** In a running replica: whether it holds a server's lease (kicks about those are carried out here). */
-  holds?: (server: string) => boolean;
+  /** In a running replica: its id, and which replica holds each server's lease now (null: none). */
+  holders?: { self: string; of: (server: string) => string | null };
 }
 
 /** The longest a kick takes on its holder: a connection per server (SSH, then the interface), client-kill, verification. */
@@ -52,19 +52,24 @@ export class ServiceKicker implements Kicker {
     const checked = checkKickRequest(request, this.opts.servers);
     if (!checked.ok) return local.kick(request);
     const involved = checked.server ? [checked.server.name] : await this.#serversOf(request.target);
-    const holds = this.opts.holds;
-    // Held here (or nobody's online: the local kicker says so, and records it).
-    if (holds && involved.every(holds)) return local.kick(request);
+    const replicas = this.opts.holders;
+    if (replicas) {
+      const holders = new Set(involved.map(replicas.of));
+      // Held here (or nobody is online: the local kicker says so, and records it).
+      if (holders.size === 0 || (holders.size === 1 && holders.has(replicas.self))) return local.kick(request);
+      if (holders.size > 1) {
+        const message = `'${request.target}' is online on ${involved.join(', ')}, which different replicas hold: kick on one server at a time (kick ${request.target} ${involved[0]} ${request.which ?? 'all'}). Nothing was done.`;
+        await local.refuse(request, message);
+        return { result: 'invalid', sessions: [], verified: false, message };
+      }
+    }
     const live = await store.replicas.live(3 * HEARTBEAT_MS);
     if (live.length === 0) return local.kick(request);
-    if (holds && involved.length > 1 && live.length > 1) {
-      const message = `'${request.target}' is online on ${involved.join(', ')}, which different replicas hold: kick on one server at a time (kick ${request.target} ${involved[0]} ${request.which ?? 'all'}). Nothing was done.`;
-      await local.refuse(request, message);
-      return { result: 'invalid', sessions: [], verified: false, message };
-    }
 
     const claimWithinMs = this.opts.claimWithinMs ?? 10_000;
-    const server = involved.length === 1 ? involved[0]! : null;
+    // One server: only its holder claims the request. Several: for a replica, the first (one
+    // replica holds them all, checked above); from the terminal, any service (null).
+    const server = involved.length === 1 || (replicas && involved.length > 1) ? involved[0]! : null;
     const id = await store.requests.submit('kick', request, { server, requestedBy: this.opts.requestedBy, deadline: new Date(Date.now() + claimWithinMs) });
     const answer = await store.requests.wait<KickRequest, KickOutcome>(id, { timeoutMs: claimWithinMs + this.opts.finishWithinMs });
     if (answer.state === 'done' && answer.result) {
