@@ -144,7 +144,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         const names = leases.map(leaseServer);
         await managementStream.drop(names);
         await poller.forget(names);
-        for (const name of names) history.forget(name);
+        await history.forget(names);
       },
       // What the other replicas show for a server held here: its management mode (not each read's time).
       info: (lease) => {

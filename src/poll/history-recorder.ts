@@ -134,9 +134,14 @@ export class HistoryRecorder {
     if (fleetWrites.length) await this.deps.history.writeMinutes(fleetWrites, this.deps.minutesRetainMs);
   }
 
-  /** A server this process no longer polls (its lease went to another replica): its hour is theirs to continue from the store. */
-  forget(server: string): void {
-    for (const [id, b] of this.buckets) if (b.server === server && !b.dirtyMinutes.size && !b.dirtyUsers.size) this.buckets.delete(id);
+  /**
+   * Servers this process no longer polls (their leases went to other replicas): what it has of
+   * them is written, then dropped, so the new holder continues their hours from the store and a
+   * later return here starts from the store again, not from stale totals.
+   */
+  async forget(servers: string[]): Promise<void> {
+    await this.flush().catch((err: unknown) => this.deps.log.warn({ err }, 'history: could not write the samples of servers handed over'));
+    for (const [id, b] of this.buckets) if (servers.includes(b.server)) this.buckets.delete(id);
   }
 
   private async flushNow(): Promise<void> {
