@@ -223,6 +223,35 @@ describe('history writes and retention', () => {
     expect(fleet!.m).toEqual({ 0: [5, 110, 0] });
   });
 
+  it('a server handed to another replica and back within the hour: each holder continues the hour from the store', async () => {
+    const replica = async () => {
+      const h = new HistoryRecorder({ history: store.history, maxSpanMs: 120_000, minutesRetainMs: 7 * DAY_MS, log: logger, fleetServers: () => ['hand-1'] });
+      const p = new Poller({ store, servers: [testServer('hand-1')], pollIntervalSeconds: 30, downAfter: 3, targets: () => ['log'], log: logger, history: h });
+      await p.start();
+      return { h, p };
+    };
+    const t = (sec: number) => new Date(Date.parse('2026-12-03T06:00:00Z') + sec * 1000).toISOString();
+    const gus = (received: number) => [s('gus', 7, received, 0)];
+    const a = await replica();
+    await a.p.apply([goodRead('hand-1', t(5), gus(0))]);
+    await a.p.apply([goodRead('hand-1', t(35), gus(100))]); // +100 by a
+    // Handed over to b, as main does when a lease is lost: the poller and the recorder let go.
+    await a.p.forget(['hand-1']);
+    await a.h.forget(['hand-1']);
+    const b = await replica();
+    await b.p.apply([goodRead('hand-1', t(65), gus(300))]); // +200 by b
+    await b.h.flush();
+    await b.p.forget(['hand-1']);
+    await b.h.forget(['hand-1']);
+    // And back to a.
+    await a.p.adopt([{ name: 'hand-1', handover: true }]);
+    await a.p.apply([goodRead('hand-1', t(95), gus(350))]); // +50 by a
+    await a.h.flush();
+    const doc = await minuteDoc(store, 'hand-1', '2026-12-03T06:00:00Z');
+    expect(doc!.u[encodeKey('gus')]![0]).toBe(350);
+    expect(Object.fromEntries(Object.entries(doc!.m).map(([m, v]) => [m, v[1]]))).toEqual({ 0: 100, 1: 250 });
+  });
+
   it('deletes minutes, hours, user days, sessions, events and kicks past their retention, and keeps the rest', async () => {
     const now = new Date('2026-12-05T00:00:00Z');
     const daysAgo = (d: number) => new Date(now.getTime() - d * DAY_MS);

@@ -128,11 +128,19 @@ export class Poller {
 
   /**
    * Ends work on servers whose leases went to another replica, after the batch in progress (so
-   * the next holder loads what this one stored): their state is dropped here; changes held for
-   * them (the database was away) are still written, in order.
+   * the next holder loads what this one stored): their online lists are written with the latest
+   * byte counters (batched until now), then their state is dropped here; changes held for them
+   * (the database was away) are still written, in order.
    */
   forget(names: string[]): Promise<void> {
-    const run = this.queue.then(() => {
+    const run = this.queue.then(async () => {
+      for (const name of names) {
+        const sessions = this.baselines.get(name)?.sessions;
+        const revision = this.revisions.get(name);
+        if (!sessions || revision === undefined || this.held.length) continue;
+        await this.deps.store.cycles.writeOnlineList(name, sessions, this.sessionIds.get(name) ?? new Map(), revision)
+          .catch((err: unknown) => this.deps.log.warn({ err, server: name }, `${name}: could not store its latest byte counters before handing it over; the next holder may count up to ${COUNTER_FLUSH_MS / 1000} s of its traffic again`));
+      }
       for (const name of names) {
         this.working.delete(name);
         for (const map of [this.baselines, this.revisions, this.sessionIds, this.onlineWrittenAt, this.leaving, this.sourceStates, this.kicked]) map.delete(name);

@@ -133,6 +133,18 @@ export class CycleWrites {
     return stats;
   }
 
+  /**
+   * Writes a server's online list as the poller holds it (its byte counters are batched, so the
+   * stored list can be up to COUNTER_FLUSH_MS behind), when its lease goes to another replica, so
+   * the next holder's first read does not count those bytes again. Only while the stored revision
+   * is still the one this list belongs to: a newer baseline is never overwritten.
+   */
+  async writeOnlineList(server: string, sessions: Record<string, VpnSession>, ids: Map<string, string>, revision: number): Promise<boolean> {
+    const online: OnlineEntry[] = Object.entries(sessions).map(([key, session]) => ({ ...plainSession(session), sessionId: ids.get(key) ?? null }));
+    const result = await this.models.Server.collection.updateOne({ name: server, revision }, { $set: { onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: new Date() } });
+    return result.modifiedCount === 1;
+  }
+
   /** The guarded increments whose transition the user's `counted` list does not hold yet, as updates by name. */
   private async uncountedIncrements(counts: UserCount[]): Promise<Op<UserDoc>[]> {
     const names = [...new Set(counts.map((c) => c.name))];
