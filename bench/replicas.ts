@@ -112,7 +112,7 @@ export async function runReplicasBench(opts: { servers?: number; sessions?: numb
       const port = await freePort();
       const child = spawn(bin, ['start'], {
         cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...passwords, MONGODB_URI: uri, VPNWATCH_SERVERS_FILE: path.join(dir, 'servers.yml'), POLL_INTERVAL: String(pollSeconds), POLL_TIMEOUT: '60', PORT: String(port), VPNWATCH_REPLICA_ID: id, LOG_LEVEL: 'warn' },
+        env: { ...process.env, ...passwords, MONGODB_URI: uri, VPNWATCH_SERVERS_FILE: path.join(dir, 'servers.yml'), POLL_INTERVAL: String(pollSeconds), POLL_TIMEOUT: '60', PORT: String(port), VPNWATCH_REPLICA_ID: id, LOG_LEVEL: 'warn', PAGE_ACCESS: 'public' },
       });
       const replica = { id, port, child, output: '' };
       child.stdout!.on('data', (d: Buffer) => { replica.output += d.toString(); });

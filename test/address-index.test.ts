@@ -2,7 +2,7 @@
 // the table's growth, for numbers (ipv4PortKey) and text alike.
 import { describe, expect, it } from 'vitest';
 import { AddressIndex } from '../src/openvpn/address-index.ts';
-import { ipv4PortKey } from '../src/openvpn/addresses.ts';
+import { ipv4PortKey, isVirtualAddressColumn } from '../src/openvpn/addresses.ts';
 
 describe('AddressIndex', () => {
   it('keeps the first session per address, through growth, for keys and text', () => {
@@ -24,5 +24,10 @@ describe('AddressIndex', () => {
       expect(ipv4PortKey(text, 0, text.length), text).toBe(-1);
     }
     expect(ipv4PortKey('0.0.0.0:0', 0, 9)).toBe(0);
+  });
+
+  it('a virtual IPv4 address has four groups of at most 255: 198.18.995.27 is not one', () => {
+    for (const text of ['198.18.0.2', '0.0.0.0', '255.255.255.255', '']) expect(isVirtualAddressColumn(text), text).toBe(true);
+    for (const text of ['198.18.995.27', '198.18.256.1', '256.0.0.1', '1.2.3.1000', '1.2.3', '1..2.3']) expect(isVirtualAddressColumn(text), text).toBe(false);
   });
 });

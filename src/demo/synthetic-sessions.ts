@@ -18,7 +18,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Session number `i` of a server whose pool is 198.18.<pool>.0/16-ish; `clientId` is OpenVPN's CID. */
+/**
+ * Session number `i` of a server whose pool starts at 198.18.<pool>.0; `clientId` is OpenVPN's
+ * CID. Virtual addresses stay inside 198.18.0.0/15 (wrapping round it), distinct within a server
+ * for up to 128,000 sessions.
+ */
 export function syntheticSession(i: number, clientId: number, now: Date, random: () => number, pool = 0): VpnSession {
   const name = `${FIRST[i % FIRST.length]}${i >= FIRST.length ? `.${Math.floor(i / FIRST.length)}` : ''}`;
   const connectedMs = now.getTime() - Math.floor(random() * 8 * 3600_000) - 60_000;
@@ -29,7 +33,7 @@ export function syntheticSession(i: number, clientId: number, now: Date, random:
     realAddress: ipv6 ? `2001:db8::${(i + 1).toString(16)}` : `203.0.113.${(i % 250) + 1}`,
     realPort: ipv6 ? null : 1024 + ((i * 7919) % 60000),
     protocol: null,
-    virtualAddress: `198.18.${pool + Math.floor(i / 250)}.${(i % 250) + 2}`,
+    virtualAddress: benchmarkAddress(pool + Math.floor(i / 250), (i % 250) + 2),
     virtualIpv6: null,
     bytesReceived: Math.floor(random() * 5e8),
     bytesSent: Math.floor(random() * 5e9),
@@ -38,6 +42,12 @@ export function syntheticSession(i: number, clientId: number, now: Date, random:
     peerId: i,
     cipher: CIPHERS[i % CIPHERS.length]!,
   };
+}
+
+/** Address `host` of block `block` of 198.18.0.0/15, counted in /24s (512 of them, then round again). */
+function benchmarkAddress(block: number, host: number): string {
+  const n = block % 512;
+  return `198.${18 + (n >> 8)}.${n & 255}.${host}`;
 }
 
 export function syntheticSessions(count: number, now: Date, seed = 1): VpnSession[] {

@@ -19,18 +19,21 @@ function toPort(text: string): number | null {
   return port <= 65535 ? port : null;
 }
 
-/** Whether text[start, end) is a dotted quad of 1-3 digit groups, checked without a regex. */
+/** Whether text[start, end) is an IPv4 address: four groups of 1-3 digits, each at most 255, checked without a regex. */
 export function isDottedQuad(text: string, start: number, end: number): boolean {
   let dots = 0;
   let digits = 0;
+  let value = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 46) {
       if (digits === 0) return false;
       dots++;
       digits = 0;
+      value = 0;
     } else if (c >= 48 && c <= 57) {
-      if (++digits > 3) return false;
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return false;
     } else {
       return false;
     }
