@@ -38,9 +38,9 @@ describe('chat kicks over replicas', () => {
   beforeEach(async () => { await store.models.Request.deleteMany({}); });
   afterAll(async () => { if (store) await dropTestStore(store); });
 
-  const kickerFor = (holders: Record<string, string>, local: Kicker) => new ServiceKicker({
-    store, servers, local, requestedBy: 'replica r1', log: logger, finishWithinMs: 5_000, claimWithinMs: 5_000,
-    holders: { self: 'r1', of: (server) => holders[server] ?? null },
+  const kickerFor = (holders: Record<string, string>, local: Kicker, self: string | null = 'r1') => new ServiceKicker({
+    store, servers, local, requestedBy: self ? `replica ${self}` : 'vpnwatch kick', log: logger, finishWithinMs: 5_000, claimWithinMs: 5_000,
+    holders: { self, of: (server) => holders[server] ?? null },
   });
 
   /** Plays the holder `replica`: claims the kick request it may claim (holding `held`) and answers it. */
@@ -94,5 +94,15 @@ describe('chat kicks over replicas', () => {
     expect(local.refusals).toEqual([outcome.message]);
     expect(local.kicks).toHaveLength(0);
     expect(await store.models.Request.countDocuments({})).toBe(0);
+  });
+
+  it('from the terminal (holding nothing): servers nobody holds are kicked from here; a held one by its holder', async () => {
+    const local = localKicker();
+    await kickerFor({}, local.kicker, null).kick({ target: 'carol', by });
+    expect(local.kicks).toHaveLength(1);
+    const asking = kickerFor({ 'lon-1': 'r3' }, local.kicker, null).kick({ target: 'carol', by });
+    await answerAs('r3', ['lon-1'], { result: 'kicked', verified: true, message: 'kicked by r3', sessions: [] });
+    expect((await asking).message).toBe('kicked by r3');
+    expect(local.kicks).toHaveLength(1);
   });
 });

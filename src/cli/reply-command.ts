@@ -13,8 +13,10 @@ import { findCommand } from '../../commands/index.ts';
 import { ManagementKicker } from '../kick/kicker.ts';
 import { kickFinishMs, ServiceKicker } from '../kick/service-kicker.ts';
 import { logger } from '../log.ts';
+import { serverLease } from '../poll/leases.ts';
 import { SshPool } from '../ssh.ts';
 import { openCliDatabase } from '../store/db.ts';
+import type { Store } from '../store/store.ts';
 import { readArgs, UsageError, type CliIo, type Subcommand } from './args.ts';
 import { configOrExit } from './config.ts';
 import { renderReplyText } from './render-text.ts';
@@ -51,6 +53,15 @@ function usageError(text: string, config: Config): string | undefined {
   return `${unknownServerMessage(server, config.servers)}${noFile}`;
 }
 
+/** Which running service holds each server's lease now (none: no service polls it, and this process may kick). */
+async function serverHolders(store: Store, config: Config): Promise<(server: string) => string | null> {
+  const now = Date.now();
+  const held = (await store.leases.list(config.servers.map((s) => serverLease(s.name))))
+    .filter((l) => l.holder !== null && l.released === null && l.expiresAt.getTime() > now);
+  const byLease = new Map(held.map((l) => [l.name, l.holder!]));
+  return (server) => byLease.get(serverLease(server)) ?? null;
+}
+
 /**
  * `vpnwatch <name> [words…] [--json]` for one command. Exit code 2 for a usage error (see
  * usageError) or any answer the person can fix (a UserError: no name, a Client ID not listed,
@@ -80,7 +91,10 @@ export function replyCommand(name: string): Subcommand {
     const who = os.userInfo().username;
     const local = new ManagementKicker({ store: db.store, servers: config.servers, sshPool, log: logger });
     const kicker = name === 'kick'
-      ? new ServiceKicker({ store: db.store, servers: config.servers, local, requestedBy: `vpnwatch kick (${who}@${os.hostname()}, pid ${process.pid})`, log: logger, finishWithinMs: kickFinishMs(config.poll.timeoutSeconds) })
+      ? new ServiceKicker({
+        store: db.store, servers: config.servers, local, requestedBy: `vpnwatch kick (${who}@${os.hostname()}, pid ${process.pid})`, log: logger,
+        finishWithinMs: kickFinishMs(config.poll.timeoutSeconds), holders: { self: null, of: await serverHolders(db.store, config) },
+      })
       : local;
     try {
       const actor: Actor = { platform: 'cli', userId: who, userName: who };

@@ -10,9 +10,9 @@
 // claimWithinMs, this process kicks directly through its own kicker, as before. A request that
 // is a usage error is not sent: the local kicker decides and records it (nothing to carry out).
 //
-// A running replica uses it too, for chat kicks (`holders` set): a kick about servers it holds is
-// carried out here; one about servers another replica holds goes to that replica (addressed to
-// the first of them: its holder holds them all). A kick without a SERVER whose user is on servers
+// With the lease holders known (`holders`: a running replica's chat kicks, and the terminal's), a
+// kick about servers this process holds is carried out here; one about servers another replica
+// holds goes to that replica (addressed to the first of them: its holder holds them all). A kick without a SERVER whose user is on servers
 // that different replicas hold is not split: it is refused (recorded) with the servers to name,
 // one kick per server, since a kick is verified on one holder's connections.
 import { userName, type Kicker, type KickOutcome, type KickRequest, type ServerConfig } from '../domain.ts';
@@ -33,8 +33,11 @@ export interface ServiceKickerOptions {
   claimWithinMs?: number;
   /** How long a claimed kick may take (connect, client-kill, verification reads). */
   finishWithinMs: number;
-  /** In a running replica: its id, and which replica holds each server's lease now (null: none). */
-  holders?: { self: string; of: (server: string) => string | null };
+  /**
+   * Which replica holds each server's lease now (null: none), and this process's id (null for
+   * the terminal, which holds nothing: servers nobody holds are kicked from here).
+   */
+  holders?: { self: string | null; of: (server: string) => string | null };
 }
 
 /** The longest a kick takes on its holder: a connection per server (SSH, then the interface), client-kill, verification. */
