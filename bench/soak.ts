@@ -131,9 +131,15 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakResult> {
     // PAGE_ACCESS=public: the load is anonymous page views (a servers file would make the page private).
     cwd: dir, env: { ...process.env, MONGODB_URI: mongoUri, PORT: String(port), POLL_INTERVAL: '30', SIM_PW: PASSWORD, LOG_LEVEL: 'info', PAGE_ACCESS: 'public' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let serviceStarted = false;
+  let lastChunk = '';
   const onLog = (d: Buffer) => {
     logBytes += d.length;
-    if (output.length < 20_000) output += d.toString();
+    // The start line can come after more than the first 20 kB kept (a line per streamed server).
+    const text = d.toString();
+    if (!serviceStarted && /vpnwatch started/.test(lastChunk.slice(-100) + text)) serviceStarted = true;
+    lastChunk = text;
+    if (output.length < 20_000) output += text;
   };
   service.stdout!.on('data', onLog);
   service.stderr!.on('data', onLog);
@@ -145,8 +151,8 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakResult> {
   let streamUpdates = 0;
   try {
     const deadline = Date.now() + 120_000;
-    while (!/vpnwatch started/.test(output)) {
-      if (Date.now() > deadline || service.exitCode !== null) throw new Error(`the service did not start:\n${output}`);
+    while (!serviceStarted) {
+      if (Date.now() > deadline || service.exitCode !== null) throw new Error(`the service did not start (exit ${service.exitCode}, signal ${service.signalCode}, ${logBytes} bytes logged):\n${output.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     // Three open pages' live streams, and a steady page load: `/` every 200 ms, /api/status every 500 ms.
