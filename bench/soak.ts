@@ -6,7 +6,7 @@
 // default level. Reports the slope of RSS and heap after warm-up (what a leak shows as), the
 // event-loop lag p99, what leaked between the start and the end, and the log volume per day.
 //
-// Run: npm run bench -- soak   [SOAK_MINUTES=30 SOAK_SERVERS=200 SOAK_SESSIONS=100 MONGODB_URI=…]
+// Run: npm run bench -- soak   [SOAK_MINUTES=30 SOAK_SERVERS=200 SOAK_SESSIONS=100 MONGODB_URI=… SOAK_LOG=file for the service's log]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -140,6 +140,7 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakResult> {
     if (!serviceStarted && /vpnwatch started/.test(lastChunk.slice(-100) + text)) serviceStarted = true;
     lastChunk = text;
     if (output.length < 20_000) output += text;
+    if (process.env.SOAK_LOG) fs.appendFileSync(process.env.SOAK_LOG, text);
   };
   service.stdout!.on('data', onLog);
   service.stderr!.on('data', onLog);
