@@ -4,7 +4,6 @@
 // discord.js adapters talk to fakes that refuse what the platforms refuse (test/fakes/), so an
 // answer that would not fit fails here. What is cut is counted, and the answer says where the
 // rest is. An answer refused anyway is reported to the asker, privately.
-import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -25,6 +24,7 @@ import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { BUSY, DUP, FAILING, hostileName, LONG_USERNAME, seedLargeFleet, SERVER_COUNT, type LargeFleet } from './support/large-fleet.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { slackSignedHeaders, slashCommandBody } from './support/slack-request.ts';
 
 const SIGNING_SECRET = 'limits-signing-secret';
 const SLACK_TOKEN = 'xoxb-limits';
@@ -97,13 +97,8 @@ let asked = 0;
 /** Sends `/vpn text` as a signed slash command; resolves with every post to its response_url once `count` arrived. */
 async function askSlack(text: string, userId = 'U0ADMIN', count = 1): Promise<any[]> {
   const path = `/response/limits-${++asked}`;
-  const body = new URLSearchParams({
-    team_id: 'T0FAKE', channel_id: 'C0OPS', user_id: userId, user_name: userId === 'U0ADMIN' ? 'ada' : 'mel', command: '/vpn',
-    text: escapeSlack(text), api_app_id: 'A0VPN', response_url: `${slackFake.base}${path}`, trigger_id: `${asked}.1`,
-  }).toString();
-  const timestamp = Math.floor(Date.now() / 1000);
-  const signature = `v0=${crypto.createHmac('sha256', SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-  const res = await fetch(eventsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) }, body });
+  const body = slashCommandBody({ text, userId, responseUrl: `${slackFake.base}${path}`, triggerId: `${asked}.1` });
+  const res = await fetch(eventsUrl, { method: 'POST', headers: slackSignedHeaders(body, SIGNING_SECRET), body });
   expect(res.status).toBe(200);
   const posts = () => slackFake.calls.filter((c) => c.path === path).map((c) => c.body);
   await expect.poll(() => posts().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(count);

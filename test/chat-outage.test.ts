@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { startService, type Service } from '../src/main.ts';
 import { IDS, startFakeDiscord, vpnInteraction, type FakeDiscord } from './fakes/fake-discord.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { slackSignedHeaders, slashCommandBody } from './support/slack-request.ts';
 
 const SLACK_TOKEN = 'xoxb-outage';
 const SIGNING_SECRET = 'outage-secret';
@@ -152,13 +153,8 @@ describe('a bad Discord token', () => {
     expect((await health(r)).body.ok).toBe(false);
 
     // A slash command to the service's own /slack/events, signed as Slack signs it.
-    const body = new URLSearchParams({
-      team_id: 'T0FAKE', channel_id: 'C0OPS', user_id: 'U0ADMIN', user_name: 'ada', command: '/vpn', text: 'servers',
-      api_app_id: 'A0VPN', response_url: `${r.slackFake.base}/response/outage`, trigger_id: '1.1',
-    }).toString();
-    const timestamp = Math.floor(Date.now() / 1000);
-    const signature = `v0=${crypto.createHmac('sha256', SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-    const res = await fetch(`${r.base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) }, body });
+    const body = slashCommandBody({ text: 'servers', responseUrl: `${r.slackFake.base}/response/outage` });
+    const res = await fetch(`${r.base}/slack/events`, { method: 'POST', headers: slackSignedHeaders(body, SIGNING_SECRET), body });
     expect(res.status).toBe(200);
     await expect.poll(() => r.slackFake.callsTo('response').length, { timeout: 10_000 }).toBe(1);
     const texts = JSON.stringify(r.slackFake.callsTo('response')[0]!.body.blocks);

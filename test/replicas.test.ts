@@ -7,7 +7,6 @@
 // baseline (no false disconnect, nothing twice, nothing lost); a new replica gets its share by
 // handover; each replica's page hears of the others' changes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { requirePrerequisite } from './harness/prereq.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { freePort, sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { waitFor } from './support/wait.ts';
+import { slackSignedHeaders, slashCommandBody } from './support/slack-request.ts';
 
 const prerequisites = [labAvailable(), sshdAvailable()];
 const describeLab = requirePrerequisite(
@@ -292,15 +292,8 @@ describeLab('three vpnwatch start replicas on one database, against the OpenVPN 
     const server = NAMES[NAMES.findIndex((n) => now[n] === 'replica-d')]!;
     const asked = running().find((r) => r.id !== 'replica-d')!;
     const responsePath = '/response/kick-1';
-    const body = new URLSearchParams({
-      token: 'deprecated', team_id: 'T0FAKE', team_domain: 'ops', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ADMIN', user_name: 'ada',
-      command: '/vpn', text: `kick gina ${server} all`, api_app_id: 'A0VPN', is_enterprise_install: 'false', response_url: `${slack.base}${responsePath}`, trigger_id: '1.1.abc',
-    }).toString();
-    const timestamp = Math.floor(Date.now() / 1000);
-    const signature = `v0=${crypto.createHmac('sha256', SLACK_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-    const res = await fetch(`http://127.0.0.1:${asked.port}/slack/events`, {
-      method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) },
-    });
+    const body = slashCommandBody({ text: `kick gina ${server} all`, responseUrl: `${slack.base}${responsePath}` });
+    const res = await fetch(`http://127.0.0.1:${asked.port}/slack/events`, { method: 'POST', body, headers: slackSignedHeaders(body, SLACK_SECRET) });
     expect(res.status).toBe(200);
     const answer = await waitFor(() => slack.calls.find((c) => c.path === responsePath)?.body as { text: string; blocks: unknown[] } | undefined, { timeoutMs: 30_000, what: 'the kick\'s answer through response_url' });
     expect(JSON.stringify(answer.blocks)).toContain('Kicked gina');

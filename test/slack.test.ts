@@ -3,7 +3,6 @@
 // Web API, response_url hooks and Socket Mode websocket (test/fakes/fake-slack.ts). The store is a
 // real MongoDB-wire server. The Kicker is a recording stand-in: the real one talks to OpenVPN's
 // management interface and is tested against the OpenVPN lab.
-import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -17,6 +16,7 @@ import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { chatServer, recordingKicker, seedChatStore } from './support/chat.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { DeliveryError } from '../src/notify/targets.ts';
+import { slackSignedHeaders, slashCommandBody } from './support/slack-request.ts';
 
 const SIGNING_SECRET = 'test-signing-secret';
 const BOT_TOKEN = 'xoxb-test-token';
@@ -65,18 +65,11 @@ let responses = 0;
 /** A slash-command form body as Slack sends it; typed text arrives with &, <, > as entities. */
 function slashCommand(text: string, userId = 'U0ADMIN') {
   const id = ++responses;
-  const body = new URLSearchParams({
-    token: 'deprecated-verification-token', team_id: 'T0FAKE', team_domain: 'ops', channel_id: 'C0OPS', channel_name: 'ops',
-    user_id: userId, user_name: userId === 'U0ADMIN' ? 'ada' : 'mel', command: '/vpn', text: text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
-    api_app_id: 'A0VPN', is_enterprise_install: 'false', response_url: `${fake.base}/response/${id}`, trigger_id: `${id}.1.abc`,
-  }).toString();
+  const body = slashCommandBody({ text, userId, responseUrl: `${fake.base}/response/${id}`, triggerId: `${id}.1.abc` });
   return { body, responsePath: `/response/${id}` };
 }
 
-function signed(body: string, timestamp = Math.floor(Date.now() / 1000), secret = SIGNING_SECRET) {
-  const signature = `v0=${crypto.createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) };
-}
+const signed = (body: string, timestamp = Math.floor(Date.now() / 1000), secret = SIGNING_SECRET) => slackSignedHeaders(body, secret, timestamp);
 
 async function responseTo(path: string) {
   await expect.poll(() => fake.calls.some((c) => c.path === path), { timeout: 10_000 }).toBe(true);
