@@ -140,7 +140,7 @@ export class CycleWrites {
    * is still the one this list belongs to: a newer baseline is never overwritten.
    */
   async writeOnlineList(server: string, sessions: Record<string, VpnSession>, ids: Map<string, string>, revision: number): Promise<boolean> {
-    const online: OnlineEntry[] = Object.entries(sessions).map(([key, session]) => ({ ...plainSession(session), sessionId: ids.get(key) ?? null }));
+    const online = onlineEntries(sessions, ids);
     const result = await this.models.Server.collection.updateOne({ name: server, revision }, { $set: { onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: new Date() } });
     return result.modifiedCount === 1;
   }
@@ -313,6 +313,11 @@ function sessionIdentity(server: string, s: VpnSession) {
   };
 }
 
+/** A server's online list as stored: each session with the id of its session document. */
+function onlineEntries(sessions: Record<string, VpnSession>, ids: Map<string, string>): OnlineEntry[] {
+  return Object.entries(sessions).map(([key, session]) => ({ ...plainSession(session), sessionId: ids.get(key) ?? null }));
+}
+
 /** The server's state after this read: the last write of a cycle, and the one that moves its revision. */
 function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
   const source = { [`sources.${c.read.source}`]: c.sourceState ?? nextSourceState(undefined, c.diff.verdict, c.read.readAt) };
@@ -336,7 +341,7 @@ function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
     source: c.read.source, baselineSet: true,
   };
   if (c.writeOnline === false) return { updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } };
-  const online: OnlineEntry[] = Object.entries(c.diff.baseline.sessions ?? {}).map(([key, session]) => ({ ...plainSession(session), sessionId: c.sessionIds.current.get(key) ?? null }));
+  const online = onlineEntries(c.diff.baseline.sessions ?? {}, c.sessionIds.current);
   return { updateOne: { filter: { name: c.server }, upsert: true, update: {
     $set: {
       ...state, onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: at,
