@@ -7,7 +7,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Actor, type ServerConfig, isOnline } from '../src/domain.ts';
 import { ManagementKicker } from '../src/kick/kicker.ts';
 import { parseStatus } from '../src/openvpn/parse-status.ts';
-import { readServers } from '../src/poll/read-servers.ts';
 import { Poller } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import type { Store } from '../src/store/store.ts';
@@ -15,6 +14,7 @@ import { labAvailable, startLab, type Lab, type LabClient } from './harness/open
 import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
+import { readWholeFiles } from './support/whole-reads.ts';
 import { DedicatedManagementAccess } from '../src/openvpn/management-access.ts';
 
 const prerequisites = [labAvailable(), sshdAvailable()];
@@ -87,8 +87,8 @@ describeLab('ManagementKicker against OpenVPN 2.6 through a real sshd', () => {
   /** One poll of every lab server's status file over SFTP, stored by the poller: what "the last poll" says. */
   async function recordPoll(expectedOnline: number[]): Promise<void> {
     await Promise.all(servers.map((_, i) => lab.waitForStatus(i, (t) => parseStatus(t).sessions.filter(isOnline).length === expectedOnline[i], 10_000)));
-    const reads = await readServers(servers, pool, { concurrency: 4, timeoutMs: 5000 });
-    expect(reads.map((r) => r.ok && r.snapshot.sessions.length)).toEqual(expectedOnline);
+    const reads = await readWholeFiles(servers, pool, { concurrency: 4, timeoutMs: 5000 });
+    expect(reads.map((r) => r.ok && r.snapshot.complete && r.snapshot.sessions.length)).toEqual(expectedOnline);
     const poller = new Poller({ store, servers, pollIntervalSeconds: 30, downAfter: 3, targets: () => [], log: silent });
     await poller.start();
     await poller.apply(reads);

@@ -17,7 +17,6 @@ import { isOnline, type ServerConfig, type ServerRead } from '../src/domain.ts';
 import { ManagementKicker } from '../src/kick/kicker.ts';
 import { ManagementStream } from '../src/poll/management-stream.ts';
 import { Poller } from '../src/poll/poller.ts';
-import { readServers } from '../src/poll/read-servers.ts';
 import { SshPool } from '../src/ssh.ts';
 import type { Store } from '../src/store/store.ts';
 import { labAvailable, startLab, type Lab } from './harness/openvpn-lab.ts';
@@ -25,6 +24,7 @@ import { requirePrerequisite } from './harness/prereq.ts';
 import { accountsAvailable, DEBIAN_SFTP_SERVER, debianSftpServerAvailable, removeAccountAtEnd, sshdAvailable, startSshd, uniqueAccountName, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
+import { readWholeFiles } from './support/whole-reads.ts';
 
 const run = promisify(execFile);
 const repo = path.join(import.meta.dirname, '..');
@@ -109,6 +109,12 @@ describeLab('README "Preparing a VPN server", run as written, then vpnwatch as t
     return stdout;
   }
 
+  /** The lab's OpenVPN logs (ends), for a failure message: a client that left says why there. */
+  async function labLogs(): Promise<string> {
+    const end = async (file: string) => `--- ${path.basename(path.dirname(file))}/${path.basename(file)}\n${(await fsp.readFile(file, 'utf8').catch(() => '')).split('\n').slice(-25).join('\n')}`;
+    return (await Promise.all([lab.servers[0]!.logPath, ...lab.clients.map((c) => c.logPath(0))].map(end))).join('\n');
+  }
+
   beforeAll(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'vpnwatch-prepare-'));
     await fsp.chmod(tmp, 0o755);
@@ -187,10 +193,10 @@ describeLab('README "Preparing a VPN server", run as written, then vpnwatch as t
     });
     try {
       // Poll: SFTP as the account, through the ACLs.
-      const [polled] = await readServers([server], new SshPool({ connectTimeoutMs: 5000 }), { concurrency: 1, timeoutMs: 5000 });
-      expect(polled).toMatchObject({ ok: true });
+      const [polled] = await readWholeFiles([server], new SshPool({ connectTimeoutMs: 5000 }), { concurrency: 1, timeoutMs: 5000 });
+      expect(polled).toMatchObject({ ok: true, snapshot: { complete: true } });
       const names = (r: ServerRead | undefined) => (r?.ok ? r.snapshot.sessions.filter(isOnline).map((s) => s.commonName).sort() : r?.error);
-      expect(names(polled)).toEqual(['alice', 'bob']);
+      expect(names(polled), await labLogs()).toEqual(['alice', 'bob']);
       await poller.apply([polled!]);
 
       // Stream: the management interface through the tunnel sshd allows this account.

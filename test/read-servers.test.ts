@@ -32,10 +32,13 @@ function statusText(bytes: number): string {
   ].join('\n');
 }
 
-/** Path → the versions successive reads see (one version: a file that holds still). */
-type Files = Record<string, string[]>;
+/**
+ * Path → the versions successive reads see (one version: a file that holds still), or a function
+ * giving the text at the moment of each request (a file rewritten on its own clock).
+ */
+type Files = Record<string, string[] | (() => string)>;
 
-async function startServer(files: Files): Promise<{ config: (path: string) => ServerConfig; close: () => Promise<void> }> {
+async function startServer(files: Files): Promise<{ config: (path: string) => ServerConfig; readsOf: (path: string) => number; close: () => Promise<void> }> {
   const hostKey = generateHostKey();
   const parsed = utils.parseKey(hostKey);
   if (parsed instanceof Error) throw parsed;
@@ -50,7 +53,10 @@ async function startServer(files: Files): Promise<{ config: (path: string) => Se
     client.on('ready', () => client.on('session', (accept) => accept().on('sftp', (acceptSftp) => {
       const sftp = acceptSftp();
       const handles = new Map<string, string>();
-      const current = (path: string) => files[path]![(reads.get(path) ?? 0) % files[path]!.length]!;
+      const current = (path: string) => {
+        const versions = files[path]!;
+        return typeof versions === 'function' ? versions() : versions[(reads.get(path) ?? 0) % versions.length]!;
+      };
       sftp.on('OPEN', (reqId, filename) => {
         if (!files[filename]) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
         const handle = Buffer.from(String(handles.size));
@@ -78,6 +84,7 @@ async function startServer(files: Files): Promise<{ config: (path: string) => Se
       name: statusPath.slice(1), host: '127.0.0.1', port, username: 'vpnwatch', password: 'pw', hostKey: fingerprint,
       insecureSkipHostKeyCheck: false, statusPath, statusRefreshSeconds: 10, timezone: 'UTC',
     }),
+    readsOf: (path) => reads.get(path) ?? 0,
     close: () => new Promise<void>((resolve) => {
       for (const c of connections) c.end();
       server.close(() => resolve());
@@ -88,8 +95,14 @@ async function startServer(files: Files): Promise<{ config: (path: string) => Se
 describe('readServers', () => {
   let sim: Awaited<ReturnType<typeof startServer>>;
   const pool = new SshPool({ connectTimeoutMs: 5000 });
+  /** The whole text up to alice's row: where a rewrite caught mid-way stops (no END). */
+  const cut = statusText(1000).slice(0, statusText(1000).indexOf('CLIENT_LIST,alice'));
+  /** When '/rewriting' holds its whole text (set by its test; before that it reads as cut). */
+  let wholeFrom = Infinity;
   beforeAll(async () => {
     sim = await startServer({
+      '/rewriting': () => (Date.now() >= wholeFrom ? statusText(1000) : cut),
+      '/cut': [cut],
       '/steady': [statusText(1000)],
       '/changing': [statusText(1000), statusText(2000), statusText(3000)],
       '/changing-garbage': ['x'.repeat(50), 'y'.repeat(50)],
@@ -127,6 +140,21 @@ describe('readServers', () => {
     const r = await read('/not-status');
     expect(r).toMatchObject({ ok: false, fileModifiedAt: '2026-11-28T10:00:00.000Z' });
     expect(!r.ok && r.error).toMatch(/^not-status: \/not-status: line 1: not an OpenVPN status file/);
+  });
+
+  it('a file caught part-written is read again after a pause, and the whole text is what the read says', async () => {
+    wholeFrom = Date.now() + 50;
+    const r = await read('/rewriting');
+    expect(r.ok && [r.snapshot.complete, r.snapshot.sessions.map((s) => s.commonName), r.snapshot.warnings]).toEqual([true, ['alice'], []]);
+    // A first attempt (two passes) that saw the cut text, then one or two more that saw it whole.
+    expect(sim.readsOf('/rewriting')).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a file that stays without END through three reads is an incomplete read (the poller sets it aside)', async () => {
+    const r = await read('/cut');
+    expect(r.ok && [r.snapshot.complete, r.snapshot.sessions, r.snapshot.warnings.at(-1)])
+      .toEqual([false, [], 'no END line: the text was cut off, or caught while OpenVPN was rewriting the file']);
+    expect(sim.readsOf('/cut')).toBe(3 * 2); // three reads, each of two passes
   });
 
   it('no file: a failed read without a modification time', async () => {

@@ -12,7 +12,6 @@ import type { LiveModeInfo } from '../src/domain.ts';
 import { ManagementStream } from '../src/poll/management-stream.ts';
 import { ManagementClient } from '../src/openvpn/management.ts';
 import { parseStatus } from '../src/openvpn/parse-status.ts';
-import { readServers } from '../src/poll/read-servers.ts';
 import { Poller, type CycleReport } from '../src/poll/poller.ts';
 import { SshPool } from '../src/ssh.ts';
 import type { Store } from '../src/store/store.ts';
@@ -21,6 +20,7 @@ import { requirePrerequisite } from './harness/prereq.ts';
 import { sshdAvailable, startSshd, type Sshd } from './harness/sshd.ts';
 import { dropTestStore, openTestStore } from './support/store.ts';
 import { waitFor } from './support/wait.ts';
+import { readWholeFiles } from './support/whole-reads.ts';
 import { DedicatedManagementAccess } from '../src/openvpn/management-access.ts';
 import { type StoredEvent } from '../src/store/records.ts';
 
@@ -129,7 +129,7 @@ describeLab('management stream against OpenVPN 2.6 through a real sshd', () => {
 
   /** One status-file read over SFTP (through sshd), handed to the same poller. */
   async function filePoll(name: string): Promise<CycleReport> {
-    return recorder.apply(await readServers(servers.filter((s) => s.name === name), filePool, { concurrency: 1, timeoutMs: 5000 }));
+    return recorder.apply(await readWholeFiles(servers.filter((s) => s.name === name), filePool, { concurrency: 1, timeoutMs: 5000 }));
   }
 
   /** Waits until the common names the lab server's status file lists online satisfy `predicate`. */

@@ -18,7 +18,8 @@ import net from 'node:net';
 import { isOnline, type ServerConfig, type StatusSnapshot } from '../domain.ts';
 import { connectManagement, ManagementError } from '../openvpn/management.ts';
 import type { ManagementAccess } from '../openvpn/management-access.ts';
-import { parseStatus, StatusParseError } from '../openvpn/parse-status.ts';
+import { StatusParseError } from '../openvpn/parse-status.ts';
+import { readStatusFile, type StatusFileRead } from '../poll/read-servers.ts';
 import { FUTURE_ALLOWANCE_MS, staleAfterMs } from '../poll/diff.ts';
 
 /** The poller's allowance (diff.ts): check and polling judge a status time alike. */
@@ -178,23 +179,17 @@ export async function checkHostKey(server: ServerConfig, bounds: { timeoutMs: nu
     : passed('hostKey', `${offered.type} key matches the pin (${paste})`);
 }
 
-/** Reads statusPath over the open connection and judges what it says. */
+/** Reads statusPath over the open connection, as the poll does (a part-written file is read again), and judges what it says. */
 export async function checkStatusFile(conn: SshConnection, server: ServerConfig, opts: Pick<CheckOptions, 'timeoutMs' | 'pollIntervalSeconds' | 'now'>): Promise<CheckResult> {
-  let text: string;
+  const now = opts.now ?? (() => new Date());
+  let read: StatusFileRead;
   try {
-    ({ text } = await conn.readFile(server.statusPath, { timeoutMs: opts.timeoutMs }));
+    read = await readStatusFile(conn, server, { timeoutMs: opts.timeoutMs, now });
   } catch (err) {
-    return fromSshError('statusFile', err);
+    if (!(err instanceof StatusParseError)) return fromSshError('statusFile', err);
+    return failed('statusFile', `${server.statusPath}: ${err.message}`, `set statusPath to the file named on OpenVPN's "status" line (grep -r '^status ' /etc/openvpn/)`);
   }
-  const readAt = opts.now?.() ?? new Date();
-  let snapshot: StatusSnapshot;
-  try {
-    snapshot = parseStatus(text, { timezone: server.timezone });
-  } catch (err) {
-    const fix = err instanceof StatusParseError ? `set statusPath to the file named on OpenVPN's "status" line (grep -r '^status ' /etc/openvpn/)` : null;
-    return failed('statusFile', `${server.statusPath}: ${(err as Error).message}`, fix);
-  }
-  return judgeStatus(server, snapshot, { readAt, title: titleOf(text), pollIntervalSeconds: opts.pollIntervalSeconds });
+  return judgeStatus(server, read.snapshot, { readAt: read.readAt, title: titleOf(read.file.text), pollIntervalSeconds: opts.pollIntervalSeconds });
 }
 
 /** `OpenVPN 2.6.14` from a status-version 2/3 TITLE line; version 1 names no version. */

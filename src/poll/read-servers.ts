@@ -3,7 +3,7 @@
 // for `vpnwatch poll`, in the main thread. Returns plain data only (it crosses a thread boundary).
 import type { ServerConfig, ServerRead, StatusSnapshot } from '../domain.ts';
 import { parseStatus, StatusParseError } from '../openvpn/parse-status.ts';
-import { SshPool } from '../ssh.ts';
+import type { ReadResult as FileRead, SshConnection, SshPool } from '../ssh.ts';
 import { errorMessage } from '../log.ts';
 
 export interface ReadOptions {
@@ -28,6 +28,53 @@ function changedDuringRead(snapshot: StatusSnapshot, attempts: number): StatusSn
   return { ...snapshot, complete: false, warnings: [...snapshot.warnings, why] };
 }
 
+/** A status file as read (whole seconds mtime, attempts) and what it says. */
+export interface StatusFileRead {
+  file: FileRead;
+  snapshot: StatusSnapshot;
+  readAt: Date;
+}
+
+/** Reads of a part-written status file before the last one is returned as it is. */
+const WHOLE_READ_ATTEMPTS = 3;
+/** OpenVPN rewrites the whole file in milliseconds: after this pause a new read nearly always gets all of it. */
+const REWRITE_PAUSE_MS = 150;
+
+/**
+ * Reads and parses a server's status file over an open connection; the poll and `vpnwatch check`
+ * both read through here. A text caught part-written (no END, or the file changing under the read)
+ * is read again after a pause, up to 3 reads: OpenVPN rewrites the file in place (lseek, a write()
+ * per line, ftruncate), and a read can land inside that, most often on a loaded machine. Left to the
+ * next cycle it would count as a failed read against the server and hold back its changes a cycle;
+ * reading again costs 150 ms. The last read is returned even when still incomplete: callers judge
+ * it. Throws SshError, or StatusParseError (saying when the file changed during the read).
+ */
+export async function readStatusFile(
+  conn: SshConnection,
+  server: ServerConfig,
+  opts: { timeoutMs: number; now: () => Date; onFile?: (file: FileRead) => void },
+): Promise<StatusFileRead> {
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt === WHOLE_READ_ATTEMPTS;
+    const file = await conn.readFile(server.statusPath, { timeoutMs: opts.timeoutMs });
+    opts.onFile?.(file);
+    const readAt = opts.now();
+    let snapshot: StatusSnapshot | undefined;
+    try {
+      // The reader's clock settles an Updated time in the hour clocks went back (see parseStatus).
+      snapshot = parseStatus(file.text, { timezone: server.timezone, now: readAt });
+    } catch (err) {
+      if (file.stable || !(err instanceof StatusParseError)) throw err;
+      if (last) throw new StatusParseError(err.code, `the file changed during the read (${file.attempts} attempts each saw it change), and what was read is not a whole status file: ${err.message}`);
+    }
+    if (snapshot) {
+      if (!file.stable) snapshot = changedDuringRead(snapshot, file.attempts);
+      if (snapshot.complete || last) return { file, snapshot, readAt };
+    }
+    await new Promise((resolve) => setTimeout(resolve, REWRITE_PAUSE_MS));
+  }
+}
+
 /** Reads one server's status file; never throws (a failure is a ServerRead with ok: false). */
 async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions): Promise<ServerRead> {
   const now = opts.now ?? (() => new Date());
@@ -35,21 +82,11 @@ async function readServer(server: ServerConfig, pool: SshPool, opts: ReadOptions
   const base = { server: server.name, source: 'status-file' as const };
   let fileModifiedAt: string | null = null;
   try {
-    const file = await withTimeout((async () => {
+    const { snapshot, readAt } = await withTimeout((async () => {
       const conn = await pool.get(server);
-      return conn.readFile(server.statusPath, { timeoutMs: opts.timeoutMs });
+      // The file's time is kept when it does not parse, too (diff.ts names it in the error).
+      return readStatusFile(conn, server, { timeoutMs: opts.timeoutMs, now, onFile: (f) => { fileModifiedAt = f.mtime.toISOString(); } });
     })(), opts.timeoutMs, `${server.name} (${server.host}:${server.port})`);
-    fileModifiedAt = file.mtime.toISOString();
-    const readAt = now();
-    let snapshot: StatusSnapshot;
-    try {
-      // The reader's clock settles an Updated time in the hour clocks went back (see parseStatus).
-      snapshot = parseStatus(file.text, { timezone: server.timezone, now: readAt });
-    } catch (err) {
-      if (file.stable || !(err instanceof StatusParseError)) throw err;
-      throw new StatusParseError(err.code, `the file changed during the read (${file.attempts} attempts each saw it change), and what was read is not a whole status file: ${err.message}`);
-    }
-    if (!file.stable) snapshot = changedDuringRead(snapshot, file.attempts);
     return { ...base, ok: true, snapshot, readAt: readAt.toISOString(), durationMs: Math.round(performance.now() - started), fileModifiedAt };
   } catch (err) {
     const message = errorMessage(err);
