@@ -3,6 +3,7 @@
 // connections are closed; if that takes more than STOP_WITHIN_MS, it exits anyway (the writes are
 // idempotent, so the next start is correct). A second signal exits at once.
 import { errorMessage, logger } from '../log.ts';
+import { keepHeapNearLive } from '../heap.ts';
 import { startService } from '../main.ts';
 import { readArgs, type CliIo } from './args.ts';
 import { configOrExit } from './config.ts';
@@ -20,6 +21,7 @@ async function run(args: string[], io: CliIo, demo: boolean): Promise<number> {
   readArgs(args, {}, false);
   const config = configOrExit(io);
   logger.level = config.logLevel;
+  keepHeapNearLive();
   let service;
   try {
     service = await startService(demo ? { ...config, demo: true } : config);

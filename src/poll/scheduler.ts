@@ -61,10 +61,17 @@ export function createPollScheduler(opts: PollScheduleOptions): Bree {
       if (message === 'done') return;
       if (name === HISTORY_JOB) return opts.history?.onMessage(message);
       const m = message as PollWorkerMessage;
-      if (m.type === 'cycle-end') return opts.onMessage(m);
+      if (m.type === 'cycle-end') {
+        digested = new Map();
+        return opts.onMessage(m);
+      }
+      // Each server is read once a cycle: its digested baseline is let go as its read arrives, or
+      // the previous baseline's sessions (100,000 objects at 200 × 500) would live until the next cycle.
+      const baseline = digested.get(m.read.server) ?? [];
+      digested.delete(m.read.server);
       if (!m.read.ok) return opts.onMessage({ type: 'read', read: m.read });
       const { snapshot, ...read } = m.read;
-      opts.onMessage({ type: 'read', read: { ...read, snapshot: expandSnapshot(snapshot, digested.get(read.server) ?? []) } });
+      opts.onMessage({ type: 'read', read: { ...read, snapshot: expandSnapshot(snapshot, baseline) } });
     },
     errorHandler: (error: unknown) => opts.onError(error),
   });

@@ -8,7 +8,7 @@ import { sessionKey, userName, type ServerRead, type SourceName, type SourceStat
 import { nextSourceState, type DiffResult, type ServerBaseline } from '../poll/diff.ts';
 import type { EventDoc, Models, OutboxItemDoc, ServerDoc, SessionDoc, UserDoc } from './models.ts';
 import { outboxItemsOf } from './outbox.ts';
-import { decodeOnline, plainSession, toSourceStates, type OnlineEntry } from './records.ts';
+import { decodeOnline, encodeOnline, plainSession, toSourceStates } from './records.ts';
 
 /** One server's part of a poll cycle, as the poller hands it over. */
 export interface ServerCycle {
@@ -140,8 +140,8 @@ export class CycleWrites {
    * is still the one this list belongs to: a newer baseline is never overwritten.
    */
   async writeOnlineList(server: string, sessions: Record<string, VpnSession>, ids: Map<string, string>, revision: number): Promise<boolean> {
-    const online = onlineEntries(sessions, ids);
-    const result = await this.models.Server.collection.updateOne({ name: server, revision }, { $set: { onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: new Date() } });
+    const online = encodeOnline(sessions, ids);
+    const result = await this.models.Server.collection.updateOne({ name: server, revision }, { $set: { onlineJson: online.json, onlineCount: online.count, onlineWrittenAt: new Date() } });
     return result.modifiedCount === 1;
   }
 
@@ -313,11 +313,6 @@ function sessionIdentity(server: string, s: VpnSession) {
   };
 }
 
-/** A server's online list as stored: each session with the id of its session document. */
-function onlineEntries(sessions: Record<string, VpnSession>, ids: Map<string, string>): OnlineEntry[] {
-  return Object.entries(sessions).map(([key, session]) => ({ ...plainSession(session), sessionId: ids.get(key) ?? null }));
-}
-
 /** The server's state after this read: the last write of a cycle, and the one that moves its revision. */
 function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
   const source = { [`sources.${c.read.source}`]: c.sourceState ?? nextSourceState(undefined, c.diff.verdict, c.read.readAt) };
@@ -341,10 +336,10 @@ function serverUpdate(c: ServerCycle, at: Date): Op<ServerDoc> {
     source: c.read.source, baselineSet: true,
   };
   if (c.writeOnline === false) return { updateOne: { filter: { name: c.server }, update: { $set: state, $inc: { revision: 1 } } } };
-  const online = onlineEntries(c.diff.baseline.sessions ?? {}, c.sessionIds.current);
+  const online = encodeOnline(c.diff.baseline.sessions ?? {}, c.sessionIds.current);
   return { updateOne: { filter: { name: c.server }, upsert: true, update: {
     $set: {
-      ...state, onlineJson: JSON.stringify(online), onlineCount: online.length, onlineWrittenAt: at,
+      ...state, onlineJson: online.json, onlineCount: online.count, onlineWrittenAt: at,
       // The page re-reads a server's list at once when someone came or went, and the counters only periodically.
       ...(c.diff.started.length || c.diff.ended.length ? { sessionsChangedAt: at } : {}),
     },
