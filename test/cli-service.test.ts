@@ -232,6 +232,41 @@ describe('vpnwatch start stops on a signal', () => {
     expect(output()).toMatch(/"msg":"stopped"/);
   }, 60_000);
 
+  /** The pids below `pid`, depth first (Linux: /proc/PID/task/PID/children). */
+  function descendants(pid: number): number[] {
+    let children: number[] = [];
+    try {
+      children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch { /* gone */ }
+    return children.flatMap((c) => [c, ...descendants(c)]);
+  }
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+  it('npm start: a SIGTERM to npm (what a service manager or container runtime stops) stops vpnwatch too', async () => {
+    // npm runs a script through sh -c and forwards the signal to sh; Debian's sh does not pass it
+    // on, so a script that did not exec left vpnwatch running, orphaned, after npm exited.
+    let output = '';
+    const npm = spawn('npm', ['start'], {
+      cwd: path.join(import.meta.dirname, '..'), env: { ...process.env, ...env, VPNWATCH_SERVERS_FILE: path.join(dir, 'servers.yml') }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    npm.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+    npm.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+    let service: number[] = [];
+    try {
+      const withOutput = (err: Error) => { throw new Error(`${err.message}; output:\n${output}`); };
+      await waitFor(() => /vpnwatch started/.test(output), { timeoutMs: 30_000, what: 'npm start to start vpnwatch' }).catch(withOutput);
+      service = descendants(npm.pid!);
+      expect(service.length).toBeGreaterThan(0);
+      npm.kill('SIGTERM');
+      await waitFor(() => service.every((pid) => !alive(pid)), { timeoutMs: 10_000, what: 'vpnwatch to stop after npm got SIGTERM' }).catch(withOutput);
+      expect(output).toMatch(/SIGTERM: stopping/);
+      expect(output).toMatch(/"msg":"stopped"/);
+    } finally {
+      for (const pid of service) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('a second signal stops it at once', async () => {
     const { child, output } = await started();
     const exit = exited(child);
