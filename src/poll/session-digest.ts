@@ -87,17 +87,14 @@ export function digestSessions(sessions: readonly VpnSession[]): SessionDigest {
   const digest = new Uint32Array(sessions.length * 2);
   for (let i = 0; i < sessions.length; i++) {
     const s = sessions[i]!;
-    let hi = knownHi.get(s);
-    let lo = knownLo.get(s);
-    if (hi === undefined || lo === undefined) {
+    // The two maps are always set together: one lookup says whether the session was hashed.
+    if (!knownHi.has(s)) {
       fingerprintInto(s, scratch, 0);
-      hi = scratch[0]!;
-      lo = scratch[1]!;
-      knownHi.set(s, hi);
-      knownLo.set(s, lo);
+      knownHi.set(s, scratch[0]!);
+      knownLo.set(s, scratch[1]!);
     }
-    digest[2 * i] = hi;
-    digest[2 * i + 1] = lo;
+    digest[2 * i] = knownHi.get(s)!;
+    digest[2 * i + 1] = knownLo.get(s)!;
   }
   return digest;
 }
@@ -194,10 +191,9 @@ export function expandSessions(delta: SessionDelta, baseline: readonly VpnSessio
       sessions[p] = base;
     } else {
       const copy = sessionOf(base, bytesReceived, bytesSent);
-      const [hi, lo] = [knownHi.get(base), knownLo.get(base)];
-      if (hi !== undefined && lo !== undefined) {
-        knownHi.set(copy, hi);
-        knownLo.set(copy, lo);
+      if (knownHi.has(base)) {
+        knownHi.set(copy, knownHi.get(base)!);
+        knownLo.set(copy, knownLo.get(base)!);
       }
       sessions[p] = copy;
     }
